@@ -1,0 +1,7 @@
+"""commit-train: deploy any green commit of the default branch to any environment.
+
+Importing this package is cheap on purpose: the Kubernetes client and PyGithub are imported
+where they are used, so ``commit-train --help`` starts fast.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from commit_train.cli import main
+
+main()

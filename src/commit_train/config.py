@@ -1,0 +1,224 @@
+"""The ``.commit-train.yml`` schema, loaded strictly.
+
+Unknown keys are errors (a typo must never be silently ignored), and every error names the
+file, the key path and the fix. The reference for users is ``docs/config.md``; a test keeps
+it in step with the models below.
+
+Example::
+
+    version: 1
+    image: ghcr.io/acme/shop
+    manifests:
+      path: deploy/templates
+      values: deploy/values
+    kubernetes:
+      namespace: shop
+      rollout-timeout: 10m
+    checks:
+      ignore: [deploy]
+    environments:
+      staging: {}
+      production:
+        production: true
+        url: https://shop.example.com
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+CONFIG_FILE = ".commit-train.yml"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """``90``, ``"90s"``, ``"10m"``, ``"24h"``, ``"7d"``, ``"1w"`` to seconds."""
+    if isinstance(text, bool):
+        raise ValueError("a duration such as 30s, 10m, 24h or 7d")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write it like 30s, 10m, 24h or 7d")
+    return float(int(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Environment(_Strict):
+    """One deploy target."""
+
+    production: bool = False
+    url: str | None = None
+    namespace: str | None = None
+    requires: tuple[str, ...] = ()
+    stale_after: Duration | None = Field(default=None, alias="stale-after")
+    auto_rollback: bool = Field(default=False, alias="auto-rollback")
+    values: str | None = None  # values file, relative to manifests.values
+
+
+class Manifests(_Strict):
+    path: str = "deploy/templates"
+    values: str = "deploy/values"
+
+
+class Kubernetes(_Strict):
+    namespace: str = "default"
+    version: str = "1.30"
+    rollout_timeout: Duration = Field(default=600.0, alias="rollout-timeout")
+
+
+class Checks(_Strict):
+    """Which checks the gate reads."""
+
+    ignore: tuple[str, ...] = ()  # check names left out (the deploy workflow's own job)
+    require_some: bool = Field(default=True, alias="require-some")
+
+
+class Config(_Strict):
+    version: int = 1
+    image: str | None = None
+    default_branch: str | None = Field(default=None, alias="default-branch")
+    manifests: Manifests = Manifests()
+    kubernetes: Kubernetes = Kubernetes()
+    checks: Checks = Checks()
+    secrets: tuple[str, ...] = ()
+    environments: dict[str, Environment] = Field(default_factory=dict)
+
+    def environment(self, name: str) -> Environment:
+        from .errors import NotFoundError
+
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments)) or "none configured"
+            raise NotFoundError(
+                f"unknown environment {name!r} (known: {known})",
+                fix=f"use one of them, or add {name!r} under environments: in {CONFIG_FILE}",
+            ) from None
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    path: Path | None  # None when no file exists and the defaults apply
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed at ``loc``'s parent, following the models (for "did you mean")."""
+    current: Any = model
+    for item in loc[:-1]:
+        if isinstance(item, int) or current is None:
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field_info = next(
+                (f for n, f in current.model_fields.items() if item in (n, f.alias)), None
+            )
+            if field_info is None:
+                current = None
+                continue
+            annotation = field_info.annotation
+            args: tuple[Any, ...] = getattr(annotation, "__args__", ())
+            if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
+                current = ("dict", args[1])
+            else:
+                current = annotation
+        elif isinstance(current, tuple):  # inside a dict: the key is a name, next is the value
+            current = current[-1]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _describe(error: Any, source: str) -> str:
+    loc = tuple(error["loc"])
+    where = f"{source}: {_key_path(loc)}"
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(Config, loc)
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"did you mean {guess[0]!r}?" if guess else f"allowed keys: {', '.join(known)}"
+        return f"{where}: unknown key; {fix}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
+    """Parse and validate config text; ``source`` names the file in every error."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}:{line} is not valid YAML", fix="fix the syntax") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level",
+            fix="start the file with keys such as environments:",
+        )
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _describe(errors[0], source)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(first + more) from None
+    for name, env in config.environments.items():
+        if not _ENV_NAME.match(name):
+            raise ConfigError(
+                f"{source}: environments.{name}: not a valid environment name",
+                fix="use letters, digits, '.', '_' and '-'",
+            )
+        for required in env.requires:
+            if required not in config.environments:
+                raise ConfigError(
+                    f"{source}: environments.{name}.requires: unknown environment {required!r}",
+                    fix=f"define {required!r} under environments: or remove it",
+                )
+    if config.version != 1:
+        raise ConfigError(
+            f"{source}: version: {config.version} is not supported", fix="write version: 1"
+        )
+    return config
+
+
+def load(root: Path) -> LoadedConfig:
+    """Read ``.commit-train.yml`` from a repository root; defaults apply when it is absent."""
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return LoadedConfig(Config(), None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    return LoadedConfig(parse(text, source=str(path)), path)

@@ -1,0 +1,131 @@
+"""Every error commit-train raises on purpose, in one tree.
+
+Each error's ``str()`` is one line a person can act on: what went wrong, then what to do.
+The CLI prints that line and exits with ``exit_code``; an action also writes it as the
+deployment status description. Nothing here imports click or prints.
+
+::
+
+    CommitTrainError                    exit 1
+    ├── ConfigError                     .commit-train.yml is wrong (file, key path, fix)
+    ├── UsageError                      exit 2: the command line itself is wrong
+    ├── RefusedError                    the gate said no (not on the default branch, red, locked...)
+    ├── NotFoundError                   a ref, sha, environment or deployment that does not exist
+    │   └── AmbiguousRefError           a short sha that matches several commits
+    ├── GitError                        the local git repository could not answer
+    ├── LedgerError                     the deploy journal could not be read or written
+    ├── GitHubError                     GitHub answered with an error we cannot work around
+    │   ├── AuthError                   401, or 403 without a rate limit: the token is wrong
+    │   └── TemporaryGitHubError        worth retrying later (``delay`` seconds, if known)
+    │       ├── RateLimitError          primary or secondary limit, and the wait is too long
+    │       └── GitHubUnavailableError  5xx or no connection after the bounded retries
+    └── KubeError                       the Kubernetes API refused or the rollout failed
+
+``PermanentError`` and ``TemporaryError`` are mix-ins a caller can catch to decide whether
+retrying can help, the way a deploy step must.
+"""
+
+from __future__ import annotations
+
+
+class TemporaryError(Exception):
+    """Mix-in: the same request may succeed later; ``delay`` is a hint in seconds."""
+
+    delay: float | None = None
+
+
+class PermanentError(Exception):
+    """Mix-in: retrying the same request cannot help."""
+
+
+class CommitTrainError(Exception):
+    """Base of every error commit-train raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if self.fix:
+            return f"{self.message}; {self.fix}"
+        return self.message
+
+
+class ConfigError(CommitTrainError, PermanentError):
+    """The config file is missing, unreadable or invalid."""
+
+
+class UsageError(CommitTrainError, PermanentError):
+    """The command line is wrong (exit code 2, like click's own usage errors)."""
+
+    exit_code = 2
+
+
+class RefusedError(CommitTrainError, PermanentError):
+    """A deploy that the gate refuses; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, message: str, *, reason: str, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.reason = reason
+
+
+class NotFoundError(CommitTrainError, PermanentError):
+    """Something named on the command line or in an event does not exist."""
+
+
+class AmbiguousRefError(NotFoundError):
+    """A short sha that matches more than one commit; ``candidates`` lists them."""
+
+    def __init__(self, message: str, *, candidates: tuple[str, ...], fix: str | None = None):
+        super().__init__(message, fix=fix)
+        self.candidates = candidates
+
+
+class GitError(CommitTrainError, PermanentError):
+    """The local git repository could not answer."""
+
+
+class LedgerError(CommitTrainError):
+    """The deploy journal could not be read or written."""
+
+
+class GitHubError(CommitTrainError):
+    """GitHub answered with an error commit-train cannot work around."""
+
+    def __init__(self, message: str, *, status: int | None = None, fix: str | None = None):
+        super().__init__(message, fix=fix)
+        self.status = status
+
+
+class AuthError(GitHubError, PermanentError):
+    """The token is missing, wrong, or lacks a permission."""
+
+
+class TemporaryGitHubError(GitHubError, TemporaryError):
+    """GitHub may answer later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        delay: float | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, fix=fix)
+        self.delay = delay
+
+
+class RateLimitError(TemporaryGitHubError):
+    """A primary or secondary rate limit whose wait is longer than we may sleep."""
+
+
+class GitHubUnavailableError(TemporaryGitHubError):
+    """5xx answers or no connection, after the bounded retries."""
+
+
+class KubeError(CommitTrainError):
+    """The Kubernetes API refused a request, or a rollout failed."""

@@ -1,0 +1,182 @@
+"""The frozen values that cross module boundaries.
+
+Adapters (``github``, the local journal, ``gitrepo``) build these; ``train`` and ``gate``
+read them. None of them does I/O when a field is read, so no request happens by accident.
+Times are timezone-aware UTC ``datetime`` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CheckState(StrEnum):
+    """The state of one check, or of all the checks of a commit taken together."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    PENDING = "pending"
+    NONE = "none"  # nothing has reported on the commit at all
+
+
+class DeployState(StrEnum):
+    """GitHub's deployment status states, plus ``none`` for a deployment with no status yet."""
+
+    QUEUED = "queued"
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+    INACTIVE = "inactive"
+    NONE = "none"
+
+    @property
+    def finished(self) -> bool:
+        return self in (
+            DeployState.SUCCESS,
+            DeployState.FAILURE,
+            DeployState.ERROR,
+            DeployState.INACTIVE,
+        )
+
+    @property
+    def in_flight(self) -> bool:
+        return self in (
+            DeployState.QUEUED,
+            DeployState.PENDING,
+            DeployState.IN_PROGRESS,
+            DeployState.NONE,
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One commit status context or one check run (its newest attempt only)."""
+
+    name: str
+    kind: str  # "status" or "check_run"
+    state: CheckState
+    url: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Checks:
+    """All the checks of one commit, already reduced to the newest attempt of each."""
+
+    sha: str
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def state(self) -> CheckState:
+        """Red if anything failed, else pending if anything is running, else green.
+
+        No check at all is ``NONE``: nothing has said the commit is good.
+        """
+        if not self.checks:
+            return CheckState.NONE
+        states = {c.state for c in self.checks}
+        if CheckState.FAILURE in states:
+            return CheckState.FAILURE
+        if CheckState.PENDING in states:
+            return CheckState.PENDING
+        return CheckState.SUCCESS
+
+    def named(self, state: CheckState) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if c.state == state)
+
+    def without(self, names: frozenset[str]) -> Checks:
+        """The same checks less those named (a deploy workflow's own check, for example)."""
+        return Checks(self.sha, tuple(c for c in self.checks if c.name not in names))
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit of the default branch."""
+
+    sha: str
+    title: str
+    author: str
+    committed_at: datetime
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    state: DeployState
+    created_at: datetime
+    description: str = ""
+    creator: str = ""
+    log_url: str | None = None
+    environment_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deploy request and what became of it (statuses oldest first)."""
+
+    id: int
+    sha: str
+    environment: str
+    creator: str
+    created_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    statuses: tuple[DeploymentStatus, ...] = ()
+    url: str | None = None
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def state(self) -> DeployState:
+        return self.statuses[-1].state if self.statuses else DeployState.NONE
+
+    @property
+    def finished_at(self) -> datetime | None:
+        last = self.statuses[-1] if self.statuses else None
+        return last.created_at if last is not None and last.state.finished else None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        end = self.finished_at
+        return None if end is None else (end - self.created_at).total_seconds()
+
+    @property
+    def requested_by(self) -> str:
+        """Who asked for the deploy: the payload's ``requested_by`` or the API creator."""
+        who = self.payload.get("requested_by") if isinstance(self.payload, Mapping) else None
+        return str(who) if who else self.creator
+
+    @property
+    def ever_succeeded(self) -> bool:
+        return any(s.state == DeployState.SUCCESS for s in self.statuses)
+
+
+@dataclass(frozen=True)
+class TrainCommit:
+    """One row of ``status``: a commit, its checks, and where it is live."""
+
+    commit: Commit
+    checks: Checks
+    live_in: tuple[str, ...] = ()
+    in_flight: tuple[Deployment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What ``status`` shows: the newest commits of the default branch and the deploys."""
+
+    repo: str
+    default_branch: str
+    commits: tuple[TrainCommit, ...]
+    live: Mapping[str, Deployment]  # environment -> its live (latest successful) deployment

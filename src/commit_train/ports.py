@@ -1,0 +1,73 @@
+"""What the train service needs from the outside world, as protocols.
+
+Two implementations exist: ``GitHubBackend`` (``github.py``: commits, checks and the
+GitHub Deployments ledger) and ``LocalBackend`` (``ledger.py``: a plain git repository and
+a SQLite journal in its ``.git/``). ``train`` only ever sees this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .models import Checks, Commit, Deployment, DeploymentStatus, DeployState, Snapshot
+
+
+class Backend(Protocol):
+    """Where the default branch, its checks and the deploy ledger live."""
+
+    @property
+    def repo(self) -> str:
+        """``owner/name`` (or the folder name for a local repository)."""
+        ...
+
+    @property
+    def progress_url(self) -> str:
+        """Where a person watches deploys happen (the repository's deployments page)."""
+        ...
+
+    def default_branch(self) -> str: ...
+
+    def resolve(self, ref: str) -> Commit:
+        """A full sha, a short sha or ``HEAD`` (the default branch's tip) to its commit.
+
+        Raises ``NotFoundError`` for an unknown ref and ``AmbiguousRefError`` for a short sha
+        matching several commits.
+        """
+        ...
+
+    def on_default_branch(self, sha: str) -> bool: ...
+
+    def checks(self, sha: str) -> Checks: ...
+
+    def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
+        """The newest ``limit`` commits of the default branch with checks and live deploys."""
+        ...
+
+    def create_deployment(
+        self,
+        *,
+        sha: str,
+        environment: str,
+        payload: Mapping[str, Any],
+        description: str,
+        production: bool,
+    ) -> Deployment: ...
+
+    def add_status(
+        self,
+        deployment_id: int,
+        *,
+        state: DeployState,
+        description: str = "",
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> DeploymentStatus:
+        """Record a status; a ``success`` marks older deployments of that environment inactive."""
+        ...
+
+    def get_deployment(self, deployment_id: int) -> Deployment: ...
+
+    def deployments(self, *, environment: str | None = None, limit: int = 20) -> list[Deployment]:
+        """Newest first, each with all its statuses."""
+        ...
