@@ -1,0 +1,1406 @@
+"""The one module that talks to GitHub: ``GitHubBackend``, on PyGithub and GraphQL.
+
+Everything else in commit-train sees the frozen values of ``models`` and the errors of
+``errors``; no PyGithub object leaves this module, so no request happens by accident.
+
+How requests are made
+    PyGithub's ``Requester`` does the authentication, URL building and error bodies. Its
+    high-level objects are used only where one call is one request and the answer is
+    complete (``Repository.create_deployment``); everything else goes through
+    ``Requester.requestJsonAndCheck`` so the number of requests stays visible in the code.
+    Reads that need related data (a deployment and its statuses, a commit and its checks,
+    the whole ``status`` screen) are single GraphQL queries, kept together below
+    (``SNAPSHOT_QUERY`` and friends) and validated against GitHub's schema in the tests.
+
+Counting and retrying
+    Every HTTP attempt passes through ``_CountingAdapter``, a ``requests`` transport adapter
+    mounted on PyGithub's session, so ``request_count`` counts retries too. The adapter
+    owns the retry policy (PyGithub's own ``GithubRetry`` is switched off so the two never
+    stack): 5xx answers and connection errors are retried with exponential backoff; a
+    primary rate limit (403/429 with ``x-ratelimit-remaining: 0``) waits until
+    ``x-ratelimit-reset``; a secondary limit (``retry-after``, or GitHub's "secondary rate
+    limit" message) waits as asked. Attempts are bounded (``max_attempts``); a wait longer
+    than ``max_wait`` raises ``RateLimitError`` at once, and the last failed attempt raises
+    ``GitHubUnavailableError``. Writes are retried like reads: a retried POST whose first
+    attempt did reach GitHub may answer 422 (``create_ref``) or, for a deployment, leave a
+    second deployment without statuses behind.
+
+Pauses
+    PyGithub sleeps 0.25 s before every request and 1 s before every write by default.
+    Both are 0 here: GitHub asks clients to serialize writes (we do: one thread, each
+    request waits for its answer) and to avoid bursts of content-creating requests; a
+    whole deploy makes a handful of writes, and should a secondary limit still answer, the
+    retry above honours its ``retry-after``. A fixed pause would cost seconds per deploy and
+    protect nothing.
+
+What ``resolve`` accepts
+    ``HEAD`` (the default branch's tip), a full 40-hex sha, a short sha of 4 to 39 hex
+    digits, and any branch or tag name GitHub's ``GET /commits/{ref}`` resolves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import github
+import requests
+import requests.adapters
+from github import Auth, GithubException
+
+from . import __version__
+from .errors import (
+    AmbiguousRefError,
+    AuthError,
+    CommitTrainError,
+    GitHubError,
+    GitHubUnavailableError,
+    NotFoundError,
+    RateLimitError,
+    UsageError,
+)
+from .models import (
+    Check,
+    Checks,
+    CheckState,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    Snapshot,
+    TrainCommit,
+)
+
+DEFAULT_API_URL = "https://api.github.com"
+TOKEN_FIX = "set GITHUB_TOKEN or GH_TOKEN, or pass --token"  # noqa: S105 (advice, not a secret)
+PERMISSIONS_FIX = (
+    "give the token access to {repo} with contents: read, statuses: read, checks: read "
+    "and deployments: write (contents: write to take locks)"
+)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_SECONDARY_MESSAGES = (
+    "you have exceeded a secondary rate limit",
+    "please retry your request again later.",
+    "please wait a few minutes before you try again.",
+)
+# GitHub's own advice when a secondary limit answers without retry-after: wait a minute.
+_SECONDARY_DEFAULT_WAIT = 60.0
+# How many statuses of each deployment the GraphQL reads fetch (the latest is always added).
+_STATUSES_PER_DEPLOYMENT = 20
+# How many deployments per environment ``snapshot`` looks through for the live one.
+_DEPLOYMENTS_PER_ENVIRONMENT = 20
+# How far back ``resolve`` looks for the commits a short sha could mean.
+_AMBIGUITY_SEARCH_DEPTH = 500
+
+
+# --------------------------------------------------------------------------------------
+# GraphQL queries: the only query text in the package. Tests validate each against
+# GitHub's published schema.
+
+_COMMIT_FIELDS = """
+fragment CommitFields on Commit {
+  oid
+  messageHeadline
+  committedDate
+  author { name email user { login } }
+  status { contexts { context state description targetUrl createdAt } }
+  checkSuites(first: 50) {
+    nodes {
+      app { slug }
+      checkRuns(first: 100, filterBy: {checkType: LATEST}) {
+        nodes { databaseId name status conclusion startedAt completedAt detailsUrl }
+      }
+    }
+  }
+}
+"""
+
+_DEPLOYMENT_FIELDS = """
+fragment DeploymentStatusFields on DeploymentStatus {
+  state createdAt description logUrl environmentUrl
+}
+fragment DeploymentFields on Deployment {
+  databaseId environment createdAt payload description commitOid
+  creator { login }
+  latestStatus { ...DeploymentStatusFields }
+  statuses(first: STATUSES) { nodes { ...DeploymentStatusFields } }
+}
+""".replace("STATUSES", str(_STATUSES_PER_DEPLOYMENT))
+
+CHECKS_QUERY = (
+    """
+query CommitTrainChecks($owner: String!, $name: String!, $sha: String!) {
+  repository(owner: $owner, name: $name) {
+    object(expression: $sha) { ... on Commit { ...CommitFields } }
+  }
+}
+"""
+    + _COMMIT_FIELDS
+)
+
+HEAD_QUERY = """
+query CommitTrainHead($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef {
+      name
+      target { ... on Commit { oid messageHeadline committedDate author { name user { login } } } }
+    }
+  }
+}
+"""
+
+HISTORY_QUERY = """
+query CommitTrainHistory($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef {
+      target {
+        ... on Commit {
+          history(first: $first, after: $after) {
+            pageInfo { hasNextPage endCursor }
+            nodes { oid messageHeadline committedDate author { name user { login } } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+DEPLOYMENTS_QUERY = (
+    """
+query CommitTrainDeployments(
+  $owner: String!, $name: String!, $first: Int!, $after: String, $environments: [String!]
+) {
+  repository(owner: $owner, name: $name) {
+    deployments(
+      first: $first, after: $after, environments: $environments,
+      orderBy: {field: CREATED_AT, direction: DESC}
+    ) {
+      pageInfo { hasNextPage endCursor }
+      nodes { ...DeploymentFields }
+    }
+  }
+}
+"""
+    + _DEPLOYMENT_FIELDS
+)
+
+
+def snapshot_query(environment_count: int) -> str:
+    """The ``status`` screen in one query: commits with checks, and one alias per environment.
+
+    The environment names travel as variables (``$env0``, ``$env1``...), never inside the
+    query text, so any name is safe.
+    """
+    params = "".join(f", $env{i}: [String!]" for i in range(environment_count))
+    aliases = "".join(
+        f"""
+    env{i}: deployments(
+      first: {_DEPLOYMENTS_PER_ENVIRONMENT}, environments: $env{i},
+      orderBy: {{field: CREATED_AT, direction: DESC}}
+    ) {{ nodes {{ ...DeploymentFields }} }}"""
+        for i in range(environment_count)
+    )
+    return (
+        f"""
+query CommitTrainSnapshot($owner: String!, $name: String!, $limit: Int!{params}) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    defaultBranchRef {{
+      name
+      target {{ ... on Commit {{ history(first: $limit) {{ nodes {{ ...CommitFields }} }} }} }}
+    }}{aliases}
+  }}
+}}
+"""
+        + _COMMIT_FIELDS
+        + (_DEPLOYMENT_FIELDS if environment_count else "")
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Parsing: plain functions from GitHub's JSON (REST or GraphQL) to models. No I/O.
+
+# Commit status state (REST lower case, GraphQL upper case) -> our state.
+STATUS_STATES: Mapping[str, CheckState] = {
+    "success": CheckState.SUCCESS,
+    "failure": CheckState.FAILURE,
+    "error": CheckState.FAILURE,
+    "pending": CheckState.PENDING,
+    "expected": CheckState.PENDING,  # GraphQL: a required context that has not reported yet
+}
+
+# Conclusion of a *completed* check run -> our state. A run not completed is PENDING, and
+# a conclusion missing from this table counts as a failure (never green by accident).
+CHECK_RUN_CONCLUSIONS: Mapping[str, CheckState] = {
+    "success": CheckState.SUCCESS,
+    "neutral": CheckState.SUCCESS,
+    "skipped": CheckState.SUCCESS,
+    "failure": CheckState.FAILURE,
+    "cancelled": CheckState.FAILURE,
+    "timed_out": CheckState.FAILURE,
+    "action_required": CheckState.FAILURE,
+    "startup_failure": CheckState.FAILURE,
+    "stale": CheckState.FAILURE,
+}
+
+DEPLOY_STATES: Mapping[str, DeployState] = {s.value: s for s in DeployState}
+
+
+def parse_time(value: str) -> datetime:
+    """GitHub's ISO 8601 timestamps (``2020-08-26T14:32:52Z``) as aware UTC datetimes."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def status_state(state: str) -> CheckState:
+    """A commit status state; an unknown one counts as a failure."""
+    return STATUS_STATES.get(state.lower(), CheckState.FAILURE)
+
+
+def check_run_state(status: str, conclusion: str | None) -> CheckState:
+    """A check run's state: not completed is pending, else by ``CHECK_RUN_CONCLUSIONS``."""
+    if status.lower() != "completed":
+        return CheckState.PENDING
+    return CHECK_RUN_CONCLUSIONS.get((conclusion or "").lower(), CheckState.FAILURE)
+
+
+def _newest_per_name(items: list[tuple[str, tuple[Any, ...], Check]]) -> list[Check]:
+    """Keep, for each name, the check with the greatest sort key; keep first-seen order."""
+    best: dict[str, tuple[tuple[Any, ...], Check]] = {}
+    for name, key, check in items:
+        if name not in best or key > best[name][0]:
+            best[name] = (key, check)
+    return [check for _, check in best.values()]
+
+
+def check_from_rest_status(data: Mapping[str, Any]) -> Check:
+    """One entry of ``GET /commits/{ref}/status`` (``statuses``) or ``/statuses``."""
+    return Check(
+        name=str(data["context"]),
+        kind="status",
+        state=status_state(str(data["state"])),
+        url=data.get("target_url"),
+        description=data.get("description"),
+    )
+
+
+def check_from_rest_check_run(data: Mapping[str, Any]) -> Check:
+    """One entry of ``GET /commits/{ref}/check-runs`` (``check_runs``)."""
+    return Check(
+        name=str(data["name"]),
+        kind="check_run",
+        state=check_run_state(str(data["status"]), data.get("conclusion")),
+        url=data.get("details_url") or data.get("html_url"),
+        description=(data.get("output") or {}).get("title"),
+    )
+
+
+def checks_from_rest(
+    sha: str, statuses: Sequence[Mapping[str, Any]], check_runs: Sequence[Mapping[str, Any]]
+) -> Checks:
+    """Commit statuses and check runs (REST shapes) -> ``Checks``, newest attempt of each.
+
+    Statuses: the newest per context (by ``created_at``, then ``id``), so a raw status list
+    works as well as the combined status's already-reduced one. Check runs: the newest per
+    name (by ``started_at``, then ``id``): a run that failed and passed on re-run is green.
+    """
+    status_items = [
+        (
+            str(s["context"]),
+            (s.get("created_at") or "", s.get("id") or 0),
+            check_from_rest_status(s),
+        )
+        for s in statuses
+    ]
+    run_items = [
+        (
+            str(r["name"]),
+            (r.get("started_at") or "", r.get("id") or 0),
+            check_from_rest_check_run(r),
+        )
+        for r in check_runs
+    ]
+    return Checks(sha, tuple(_newest_per_name(status_items) + _newest_per_name(run_items)))
+
+
+def checks_from_graphql(node: Mapping[str, Any]) -> Checks:
+    """A GraphQL ``Commit`` with ``CommitFields`` -> its ``Checks``."""
+    statuses = []
+    for ctx in ((node.get("status") or {}).get("contexts")) or []:
+        check = Check(
+            name=str(ctx["context"]),
+            kind="status",
+            state=status_state(str(ctx["state"])),
+            url=ctx.get("targetUrl"),
+            description=ctx.get("description"),
+        )
+        statuses.append((check.name, (ctx.get("createdAt") or "",), check))
+    runs = []
+    for suite in ((node.get("checkSuites") or {}).get("nodes")) or []:
+        for run in ((suite or {}).get("checkRuns") or {}).get("nodes") or []:
+            check = Check(
+                name=str(run["name"]),
+                kind="check_run",
+                state=check_run_state(str(run["status"]), run.get("conclusion")),
+                url=run.get("detailsUrl"),
+            )
+            key = (run.get("startedAt") or "", run.get("databaseId") or 0)
+            runs.append((check.name, key, check))
+    return Checks(str(node["oid"]), tuple(_newest_per_name(statuses) + _newest_per_name(runs)))
+
+
+def commit_from_rest(data: Mapping[str, Any]) -> Commit:
+    """``GET /commits/{ref}`` (or an item of ``GET /commits``) -> ``Commit``."""
+    git = data["commit"]
+    login = (data.get("author") or {}).get("login")
+    author = login or (git.get("author") or {}).get("name") or ""
+    when = (git.get("committer") or {}).get("date") or (git.get("author") or {}).get("date")
+    return Commit(
+        sha=str(data["sha"]),
+        title=str(git.get("message") or "").split("\n", 1)[0],
+        author=str(author),
+        committed_at=parse_time(str(when)),
+    )
+
+
+def commit_from_graphql(node: Mapping[str, Any]) -> Commit:
+    author = node.get("author") or {}
+    login = (author.get("user") or {}).get("login")
+    return Commit(
+        sha=str(node["oid"]),
+        title=str(node.get("messageHeadline") or ""),
+        author=str(login or author.get("name") or ""),
+        committed_at=parse_time(str(node["committedDate"])),
+    )
+
+
+def _payload(value: Any) -> Mapping[str, Any]:
+    """A deployment payload: a JSON object, or a string holding one (GraphQL, old REST)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return dict(parsed) if isinstance(parsed, Mapping) else {}
+    return {}
+
+
+def deploy_state(state: str | None) -> DeployState:
+    if not state:
+        return DeployState.NONE
+    return DEPLOY_STATES.get(state.lower(), DeployState.ERROR)
+
+
+def deployment_status_from_rest(data: Mapping[str, Any]) -> DeploymentStatus:
+    """One deployment status (``POST``/``GET .../deployments/{id}/statuses``)."""
+    return DeploymentStatus(
+        state=deploy_state(data.get("state")),
+        created_at=parse_time(str(data["created_at"])),
+        description=str(data.get("description") or ""),
+        creator=str((data.get("creator") or {}).get("login") or ""),
+        log_url=data.get("log_url") or data.get("target_url") or None,
+        environment_url=data.get("environment_url") or None,
+    )
+
+
+def _oldest_first(
+    statuses: list[tuple[datetime, int, DeploymentStatus]],
+) -> tuple[DeploymentStatus, ...]:
+    return tuple(s for _, _, s in sorted(statuses, key=lambda t: (t[0], t[1])))
+
+
+def deployment_from_rest(
+    data: Mapping[str, Any], statuses: Sequence[Mapping[str, Any]] = ()
+) -> Deployment:
+    """A REST deployment and its statuses (any order; sorted oldest first by time, then id)."""
+    parsed = [
+        (parse_time(str(s["created_at"])), int(s.get("id") or 0), deployment_status_from_rest(s))
+        for s in statuses
+    ]
+    return Deployment(
+        id=int(data["id"]),
+        sha=str(data["sha"]),
+        environment=str(data.get("environment") or ""),
+        creator=str((data.get("creator") or {}).get("login") or ""),
+        created_at=parse_time(str(data["created_at"])),
+        payload=_payload(data.get("payload")),
+        description=str(data.get("description") or ""),
+        statuses=_oldest_first(parsed),
+        url=data.get("url"),
+    )
+
+
+def deployment_status_from_graphql(node: Mapping[str, Any]) -> DeploymentStatus:
+    return DeploymentStatus(
+        state=deploy_state(node.get("state")),
+        created_at=parse_time(str(node["createdAt"])),
+        description=str(node.get("description") or ""),
+        creator=str((node.get("creator") or {}).get("login") or ""),
+        log_url=node.get("logUrl") or None,
+        environment_url=node.get("environmentUrl") or None,
+    )
+
+
+def deployment_from_graphql(node: Mapping[str, Any], *, url: str | None = None) -> Deployment:
+    """A GraphQL ``Deployment`` with ``DeploymentFields``.
+
+    ``statuses(first: N)`` may not hold the newest status of a long-lived deployment, so
+    ``latestStatus`` is added when it is missing; the result is sorted oldest first.
+    """
+    nodes = list(((node.get("statuses") or {}).get("nodes")) or [])
+    latest = node.get("latestStatus")
+    if latest and latest not in nodes:
+        nodes.append(latest)
+    parsed = [
+        (parse_time(str(s["createdAt"])), i, deployment_status_from_graphql(s))
+        for i, s in enumerate(nodes)
+    ]
+    sha = node.get("commitOid") or (node.get("commit") or {}).get("oid") or ""
+    return Deployment(
+        id=int(node["databaseId"]),
+        sha=str(sha),
+        environment=str(node.get("environment") or ""),
+        creator=str((node.get("creator") or {}).get("login") or ""),
+        created_at=parse_time(str(node["createdAt"])),
+        payload=_payload(node.get("payload")),
+        description=str(node.get("description") or ""),
+        statuses=_oldest_first(parsed),
+        url=url,
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``GET /compare/{base}...{head}``: how ``head`` relates to ``base``.
+
+    ``status`` is GitHub's: ``ahead`` (head has commits base lacks, and nothing else),
+    ``behind`` (head is an ancestor of base), ``identical`` or ``diverged``.
+    """
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    merge_base: str | None
+
+    @property
+    def head_contained_in_base(self) -> bool:
+        """True when every commit of ``head`` is reachable from ``base``."""
+        return self.status in ("behind", "identical")
+
+
+def comparison_from_rest(data: Mapping[str, Any]) -> Comparison:
+    return Comparison(
+        status=str(data["status"]),
+        ahead_by=int(data.get("ahead_by") or 0),
+        behind_by=int(data.get("behind_by") or 0),
+        merge_base=(data.get("merge_base_commit") or {}).get("sha"),
+    )
+
+
+def ref_sha_from_rest(data: Mapping[str, Any]) -> str:
+    """``GET /git/ref/{ref}`` or ``POST /git/refs`` -> the sha the ref points at."""
+    return str(data["object"]["sha"])
+
+
+def next_link(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, or None on the last page."""
+    if not link_header:
+        return None
+    for part in link_header.split(","):
+        section = part.split(";")
+        if len(section) < 2:
+            continue
+        url = section[0].strip()
+        if any(p.strip() == 'rel="next"' for p in section[1:]) and url.startswith("<"):
+            return url[1:-1]
+    return None
+
+
+def graphql_url_for(api_url: str) -> str:
+    """GraphQL endpoint of a REST base: ``https://HOST/api/v3`` -> ``https://HOST/api/graphql``."""
+    parts = urllib.parse.urlsplit(api_url.rstrip("/"))
+    path = parts.path
+    if path.endswith("/v3"):
+        path = path[: -len("/v3")]
+    return urllib.parse.urlunsplit(parts._replace(path=path + "/graphql"))
+
+
+def web_url_for(api_url: str) -> str:
+    """The web address behind an API base: api.github.com -> github.com, GHE strips /api/v3."""
+    parts = urllib.parse.urlsplit(api_url.rstrip("/"))
+    if parts.hostname == "api.github.com":
+        return "https://github.com"
+    path = parts.path
+    for suffix in ("/api/v3", "/api"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return urllib.parse.urlunsplit(parts._replace(path=path))
+
+
+def _short_list(candidates: Sequence[tuple[str, str]]) -> str:
+    """``1a2b3c4 (title), 1a2b9f0 (title)`` with just enough digits to tell them apart."""
+    width = 7
+    shas = [sha for sha, _ in candidates]
+    for i, a in enumerate(shas):
+        for b in shas[i + 1 :]:
+            common = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 40)
+            width = max(width, common + 1)
+    return ", ".join(f"{sha[:width]} ({title})" for sha, title in candidates)
+
+
+# --------------------------------------------------------------------------------------
+# The HTTP layer: counting and the retry policy.
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+class _Policy:
+    """Request counter and retry policy shared by every adapter of one backend."""
+
+    def __init__(
+        self,
+        *,
+        max_wait: float,
+        max_attempts: int,
+        backoff: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.max_wait = max_wait
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.sleep = sleep
+        self.clock = clock
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def counted(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def backoff_wait(self, attempt: int) -> float:
+        return float(min(self.backoff * 2 ** (attempt - 1), self.max_wait))
+
+    def rate_limit_wait(self, response: requests.Response) -> tuple[float, str] | None:
+        """(seconds to wait, error message) when the answer is a rate limit, else None."""
+        if response.status_code not in (403, 429):
+            return None
+        headers = response.headers
+        method, path = _describe(response.request)
+        retry_after = headers.get("retry-after")
+        remaining = headers.get("x-ratelimit-remaining")
+        message = _error_message(response.content).lower()
+        if retry_after is not None:
+            try:
+                wait = max(float(retry_after), 0.0)
+            except ValueError:
+                wait = _SECONDARY_DEFAULT_WAIT
+            return wait, (
+                f"GitHub's secondary rate limit stopped {method} {path} and asks to wait {wait:g} s"
+            )
+        if remaining == "0" and headers.get("x-ratelimit-reset"):
+            reset = float(headers["x-ratelimit-reset"])
+            wait = max(reset - self.clock(), 0.0) + 1.0
+            limit = headers.get("x-ratelimit-limit", "?")
+            at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return wait, (
+                f"GitHub's API rate limit for this token is used up (0 of {limit} left); "
+                f"it resets at {at}, in {int(wait)} s"
+            )
+        if (
+            response.status_code == 429
+            or message.startswith(_SECONDARY_MESSAGES[0])
+            or (message.endswith(_SECONDARY_MESSAGES[1:]))
+        ):
+            return _SECONDARY_DEFAULT_WAIT, (
+                f"GitHub's secondary rate limit stopped {method} {path} "
+                f"and asks to wait at least {_SECONDARY_DEFAULT_WAIT:g} s"
+            )
+        return None
+
+
+def _describe(request: requests.PreparedRequest | None) -> tuple[str, str]:
+    if request is None:
+        return "?", "?"
+    path = urllib.parse.urlsplit(request.url or "").path
+    return str(request.method), path
+
+
+class _CountingAdapter(requests.adapters.HTTPAdapter):
+    """Counts every attempt and retries by ``_Policy``; raises our errors when it gives up."""
+
+    def __init__(self, policy: _Policy) -> None:
+        super().__init__(max_retries=0)
+        self._policy = policy
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        policy = self._policy
+        method, path = _describe(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            policy.counted()
+            try:
+                response = super().send(request, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= policy.max_attempts:
+                    host = urllib.parse.urlsplit(request.url or "").netloc
+                    raise GitHubUnavailableError(
+                        f"could not reach GitHub at {host} for {method} {path} "
+                        f"after {attempt} attempts ({type(exc).__name__})",
+                        fix="check the network and GITHUB_API_URL, then try again",
+                    ) from exc
+                policy.sleep(policy.backoff_wait(attempt))
+                continue
+            limited = policy.rate_limit_wait(response)
+            if limited is not None:
+                wait, message = limited
+                if wait > policy.max_wait or attempt >= policy.max_attempts:
+                    response.close()
+                    raise RateLimitError(
+                        message,
+                        status=response.status_code,
+                        delay=wait,
+                        fix="wait until then and try again, or use another token "
+                        "(a GitHub App installation token has its own limit)",
+                    )
+                _ = response.content
+                response.close()
+                policy.sleep(wait)
+                continue
+            if response.status_code >= 500:
+                if attempt >= policy.max_attempts:
+                    response.close()
+                    raise GitHubUnavailableError(
+                        f"GitHub answered {response.status_code} to {method} {path} "
+                        f"{attempt} times",
+                        status=response.status_code,
+                        fix="GitHub may be degraded (see https://www.githubstatus.com); "
+                        "try again in a few minutes",
+                    )
+                _ = response.content
+                response.close()
+                policy.sleep(policy.backoff_wait(attempt))
+                continue
+            return response
+
+
+def _counting_connection_class(base: type[Any], policy: _Policy) -> type[Any]:
+    """PyGithub's connection class, with our adapter mounted on its ``requests`` session."""
+
+    class CountingConnection(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            adapter = _CountingAdapter(policy)
+            self.session.mount(f"{self.protocol}://", adapter)
+
+    return CountingConnection
+
+
+# --------------------------------------------------------------------------------------
+# The backend.
+
+
+class GitHubBackend:
+    """``Backend`` over GitHub's REST and GraphQL APIs for one repository."""
+
+    def __init__(
+        self,
+        repo: str,
+        *,
+        token: str,
+        base_url: str | None = None,
+        max_wait: float = 60.0,
+        max_attempts: int = 4,
+        backoff: float = 1.0,
+        timeout: int = 15,
+        user_agent: str = f"commit-train/{__version__}",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        owner, sep, name = repo.partition("/")
+        if not sep or not owner or not name or "/" in name:
+            raise UsageError(
+                f"repository {repo!r} is not owner/name",
+                fix="give it as OWNER/NAME, e.g. acme/shop",
+            )
+        if not token:
+            raise AuthError("no GitHub token", fix=TOKEN_FIX)
+        self._repo = repo
+        self._owner, self._name = owner, name
+        self._api_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self._graphql_url = graphql_url_for(self._api_url)
+        self._policy = _Policy(
+            max_wait=max_wait, max_attempts=max_attempts, backoff=backoff, sleep=sleep, clock=clock
+        )
+        self._gh = github.Github(
+            auth=Auth.Token(token),
+            base_url=self._api_url,
+            timeout=timeout,
+            user_agent=user_agent,
+            per_page=100,
+            retry=None,  # our adapter retries; two retry layers would multiply the attempts
+            seconds_between_requests=0.0,  # see "Pauses" in the module docstring
+            seconds_between_writes=0.0,
+            lazy=True,
+        )
+        self._requester = self._gh.requester
+        self._install_counter()
+        self._repository: Any = None
+        self._default_branch: str | None = None
+
+    def _install_counter(self) -> None:
+        # PyGithub builds its HTTP connection lazily from this (name-mangled) attribute;
+        # replacing it on this instance only is the one seam that sees every attempt.
+        attribute = "_Requester__connectionClass"
+        base = getattr(self._requester, attribute, None)
+        if base is None:
+            raise GitHubError(
+                "this PyGithub version has no connection seam commit-train can count requests on",
+                fix="install a supported PyGithub (2.x, tested with 2.10)",
+            )
+        setattr(self._requester, attribute, _counting_connection_class(base, self._policy))
+
+    @classmethod
+    def from_env(
+        cls, repo: str, token: str | None = None, base_url: str | None = None, **kwargs: Any
+    ) -> GitHubBackend:
+        """A backend configured from ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` / ``GH_TOKEN``."""
+        token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+        if not token:
+            raise AuthError("no GitHub token", fix=TOKEN_FIX)
+        base = base_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+        return cls(repo, token=token, base_url=base, **kwargs)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def repo(self) -> str:
+        return self._repo
+
+    @property
+    def api_url(self) -> str:
+        return self._api_url
+
+    @property
+    def graphql_url(self) -> str:
+        return self._graphql_url
+
+    @property
+    def progress_url(self) -> str:
+        return f"{web_url_for(self._api_url)}/{self._repo}/deployments"
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests made so far, every retry included."""
+        return self._policy.count
+
+    def close(self) -> None:
+        self._gh.close()
+
+    def __enter__(self) -> GitHubBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _path(self, *parts: str) -> str:
+        return "/repos/" + self._repo + "".join("/" + p for p in parts)
+
+    def _repo_not_found(self) -> NotFoundError:
+        return NotFoundError(
+            f"repository {self._repo} not found at {self._api_url}",
+            fix=f"check the name, and that the token can read {self._repo} "
+            "(a fine-grained token must list the repository)",
+        )
+
+    @contextmanager
+    def _calling(
+        self, action: str, *, not_found: Callable[[], CommitTrainError] | None = None
+    ) -> Iterator[None]:
+        """Turn PyGithub's exceptions into ours, naming ``action`` and the fix."""
+        try:
+            yield
+        except GithubException as exc:
+            raise self._translate(exc, action, not_found) from exc
+
+    def _translate(
+        self,
+        exc: GithubException,
+        action: str,
+        not_found: Callable[[], CommitTrainError] | None,
+    ) -> CommitTrainError:
+        status = exc.status
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = str(data.get("message") or exc.message or "")
+        details = [
+            str(e.get("message") or e.get("code"))
+            for e in data.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        said = "; ".join([m for m in [message, *details] if m])
+        if status == 401:
+            return AuthError(
+                f"the token was rejected by GitHub while trying to {action} (401 {said})",
+                fix="the token may be expired or revoked: " + TOKEN_FIX + " with a valid token",
+            )
+        if status == 403:
+            return AuthError(
+                f"GitHub refused to {action}: 403 {said}",
+                fix=PERMISSIONS_FIX.format(repo=self._repo),
+            )
+        if status == 404:
+            if not_found is not None:
+                return not_found()
+            return NotFoundError(
+                f"GitHub answered 404 Not Found to {action}",
+                fix=f"check that {self._repo} exists and that the token can read it",
+            )
+        return GitHubError(f"GitHub refused to {action}: {status} {said}".rstrip(), status=status)
+
+    def _rest(
+        self,
+        verb: str,
+        url: str,
+        *,
+        action: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        not_found: Callable[[], CommitTrainError] | None = None,
+    ) -> tuple[dict[str, Any], Any]:
+        with self._calling(action, not_found=not_found):
+            headers, data = self._requester.requestJsonAndCheck(
+                verb,
+                url,
+                parameters=params,
+                headers={"Accept": "application/vnd.github+json"},
+                input=body,
+            )
+        return headers, data
+
+    def _pages(
+        self,
+        url: str,
+        *,
+        action: str,
+        params: dict[str, Any] | None = None,
+        key: str | None = None,
+        limit: int | None = None,
+        not_found: Callable[[], CommitTrainError] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Items of a paginated REST list, following ``Link: rel="next"``."""
+        seen = 0
+        next_url: str | None = url
+        query: dict[str, Any] | None = {"per_page": 100, **(params or {})}
+        while next_url is not None:
+            headers, data = self._rest(
+                "GET", next_url, action=action, params=query, not_found=not_found
+            )
+            items = data.get(key, []) if key is not None else data
+            for item in items or []:
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            next_url = next_link(headers.get("link"))
+            query = None  # the next link carries its own query
+
+    def _graphql(self, query: str, variables: dict[str, Any], *, action: str) -> dict[str, Any]:
+        """One GraphQL request; GitHub's ``errors`` become our errors."""
+        headers, data = self._rest(
+            "POST",
+            self._graphql_url,
+            action=action,
+            body={
+                "query": query,
+                "variables": {"owner": self._owner, "name": self._name, **variables},
+            },
+        )
+        if not isinstance(data, dict):
+            raise GitHubError(f"GitHub's GraphQL API gave no JSON object to {action}")
+        errors = data.get("errors") or []
+        if errors:
+            first = errors[0] if isinstance(errors[0], dict) else {}
+            kind = first.get("type")
+            text = str(first.get("message") or first)
+            if kind == "NOT_FOUND" and list(first.get("path") or ["repository"])[:1] == [
+                "repository"
+            ]:
+                raise self._repo_not_found()
+            if kind == "RATE_LIMITED":
+                reset = headers.get("x-ratelimit-reset")
+                when = (
+                    datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    if reset
+                    else "soon"
+                )
+                raise RateLimitError(
+                    f"GitHub's GraphQL rate limit is used up; it resets at {when}",
+                    delay=max(float(reset) - self._policy.clock(), 0.0) if reset else None,
+                    fix="wait until then and try again, or use another token",
+                )
+            if kind in ("FORBIDDEN", "INSUFFICIENT_SCOPES"):
+                raise AuthError(
+                    f"GitHub refused to {action}: {text}",
+                    fix=PERMISSIONS_FIX.format(repo=self._repo),
+                )
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise GitHubError(f"GitHub's GraphQL API could not {action}: {text}{more}")
+        result = data.get("data")
+        if not isinstance(result, dict):
+            raise GitHubError(f"GitHub's GraphQL API gave no data to {action}")
+        repository = result.get("repository", {}) if "repository" in result else {}
+        if repository is None:
+            raise self._repo_not_found()
+        return result
+
+    # -- Backend --------------------------------------------------------------------------
+
+    def default_branch(self) -> str:
+        """The repository's default branch (one request per backend, then cached)."""
+        if self._default_branch is None:
+            if self._repository is None:
+                repository = self._gh.get_repo(self._repo)
+                with self._calling(f"read {self._repo}", not_found=self._repo_not_found):
+                    repository.default_branch  # noqa: B018 (completes the lazy object: one GET)
+                self._repository = repository
+            self._default_branch = str(self._repository.default_branch)
+        return self._default_branch
+
+    def resolve(self, ref: str) -> Commit:
+        """``HEAD``, a full or short sha, or a branch or tag name -> its commit.
+
+        GitHub answers 422 both for an unknown short sha and for one matching several
+        commits, so on 422 the default branch's recent history (``_AMBIGUITY_SEARCH_DEPTH``
+        commits) is searched for the candidates.
+        """
+        ref = ref.strip()
+        if not ref:
+            raise UsageError("no commit given", fix="give a sha, a short sha or HEAD")
+        if ref == "HEAD":
+            return self._head()
+        looks_like_sha = 4 <= len(ref) <= 40 and _HEX.fullmatch(ref) is not None
+
+        def unknown() -> NotFoundError:
+            return NotFoundError(
+                f"no commit {ref} in {self._repo}",
+                fix="check the sha (git log origin/HEAD), or push the commit first",
+            )
+
+        try:
+            _, data = self._rest(
+                "GET",
+                self._path("commits", urllib.parse.quote(ref, safe="")),
+                action=f"look up commit {ref}",
+                not_found=unknown,
+            )
+        except GitHubError as exc:
+            if exc.status != 422:
+                raise
+            if not looks_like_sha or len(ref) == 40:
+                raise unknown() from exc
+            candidates = self._commits_matching(ref.lower())
+            if not candidates:
+                raise NotFoundError(
+                    f"no commit of the last {_AMBIGUITY_SEARCH_DEPTH} on "
+                    f"{self.default_branch()} starts with {ref}",
+                    fix="check the sha, or give the full 40 characters",
+                ) from exc
+            raise AmbiguousRefError(
+                f"short sha {ref} matches {len(candidates)} "
+                f"commit{'s' if len(candidates) != 1 else ''}"
+                + (" on the default branch" if len(candidates) == 1 else "")
+                + f": {_short_list(candidates)}",
+                candidates=tuple(sha for sha, _ in candidates),
+                fix="give more characters",
+            ) from exc
+        return commit_from_rest(data)
+
+    def _head(self) -> Commit:
+        data = self._graphql(HEAD_QUERY, {}, action=f"read the default branch of {self._repo}")
+        branch = data["repository"]["defaultBranchRef"]
+        if branch is None or branch.get("target") is None:
+            raise NotFoundError(
+                f"{self._repo} has no default branch yet", fix="push a first commit"
+            )
+        self._default_branch = str(branch["name"])
+        return commit_from_graphql(branch["target"])
+
+    def history(self, *, limit: int) -> Iterator[Commit]:
+        """Newest first, the default branch's commits (GraphQL, 100 per request)."""
+        after: str | None = None
+        seen = 0
+        while seen < limit:
+            page = min(100, limit - seen)
+            data = self._graphql(
+                HISTORY_QUERY,
+                {"first": page, "after": after},
+                action=f"read the history of {self._repo}",
+            )
+            branch = data["repository"]["defaultBranchRef"]
+            if branch is None:
+                return
+            history = branch["target"]["history"]
+            for node in history["nodes"]:
+                yield commit_from_graphql(node)
+                seen += 1
+            if not history["pageInfo"]["hasNextPage"]:
+                return
+            after = history["pageInfo"]["endCursor"]
+
+    def _commits_matching(self, prefix: str) -> list[tuple[str, str]]:
+        return [
+            (c.sha, c.title)
+            for c in self.history(limit=_AMBIGUITY_SEARCH_DEPTH)
+            if c.sha.startswith(prefix)
+        ]
+
+    def on_default_branch(self, sha: str) -> bool:
+        """Is ``sha`` reachable from the default branch's tip?
+
+        ``compare(base=default branch, head=sha)``: ``behind`` or ``identical`` means every
+        commit of ``sha`` is already in the branch.
+        """
+        return self.compare(self.default_branch(), sha).head_contained_in_base
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """GitHub's compare; only the counts and status are read (``per_page=1``)."""
+
+        def missing() -> NotFoundError:
+            return NotFoundError(
+                f"cannot compare {head} with {base} in {self._repo}: one of them does not exist",
+                fix="check the sha or branch name",
+            )
+
+        basehead = urllib.parse.quote(f"{base}...{head}", safe=".")
+        _, data = self._rest(
+            "GET",
+            self._path("compare", basehead),
+            action=f"compare {head} with {base}",
+            params={"per_page": 1},
+            not_found=missing,
+        )
+        return comparison_from_rest(data)
+
+    def checks(self, sha: str) -> Checks:
+        """Commit statuses and check runs of ``sha`` in one GraphQL request."""
+        data = self._graphql(CHECKS_QUERY, {"sha": sha}, action=f"read the checks of {sha}")
+        node = data["repository"]["object"]
+        if node is None or "oid" not in node:
+            raise NotFoundError(f"no commit {sha} in {self._repo}", fix="check the sha")
+        return checks_from_graphql(node)
+
+    def checks_via_rest(self, sha: str) -> Checks:
+        """The same answer as ``checks`` from the REST API (combined status + check runs).
+
+        Two or more requests; kept for GitHub versions without the GraphQL fields, and as
+        a cross-check of the GraphQL reading.
+        """
+
+        def unknown() -> NotFoundError:
+            return NotFoundError(f"no commit {sha} in {self._repo}", fix="check the sha")
+
+        quoted = urllib.parse.quote(sha, safe="")
+        statuses = list(
+            self._pages(
+                self._path("commits", quoted, "status"),
+                action=f"read the statuses of {sha}",
+                key="statuses",
+                not_found=unknown,
+            )
+        )
+        runs = list(
+            self._pages(
+                self._path("commits", quoted, "check-runs"),
+                action=f"read the check runs of {sha}",
+                params={"filter": "latest"},
+                key="check_runs",
+                not_found=unknown,
+            )
+        )
+        return checks_from_rest(sha, statuses, runs)
+
+    def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
+        """The ``status`` screen in one GraphQL request.
+
+        An environment's live deployment is its newest one whose latest status is
+        ``success`` among its last ``_DEPLOYMENTS_PER_ENVIRONMENT`` deployments. A deploy
+        is in flight when its latest status is queued, pending or in progress (or it has
+        none yet) and it is newer than the environment's live deployment: an older one was
+        overtaken and is left out.
+        """
+        if not 1 <= limit <= 100:
+            raise UsageError(f"limit {limit} is out of range", fix="give a limit from 1 to 100")
+        envs = list(dict.fromkeys(environments))
+        variables: dict[str, Any] = {"limit": limit}
+        variables.update({f"env{i}": [env] for i, env in enumerate(envs)})
+        data = self._graphql(
+            snapshot_query(len(envs)), variables, action=f"read the train of {self._repo}"
+        )
+        repository = data["repository"]
+        branch = repository.get("defaultBranchRef")
+        if branch is None:
+            raise NotFoundError(
+                f"{self._repo} has no default branch yet", fix="push a first commit"
+            )
+        self._default_branch = str(branch["name"])
+        live: dict[str, Deployment] = {}
+        in_flight: dict[str, list[Deployment]] = {}
+        for i, env in enumerate(envs):
+            deployments = [
+                deployment_from_graphql(node, url=self._deployment_url(node.get("databaseId")))
+                for node in (repository.get(f"env{i}") or {}).get("nodes") or []
+            ]
+            deployments.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+            current = next((d for d in deployments if d.state == DeployState.SUCCESS), None)
+            if current is not None:
+                live[env] = current
+            for dep in deployments:
+                if current is not None and (dep.created_at, dep.id) <= (
+                    current.created_at,
+                    current.id,
+                ):
+                    break
+                if dep.state.in_flight:
+                    in_flight.setdefault(dep.sha, []).append(dep)
+        commits = []
+        for node in branch["target"]["history"]["nodes"]:
+            commit = commit_from_graphql(node)
+            commits.append(
+                TrainCommit(
+                    commit=commit,
+                    checks=checks_from_graphql(node),
+                    live_in=tuple(
+                        env for env in envs if env in live and live[env].sha == commit.sha
+                    ),
+                    in_flight=tuple(in_flight.get(commit.sha, ())),
+                )
+            )
+        return Snapshot(
+            repo=self._repo,
+            default_branch=self._default_branch,
+            commits=tuple(commits),
+            live=live,
+        )
+
+    def _deployment_url(self, deployment_id: Any) -> str | None:
+        if deployment_id is None:
+            return None
+        return f"{self._api_url}{self._path('deployments', str(deployment_id))}"
+
+    def create_deployment(
+        self,
+        *,
+        sha: str,
+        environment: str,
+        payload: Mapping[str, Any],
+        description: str,
+        production: bool,
+    ) -> Deployment:
+        """Record a deploy request; commit-train's gate has already passed.
+
+        ``auto_merge: false`` (GitHub would otherwise merge the default branch into the ref
+        and answer 202 without a deployment) and ``required_contexts: []`` (GitHub would
+        otherwise demand every status be green, and ignore check runs' re-runs).
+        """
+        action = f"create a deployment of {sha[:7]} to {environment}"
+        repository = self._gh.get_repo(self._repo)  # lazy: no request
+
+        def no_ref() -> NotFoundError:
+            return NotFoundError(f"no commit {sha} in {self._repo}", fix="push the commit first")
+
+        with self._calling(action, not_found=self._repo_not_found):
+            try:
+                created = repository.create_deployment(
+                    ref=sha,
+                    environment=environment,
+                    payload=dict(payload),
+                    description=description[:140],
+                    auto_merge=False,
+                    required_contexts=[],
+                    production_environment=production,
+                    transient_environment=False,
+                )
+            except GithubException as exc:
+                data = exc.data if isinstance(exc.data, dict) else {}
+                if exc.status == 422 and "no ref found" in str(data.get("message", "")).lower():
+                    raise no_ref() from exc
+                raise
+        data = created.raw_data
+        if "id" not in data:
+            raise GitHubError(
+                f"GitHub did not create a deployment of {sha[:7]} to {environment}: it answered "
+                f"202 {data.get('message', '')!r}".rstrip(),
+                status=202,
+                fix="GitHub merged instead of deploying (auto_merge); deploy a commit sha of the "
+                "default branch, not a branch name",
+            )
+        return deployment_from_rest(data)
+
+    def add_status(
+        self,
+        deployment_id: int,
+        *,
+        state: DeployState,
+        description: str = "",
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> DeploymentStatus:
+        """Record a status (a raw request: PyGithub's ``create_status`` cannot send ``log_url``).
+
+        ``auto_inactive: true``: a ``success`` marks the environment's older deployments
+        inactive, so the newest success is the live one.
+        """
+        if state == DeployState.NONE:
+            raise UsageError("a deployment status cannot be 'none'", fix="give a real state")
+        body: dict[str, Any] = {
+            "state": state.value,
+            "description": description[:140],
+            "auto_inactive": True,
+        }
+        if log_url:
+            body["log_url"] = log_url
+        if environment_url:
+            body["environment_url"] = environment_url
+        _, data = self._rest(
+            "POST",
+            self._path("deployments", str(deployment_id), "statuses"),
+            action=f"set deployment {deployment_id} to {state.value}",
+            body=body,
+            not_found=lambda: self._deployment_not_found(deployment_id),
+        )
+        return deployment_status_from_rest(data)
+
+    def _deployment_not_found(self, deployment_id: int) -> NotFoundError:
+        return NotFoundError(
+            f"no deployment {deployment_id} in {self._repo}",
+            fix="check the deployment id (commit-train history lists them)",
+        )
+
+    def get_deployment(self, deployment_id: int) -> Deployment:
+        """A deployment and all its statuses (two REST requests, more past 100 statuses)."""
+        _, data = self._rest(
+            "GET",
+            self._path("deployments", str(deployment_id)),
+            action=f"read deployment {deployment_id}",
+            not_found=lambda: self._deployment_not_found(deployment_id),
+        )
+        statuses = list(
+            self._pages(
+                self._path("deployments", str(deployment_id), "statuses"),
+                action=f"read the statuses of deployment {deployment_id}",
+                not_found=lambda: self._deployment_not_found(deployment_id),
+            )
+        )
+        return deployment_from_rest(data, statuses)
+
+    def deployments(self, *, environment: str | None = None, limit: int = 20) -> list[Deployment]:
+        """Newest first, each with its statuses: one GraphQL request per 100 deployments."""
+        found: list[Deployment] = []
+        after: str | None = None
+        while len(found) < limit:
+            data = self._graphql(
+                DEPLOYMENTS_QUERY,
+                {
+                    "first": min(100, limit - len(found)),
+                    "after": after,
+                    "environments": [environment] if environment else None,
+                },
+                action=f"read the deployments of {self._repo}",
+            )
+            connection = data["repository"]["deployments"]
+            for node in connection["nodes"]:
+                found.append(
+                    deployment_from_graphql(node, url=self._deployment_url(node.get("databaseId")))
+                )
+            if not connection["pageInfo"]["hasNextPage"]:
+                break
+            after = connection["pageInfo"]["endCursor"]
+        return found[:limit]
+
+    # -- refs (for locks) -----------------------------------------------------------------
+
+    @staticmethod
+    def _full_ref(ref: str) -> str:
+        return ref if ref.startswith("refs/") else f"refs/{ref}"
+
+    def create_ref(self, ref: str, sha: str) -> bool:
+        """Create ``ref`` at ``sha``: True if created, False if the ref already exists.
+
+        False also after a retried POST whose first attempt did create it (GitHub then
+        answers 422 "Reference already exists"): a caller that needs to know who holds the
+        ref must ``get_ref`` it and compare the sha with its own.
+        """
+        full = self._full_ref(ref)
+        try:
+            self._rest(
+                "POST",
+                self._path("git", "refs"),
+                action=f"create {full}",
+                body={"ref": full, "sha": sha},
+                not_found=self._repo_not_found,
+            )
+        except GitHubError as exc:
+            cause = exc.__cause__
+            data = getattr(cause, "data", None)
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            if exc.status == 422 and "already exists" in message.lower():
+                return False
+            raise
+        return True
+
+    def get_ref(self, ref: str) -> str | None:
+        """The sha ``ref`` points at, or None when it does not exist."""
+        full = self._full_ref(ref)
+        try:
+            _, data = self._rest(
+                "GET",
+                self._path("git", "ref", urllib.parse.quote(full[len("refs/") :], safe="/")),
+                action=f"read {full}",
+            )
+        except NotFoundError:
+            return None
+        if isinstance(data, list):  # some GitHub versions answer a prefix match as a list
+            exact = [d for d in data if d.get("ref") == full]
+            return ref_sha_from_rest(exact[0]) if exact else None
+        return ref_sha_from_rest(data)
+
+    def delete_ref(self, ref: str) -> bool:
+        """Delete ``ref``: True if deleted, False if it did not exist."""
+        full = self._full_ref(ref)
+        try:
+            self._rest(
+                "DELETE",
+                self._path("git", "refs", urllib.parse.quote(full[len("refs/") :], safe="/")),
+                action=f"delete {full}",
+            )
+        except NotFoundError:
+            return False
+        except GitHubError as exc:
+            if exc.status == 422:
+                return False
+            raise
+        return True
