@@ -8,6 +8,7 @@ deployment status description. Nothing here imports click or prints.
 
     CommitTrainError                    exit 1
     ├── ConfigError                     .commit-train.yml is wrong (file, key path, fix)
+    ├── RenderError                     a template, values file or manifest is wrong (file:line)
     ├── UsageError                      exit 2: the command line itself is wrong
     ├── RefusedError                    the gate said no (not on the default branch, red, locked...)
     ├── NotFoundError                   a ref, sha, environment or deployment that does not exist
@@ -56,6 +57,26 @@ class CommitTrainError(Exception):
 
 class ConfigError(CommitTrainError, PermanentError):
     """The config file is missing, unreadable or invalid."""
+
+
+class RenderError(CommitTrainError, PermanentError):
+    """A template, a values file, a secret or a rendered manifest is wrong.
+
+    ``file`` and ``line`` (when known) point at the template line to fix, so an action can
+    write an annotation on it; the message already starts with ``file:line:``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.file = file
+        self.line = line
 
 
 class UsageError(CommitTrainError, PermanentError):
