@@ -288,7 +288,7 @@ def _newest_per_name(items: list[tuple[str, tuple[Any, ...], Check]]) -> list[Ch
 def check_from_rest_status(data: Mapping[str, Any]) -> Check:
     """One entry of ``GET /commits/{ref}/status`` (``statuses``) or ``/statuses``."""
     return Check(
-        name=str(data["context"]),
+        name=str(data.get("context") or "default"),  # statuses from before contexts existed
         kind="status",
         state=status_state(str(data["state"])),
         url=data.get("target_url"),
@@ -317,12 +317,9 @@ def checks_from_rest(
     name (by ``started_at``, then ``id``): a run that failed and passed on re-run is green.
     """
     status_items = [
-        (
-            str(s["context"]),
-            (s.get("created_at") or "", s.get("id") or 0),
-            check_from_rest_status(s),
-        )
+        (check.name, (s.get("created_at") or "", s.get("id") or 0), check)
         for s in statuses
+        for check in [check_from_rest_status(s)]
     ]
     run_items = [
         (
