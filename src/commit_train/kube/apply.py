@@ -1,0 +1,867 @@
+"""Server-side apply of rendered manifests, with ApplySet pruning.
+
+``apply`` sends every object to the API server as a server-side apply patch owned by the
+field manager ``commit-train``, in this order:
+
+1. Namespaces and CustomResourceDefinitions (concurrently among themselves), then, for kinds
+   that only those CRDs define, wait until discovery serves them (the DynamicClient's
+   discovery cache is invalidated on every miss);
+2. the ApplySet parent is written with the superset of the previous and new member kinds, so
+   an interrupted apply never leaks objects from the set;
+3. everything else, concurrently, in a bounded thread pool;
+4. members of the previous apply that are gone from the manifests are deleted (pruning), and
+   the parent is written again with exactly the new set of kinds and namespaces.
+
+Pruning follows the ApplySet specification (KEP-3659) as kubectl implements it: the parent
+is a Secret named after the applyset in the deploy namespace, labelled
+``applyset.kubernetes.io/id=applyset-<base64url(sha256(name.namespace.Secret.))>-v1``; every
+member carries ``applyset.kubernetes.io/part-of`` with that id. Only objects that carry the
+label, of a kind listed on the parent (before or after this apply), in a namespace of the set,
+are ever deleted; the namespace that holds the parent is never pruned.
+
+The action reported per object: ``created`` (the server answered 201, or nothing existed),
+``unchanged`` (the object read back equals the one listed before the apply, status and
+bookkeeping metadata aside), ``configured`` otherwise, and ``pruned``. A dry run
+(``dryRun=All``) reads each live object, sends the same patches with nothing persisted, and
+reports a short diff of the changed fields; Secret values show as ``<redacted>``.
+
+Errors: a field owned by another manager is a 409 whose Status causes
+(``FieldManagerConflict``) name the fields; the ``KubeError`` names the other manager(s), the
+fields, and the opt-in fix (``--force-conflicts``). Other refusals name the object, the
+status code, the server's message and what to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .. import __version__
+from ..errors import KubeError
+from .client import dynamic_client
+
+FIELD_MANAGER = "commit-train"
+"""Who owns the fields commit-train applies (``metadata.managedFields[].manager``)."""
+
+ANNOTATION_PREFIX = "commit-train.dev/"
+"""The one prefix of every annotation commit-train writes on the objects it applies."""
+SHA_ANNOTATION = ANNOTATION_PREFIX + "sha"
+DEPLOYMENT_ID_ANNOTATION = ANNOTATION_PREFIX + "deployment-id"
+RUN_URL_ANNOTATION = ANNOTATION_PREFIX + "run-url"
+
+# The ApplySet specification's names (KEP-3659), as kubectl spells them.
+PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+ID_LABEL = "applyset.kubernetes.io/id"
+TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
+GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
+ADDITIONAL_NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
+TOOLING = f"commit-train/{__version__}"
+TOOL_NAME = "commit-train"
+
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job"})
+"""Kinds whose rollout ``wait.wait_for_rollouts`` follows."""
+
+REDACTED = "<redacted>"
+CRD_DISCOVERY_TIMEOUT = 60.0
+"""Seconds to wait for a new CustomResourceDefinition's kind to be served."""
+MAX_DIFF_LINES = 20
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_CONFLICT_MANAGER = re.compile(r'conflict with "([^"]*)"')
+_VOLATILE_METADATA = (
+    "resourceVersion",
+    "managedFields",
+    "generation",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+)
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+class Action(StrEnum):
+    """What apply did to one object."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """One object by identity: ``namespace`` is ``""`` for cluster-scoped objects."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str = ""
+
+    @property
+    def group(self) -> str:
+        group, _, _version = self.api_version.rpartition("/")
+        return group
+
+    @property
+    def group_kind(self) -> str:
+        """``Kind`` for the core group, ``Kind.group`` otherwise (kubectl's spelling)."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        """Group, kind, namespace, name: the same object whatever the apiVersion."""
+        return (self.group, self.kind, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj.get("metadata") or {}
+        return cls(
+            api_version=str(obj.get("apiVersion") or ""),
+            kind=str(obj.get("kind") or ""),
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """One object's outcome; ``obj`` is the server's answer (empty for a pruned object)."""
+
+    ref: ObjectRef
+    action: Action
+    diff: tuple[str, ...] = ()
+    obj: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Every object applied (in manifest order), then every object pruned."""
+
+    applyset_id: str
+    dry_run: bool
+    results: tuple[ObjectResult, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Objects per action, every action present (zero included)."""
+        counts = {a.value: 0 for a in Action}
+        for r in self.results:
+            counts[r.action.value] += 1
+        return counts
+
+    @property
+    def applied(self) -> tuple[ObjectResult, ...]:
+        return tuple(r for r in self.results if r.action is not Action.PRUNED)
+
+    @property
+    def pruned(self) -> tuple[ObjectResult, ...]:
+        return tuple(r for r in self.results if r.action is Action.PRUNED)
+
+    @property
+    def workloads(self) -> tuple[ObjectRef, ...]:
+        """Applied Deployments, StatefulSets, DaemonSets and Jobs: what to wait for."""
+        return tuple(r.ref for r in self.applied if r.ref.kind in WORKLOAD_KINDS)
+
+    @property
+    def summary_line(self) -> str:
+        c = self.counts
+        text = (
+            f"{len(self.applied)} objects: {c['created']} created, {c['configured']} configured, "
+            f"{c['unchanged']} unchanged, {c['pruned']} pruned"
+        )
+        return f"{text} (dry run, nothing changed)" if self.dry_run else text
+
+
+def deploy_annotations(
+    *, sha: str, deployment_id: str | int, run_url: str | None
+) -> dict[str, str]:
+    """The annotations a deploy writes on every object it applies."""
+    found = {SHA_ANNOTATION: sha, DEPLOYMENT_ID_ANNOTATION: str(deployment_id)}
+    if run_url:
+        found[RUN_URL_ANNOTATION] = run_url
+    return found
+
+
+def applyset_id(name: str, namespace: str, kind: str = "Secret", group: str = "") -> str:
+    """The ApplySet id of a parent object: ``applyset-<base64url(sha256(GKNN))>-v1``.
+
+    GKNN is ``<name>.<namespace>.<kind>.<group>`` (the core group is empty, so a Secret
+    parent ends in ``.Secret.``); the base64 is RFC 4648's URL-safe alphabet, unpadded.
+    """
+    digest = hashlib.sha256(f"{name}.{namespace}.{kind}.{group}".encode()).digest()
+    return "applyset-" + base64.urlsafe_b64encode(digest).decode().rstrip("=") + "-v1"
+
+
+def apply(
+    api_client: Any,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    applyset: str,
+    namespace: str,
+    annotations: Mapping[str, str],
+    field_manager: str = FIELD_MANAGER,
+    force: bool = False,
+    dry_run: bool = False,
+    prune: bool = True,
+    concurrency: int = 8,
+) -> ApplyResult:
+    """Server-side apply ``objects`` as the members of ApplySet ``applyset`` in ``namespace``.
+
+    ``namespace`` is where the ApplySet parent lives and the namespace of every namespaced
+    object that names none. ``force`` takes fields owned by other managers (opt-in);
+    ``prune`` deletes members of the previous apply that are no longer in ``objects``.
+    Raises ``KubeError`` for a bad manifest, a refused apply or an unreachable API server;
+    objects already applied stay applied, and nothing is pruned after any failure.
+    """
+    if not _DNS_SUBDOMAIN.fullmatch(applyset) or len(applyset) > 253:
+        raise KubeError(
+            f"applyset name {applyset!r} is not a valid object name",
+            fix="use lowercase letters, digits, '-' and '.', like the repository's name",
+        )
+    if not _DNS_LABEL.fullmatch(namespace) or len(namespace) > 63:
+        raise KubeError(
+            f"namespace {namespace!r} is not a valid namespace name",
+            fix="use lowercase letters, digits and '-' (at most 63)",
+        )
+    if concurrency < 1:
+        raise KubeError(f"concurrency must be at least 1, not {concurrency}")
+    set_id = applyset_id(applyset, namespace)
+    work = _Apply(
+        api_client,
+        applyset=applyset,
+        namespace=namespace,
+        set_id=set_id,
+        annotations=dict(annotations),
+        field_manager=field_manager,
+        force=force,
+        dry_run=dry_run,
+        concurrency=concurrency,
+    )
+    with work:
+        return work.run(objects, prune=prune)
+
+
+@dataclass
+class _Item:
+    """One manifest on its way to the server."""
+
+    index: int
+    body: dict[str, Any]
+    resource: Any = None  # kubernetes.dynamic.Resource once discovered
+    result: ObjectResult | None = None
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef.of(self.body)
+
+
+@dataclass
+class _Member:
+    """A live object carrying this applyset's part-of label, found before the apply."""
+
+    ref: ObjectRef
+    resource: Any
+    obj: dict[str, Any]
+
+
+class _Apply:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        applyset: str,
+        namespace: str,
+        set_id: str,
+        annotations: dict[str, str],
+        field_manager: str,
+        force: bool,
+        dry_run: bool,
+        concurrency: int,
+    ) -> None:
+        self.api_client = api_client
+        self.applyset = applyset
+        self.namespace = namespace
+        self.set_id = set_id
+        self.annotations = annotations
+        self.field_manager = field_manager
+        self.force = force
+        self.dry_run = dry_run
+        self.concurrency = concurrency
+        self._stack = contextlib.ExitStack()
+        self.dyn: Any = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> _Apply:
+        self.dyn = self._stack.enter_context(dynamic_client(self.api_client))
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="commit-train-apply")
+        self._stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+    # --- the whole apply -------------------------------------------------------------
+
+    def run(self, objects: Sequence[Mapping[str, Any]], *, prune: bool) -> ApplyResult:
+        items = [self._prepare(i, obj) for i, obj in enumerate(objects)]
+        crd_kinds = _crd_kinds(items)
+        for item in items:
+            item.resource = self._resolve(item.ref, missing_ok=item.ref.group_kind in crd_kinds)
+            self._default_namespace(item)
+        _refuse_duplicates(items)
+
+        previous_kinds, previous_namespaces = self._read_parent()
+        first = [i for i in items if _applied_first(i.ref)]
+        rest = [i for i in items if not _applied_first(i.ref)]
+        new_kinds = {i.ref.group_kind for i in items}
+        new_namespaces = {i.ref.namespace for i in items if i.ref.namespace}
+        members = self._list_members(
+            previous_kinds | new_kinds, previous_namespaces | new_namespaces | {self.namespace}
+        )
+
+        self._apply_all(first, members)
+        for item in rest:
+            if item.resource is None:
+                item.resource = self._await_kind(item.ref)
+                self._default_namespace(item)
+        if not self.dry_run:
+            self._write_parent(previous_kinds | new_kinds, previous_namespaces | new_namespaces)
+        self._apply_all(rest, members)
+
+        pruned: list[ObjectResult] = []
+        if prune:
+            keep = {i.ref.identity for i in items}
+            doomed = [
+                m
+                for key, m in sorted(members.items())
+                if key not in keep and not self._protected(m.ref)
+            ]
+            pruned = self._prune(doomed)
+        if not self.dry_run:
+            kinds = new_kinds if prune else previous_kinds | new_kinds
+            spaces = new_namespaces if prune else previous_namespaces | new_namespaces
+            self._write_parent(kinds, spaces)
+        applied = [i.result for i in items if i.result is not None]
+        return ApplyResult(
+            applyset_id=self.set_id, dry_run=self.dry_run, results=(*applied, *pruned)
+        )
+
+    # --- preparing objects -----------------------------------------------------------
+
+    def _prepare(self, index: int, obj: Mapping[str, Any]) -> _Item:
+        if not isinstance(obj, Mapping):
+            raise KubeError(
+                f"manifest #{index + 1} is a {type(obj).__name__}, not an object",
+                fix="each manifest document must be a mapping with apiVersion, kind and metadata",
+            )
+        body = copy.deepcopy(dict(obj))
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = body["metadata"] = {}
+        ref = ObjectRef.of(body)
+        missing = [
+            name
+            for name, value in (("apiVersion", ref.api_version), ("kind", ref.kind))
+            if not value
+        ]
+        if not ref.name:
+            missing.append("metadata.name")
+        if missing:
+            shown = f"{ref.kind} {ref.name}".strip() or f"manifest #{index + 1}"
+            raise KubeError(
+                f"{shown} has no {', '.join(missing)}",
+                fix="every manifest needs apiVersion, kind and metadata.name",
+            )
+        for key in ("resourceVersion", "uid", "managedFields", "creationTimestamp", "selfLink"):
+            meta.pop(key, None)
+        labels = dict(meta.get("labels") or {})
+        other = labels.get(PART_OF_LABEL)
+        if other is not None and other != self.set_id:
+            raise KubeError(
+                f"{ref} already sets the label {PART_OF_LABEL}={other}",
+                fix="remove that label from the manifest; commit-train sets it",
+            )
+        labels[PART_OF_LABEL] = self.set_id
+        meta["labels"] = labels
+        meta["annotations"] = {**dict(meta.get("annotations") or {}), **self.annotations}
+        return _Item(index=index, body=body)
+
+    def _default_namespace(self, item: _Item) -> None:
+        if item.resource is None:
+            return
+        meta = item.body["metadata"]
+        if item.resource.namespaced:
+            meta.setdefault("namespace", self.namespace)
+            if not meta["namespace"]:
+                meta["namespace"] = self.namespace
+        else:
+            meta.pop("namespace", None)
+
+    def _protected(self, ref: ObjectRef) -> bool:
+        """Never prune the namespace that holds the parent: it would take the parent along."""
+        return ref.kind == "Namespace" and ref.group == "" and ref.name == self.namespace
+
+    # --- discovery -------------------------------------------------------------------
+
+    def _resolve(self, ref: ObjectRef, *, missing_ok: bool = False) -> Any:
+        """The served resource for ``ref``'s apiVersion and kind, or ``None`` if missing_ok."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+        from kubernetes.dynamic.resource import ResourceList
+
+        group, _, version = ref.api_version.rpartition("/")
+        with _api_errors("discover the API"):
+            try:
+                found = self.dyn.resources.search(
+                    prefix="apis" if group else "api",
+                    group=group or None,
+                    api_version=version,
+                    kind=ref.kind,
+                )
+            except ResourceNotFoundError:
+                found = []
+        matches = [
+            r
+            for r in found
+            if not isinstance(r, ResourceList)
+            and (r.group or "") == group
+            and r.api_version == version
+            and r.kind == ref.kind
+        ]
+        if matches:
+            return matches[0]
+        if missing_ok:
+            return None
+        raise KubeError(
+            f"{ref}: the cluster serves no kind {ref.kind} in {ref.api_version}",
+            fix="fix apiVersion/kind, or add the CustomResourceDefinition that defines it",
+        )
+
+    def _resolve_group_kind(self, group_kind: str) -> Any:
+        """The preferred served resource of ``Kind.group``, or ``None`` if none is served."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+        from kubernetes.dynamic.resource import ResourceList
+
+        kind, _, group = group_kind.partition(".")
+        with _api_errors("discover the API"):
+            try:
+                found = self.dyn.resources.search(
+                    prefix="apis" if group else "api", group=group or None, kind=kind
+                )
+            except ResourceNotFoundError:
+                found = []
+        matches = [
+            r
+            for r in found
+            if not isinstance(r, ResourceList) and (r.group or "") == group and r.kind == kind
+        ]
+        matches.sort(key=lambda r: not r.preferred)
+        return matches[0] if matches else None
+
+    def _await_kind(self, ref: ObjectRef) -> Any:
+        """Wait for a kind defined by a CRD of this apply to be served by discovery.
+
+        A dry run persists no CRD, so its kinds never appear: their objects are reported
+        ``created`` without a request (see ``_apply_one``).
+        """
+        if self.dry_run:
+            return None
+        deadline = time.monotonic() + CRD_DISCOVERY_TIMEOUT
+        delay = 0.05
+        while True:
+            found = self._resolve(ref, missing_ok=True)  # a miss invalidates the cache
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise KubeError(
+                    f"{ref}: the CustomResourceDefinition for {ref.group_kind} was applied, "
+                    f"but the API server did not serve {ref.api_version} {ref.kind} "
+                    f"within {CRD_DISCOVERY_TIMEOUT:.0f}s",
+                    fix="check the CRD's versions and its Established condition "
+                    "(kubectl get crd -o yaml), then deploy again",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    # --- the ApplySet parent ---------------------------------------------------------
+
+    def _parent_resource(self) -> Any:
+        return self._resolve(ObjectRef("v1", "Secret", self.applyset, self.namespace))
+
+    def _read_parent(self) -> tuple[set[str], set[str]]:
+        """The group-kinds and namespaces the previous apply recorded on the parent."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        ref = f"secret {self.namespace}/{self.applyset}"
+        with _api_errors(f"read the ApplySet parent {ref}"):
+            try:
+                parent = self._get(self._parent_resource(), self.applyset, self.namespace)
+            except NotFoundError:
+                return set(), set()
+        meta = parent.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        notes = meta.get("annotations") or {}
+        tooling = str(notes.get(TOOLING_ANNOTATION, ""))
+        if tooling.rpartition("/")[0] != TOOL_NAME:
+            owner = tooling.rpartition("/")[0] or tooling or "nothing"
+            raise KubeError(
+                f"{ref} exists but is not an ApplySet of commit-train "
+                f"({TOOLING_ANNOTATION} names {owner})",
+                fix="choose another applyset name, or delete that Secret if it is left over",
+            )
+        if labels.get(ID_LABEL) != self.set_id:
+            raise KubeError(
+                f"{ref} has label {ID_LABEL}={labels.get(ID_LABEL)!r}, expected {self.set_id}",
+                fix="delete the Secret so commit-train can recreate it, or choose another name",
+            )
+        kinds = {k for k in str(notes.get(GROUP_KINDS_ANNOTATION, "")).split(",") if k}
+        spaces = {n for n in str(notes.get(ADDITIONAL_NAMESPACES_ANNOTATION, "")).split(",") if n}
+        return kinds, spaces | {self.namespace}
+
+    def _write_parent(self, kinds: set[str], namespaces: set[str]) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": self.applyset,
+                "namespace": self.namespace,
+                "labels": {ID_LABEL: self.set_id},
+                "annotations": {
+                    TOOLING_ANNOTATION: TOOLING,
+                    GROUP_KINDS_ANNOTATION: ",".join(sorted(kinds)),
+                    ADDITIONAL_NAMESPACES_ANNOTATION: ",".join(
+                        sorted(namespaces - {self.namespace})
+                    ),
+                    **self.annotations,
+                },
+            },
+        }
+        from kubernetes.dynamic.exceptions import ConflictError
+
+        resource = self._parent_resource()
+        ref = f"ApplySet parent secret {self.namespace}/{self.applyset}"
+        with _api_errors(f"write the {ref}"):
+            try:
+                self._patch(resource, body, force=False)
+            except ConflictError:
+                # The parent is ours by definition (its tooling annotation says so).
+                self._patch(resource, body, force=True)
+
+    def _list_members(
+        self, kinds: set[str], namespaces: set[str]
+    ) -> dict[tuple[str, str, str, str], _Member]:
+        """Live objects labelled as members of this applyset, per kind and namespace."""
+        members: dict[tuple[str, str, str, str], _Member] = {}
+        selector = f"{PART_OF_LABEL}={self.set_id}"
+        jobs: list[tuple[Any, str | None]] = []
+        for group_kind in sorted(kinds):
+            resource = self._resolve_group_kind(group_kind)
+            if resource is None:
+                continue  # no longer served (a deleted CRD) or not yet (a new CRD)
+            if resource.namespaced:
+                jobs.extend((resource, ns) for ns in sorted(namespaces))
+            else:
+                jobs.append((resource, None))
+
+        def list_one(job: tuple[Any, str | None]) -> list[_Member]:
+            resource, ns = job
+            with _api_errors(f"list {resource.kind} objects of applyset {self.applyset}"):
+                answer = self._request(
+                    self.dyn.get, resource, namespace=ns, label_selector=selector
+                )
+            found = []
+            for obj in answer.get("items") or []:
+                obj.setdefault("apiVersion", resource.group_version)
+                obj.setdefault("kind", resource.kind)
+                labels = (obj.get("metadata") or {}).get("labels") or {}
+                if labels.get(PART_OF_LABEL) != self.set_id:
+                    continue  # belt and braces: never touch an object without our label
+                found.append(_Member(ObjectRef.of(obj), resource, obj))
+            return found
+
+        assert self.pool is not None
+        for batch in self.pool.map(list_one, jobs):
+            for member in batch:
+                members[member.ref.identity] = member
+        return members
+
+    # --- applying --------------------------------------------------------------------
+
+    def _apply_all(
+        self, items: Sequence[_Item], members: Mapping[tuple[str, str, str, str], _Member]
+    ) -> None:
+        assert self.pool is not None
+        futures = [(item, self.pool.submit(self._apply_one, item, members)) for item in items]
+        errors: list[KubeError] = []
+        for item, future in futures:
+            try:
+                item.result = future.result()
+            except KubeError as exc:
+                errors.append(exc)
+        if errors:
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more objects failed)" if len(errors) > 1 else ""
+            raise KubeError(first.message + more, fix=first.fix) from first
+
+    def _apply_one(
+        self, item: _Item, members: Mapping[tuple[str, str, str, str], _Member]
+    ) -> ObjectResult:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        ref = item.ref
+        if item.resource is None:  # dry run of a kind whose CRD is not persisted
+            return ObjectResult(ref, Action.CREATED, ("(its CustomResourceDefinition is new)",))
+        live: Mapping[str, Any] | None = None
+        if self.dry_run:
+            with _api_errors(f"read {ref}", ref=ref):
+                try:
+                    live = self._get(item.resource, ref.name, ref.namespace or None)
+                except NotFoundError:
+                    live = None
+        else:
+            member = members.get(ref.identity)
+            live = member.obj if member is not None else None
+        with _api_errors(f"apply {ref}", ref=ref):
+            status, answer = self._patch(item.resource, item.body, force=self.force)
+        if live is None:
+            action = Action.CREATED if status == 201 or self.dry_run else Action.CONFIGURED
+            return ObjectResult(ref, action, (), answer)
+        diff = tuple(_diff(_comparable(live), _comparable(answer), secret=ref.kind == "Secret"))
+        if not diff:
+            return ObjectResult(ref, Action.UNCHANGED, (), answer)
+        if len(diff) > MAX_DIFF_LINES:
+            diff = (*diff[:MAX_DIFF_LINES], f"... and {len(diff) - MAX_DIFF_LINES} more changes")
+        return ObjectResult(ref, Action.CONFIGURED, diff if self.dry_run else (), answer)
+
+    def _prune(self, doomed: Sequence[_Member]) -> list[ObjectResult]:
+        if self.dry_run:
+            return [ObjectResult(m.ref, Action.PRUNED, ()) for m in doomed]
+
+        def delete(member: _Member) -> ObjectResult:
+            from kubernetes.dynamic.exceptions import NotFoundError
+
+            ref = member.ref
+            uid = (member.obj.get("metadata") or {}).get("uid")
+            body: dict[str, Any] = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "propagationPolicy": "Background",
+            }
+            if uid:
+                body["preconditions"] = {"uid": uid}
+            # Already gone (404) is the goal reached.
+            with _api_errors(f"prune {ref}", ref=ref), contextlib.suppress(NotFoundError):
+                self._request(
+                    self.dyn.delete,
+                    member.resource,
+                    name=ref.name,
+                    namespace=ref.namespace or None,
+                    body=body,
+                )
+            return ObjectResult(ref, Action.PRUNED)
+
+        assert self.pool is not None
+        return list(self.pool.map(delete, doomed))
+
+    # --- requests --------------------------------------------------------------------
+
+    def _patch(self, resource: Any, body: Mapping[str, Any], *, force: bool) -> tuple[int, Any]:
+        meta = body["metadata"]
+        response = self.dyn.server_side_apply(
+            resource,
+            body=body,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            field_manager=self.field_manager,
+            force_conflicts=True if force else None,
+            dry_run="All" if self.dry_run else None,
+            serialize=False,
+        )
+        return _read(response)
+
+    def _get(self, resource: Any, name: str, namespace: str | None) -> Any:
+        return self._request(self.dyn.get, resource, name=name, namespace=namespace)
+
+    def _request(self, method: Callable[..., Any], resource: Any, **kwargs: Any) -> Any:
+        return _read(method(resource, serialize=False, **kwargs))[1]
+
+
+def _read(response: Any) -> tuple[int, Any]:
+    """Status and JSON body of a raw urllib3 response, its connection handed back."""
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    return int(response.status), json.loads(data or b"{}")
+
+
+def _applied_first(ref: ObjectRef) -> bool:
+    return (ref.group, ref.kind) in (
+        ("", "Namespace"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    )
+
+
+def _crd_kinds(items: Sequence[_Item]) -> set[str]:
+    """``Kind.group`` of every kind defined by a CustomResourceDefinition in the manifests."""
+    kinds = set()
+    for item in items:
+        if (item.ref.group, item.ref.kind) != ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            continue
+        spec = item.body.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind")
+        if kind and spec.get("group"):
+            kinds.add(f"{kind}.{spec['group']}")
+    return kinds
+
+
+def _refuse_duplicates(items: Sequence[_Item]) -> None:
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for item in items:
+        key = item.ref.identity
+        if key in seen:
+            raise KubeError(
+                f"{item.ref} appears twice in the manifests "
+                f"(#{seen[key] + 1} and #{item.index + 1})",
+                fix="keep one of them; the later one would silently replace the first",
+            )
+        seen[key] = item.index
+
+
+def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object less status and the metadata the server changes on its own."""
+    found = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
+    meta = dict(found.get("metadata") or {})
+    for key in _VOLATILE_METADATA:
+        meta.pop(key, None)
+    found["metadata"] = meta
+    return found
+
+
+def _diff(old: Any, new: Any, *, secret: bool, path: str = "") -> Iterator[str]:
+    """One line per changed leaf: ``path: old -> new``; Secret values redacted."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            hide = secret and _secret_path(sub)
+            if key not in old:
+                yield f"{sub}: (added) {_show(new[key], hide)}"
+            elif key not in new:
+                yield f"{sub}: (removed)"
+            else:
+                yield from _diff(old[key], new[key], secret=secret, path=sub)
+        return
+    if old != new:
+        hide = secret and _secret_path(path)
+        yield f"{path}: {_show(old, hide)} -> {_show(new, hide)}"
+
+
+def _secret_path(path: str) -> bool:
+    return path.startswith(("data", "stringData")) or path.startswith(
+        f"metadata.annotations.{_LAST_APPLIED}"
+    )
+
+
+def _show(value: Any, hide: bool) -> str:
+    if hide:
+        return REDACTED
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@contextlib.contextmanager
+def _api_errors(doing: str, *, ref: ObjectRef | None = None) -> Iterator[None]:
+    """Turn the client's exceptions into one ``KubeError`` line naming the fix."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except KubeError:
+        raise
+    except ApiException as exc:
+        raise api_error(doing, exc, ref=ref) from exc
+    except HTTPError as exc:
+        raise KubeError(
+            f"cannot {doing}: the Kubernetes API server did not answer ({_one_line(exc)})",
+            fix="check the cluster address in the kubeconfig and that the cluster is up",
+        ) from exc
+
+
+def api_error(doing: str, exc: Any, *, ref: ObjectRef | None = None) -> KubeError:
+    """A ``KubeError`` for an ``ApiException``: status, the server's message, and the fix."""
+    status = int(getattr(exc, "status", 0) or 0)
+    body = _status_body(getattr(exc, "body", None))
+    message = _one_line(str(body.get("message") or getattr(exc, "reason", "") or ""))
+    reason = str(body.get("reason") or getattr(exc, "reason", "") or "")
+    subject = str(ref) if ref is not None else ""
+    if status == 409:
+        conflicts = _conflicts(body)
+        if conflicts:
+            owned = "; ".join(
+                f'{", ".join(fields)} owned by field manager "{manager}"'
+                for manager, fields in conflicts.items()
+            )
+            return KubeError(
+                f"{subject}: apply conflict: {owned}",
+                fix="remove those fields from the manifest, or take them over with "
+                "--force-conflicts (force: true)",
+            )
+    fixes = {
+        401: "the credentials in the kubeconfig are missing or expired; log in again",
+        403: "grant the deploy identity this permission (a Role/ClusterRole binding)",
+        404: "check the name and namespace, and that the namespace exists",
+        409: "another change raced this one; deploy again",
+        410: "the requested version is gone; deploy again",
+        422: "fix the manifest as the message says",
+        400: "fix the manifest as the message says",
+        429: "the API server is overloaded; deploy again in a minute",
+    }
+    fix = fixes.get(status, "check the API server and deploy again")
+    what = f"{subject}: " if subject else ""
+    code = f"{status} {reason}".strip()
+    detail = f": {message}" if message else ""
+    return KubeError(f"{what}cannot {doing} ({code}){detail}", fix=fix)
+
+
+def _status_body(body: Any) -> dict[str, Any]:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return {"message": body}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _conflicts(status: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{manager: [field, ...]}`` from a Status's ``FieldManagerConflict`` causes."""
+    found: dict[str, list[str]] = {}
+    details = status.get("details") or {}
+    for cause in details.get("causes") or []:
+        if cause.get("type") != "FieldManagerConflict":
+            continue
+        match = _CONFLICT_MANAGER.search(str(cause.get("message", "")))
+        manager = match.group(1) if match else "unknown"
+        found.setdefault(manager, []).append(str(cause.get("field", "?")))
+    return found
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,169 @@
+"""Build a configured ``kubernetes.client.ApiClient`` the way ``kubectl`` finds its cluster.
+
+Where the credentials come from, first match wins:
+
+1. an explicit kubeconfig path (``--kubeconfig``), with an optional context;
+2. the ``KUBECONFIG`` environment variable (several files joined by ``os.pathsep`` are merged);
+3. ``~/.kube/config`` when it exists;
+4. the in-cluster service account (``KUBERNETES_SERVICE_HOST`` set inside a pod).
+
+The client library reads ``KUBECONFIG`` once, when it is first imported; we read it on every
+call instead, so a test or a long-lived process that changes it is honoured. Nothing here
+rewrites the user's kubeconfig (``persist_config=False``).
+
+The connection pool is sized for the apply pool plus the rollout watches: a pool smaller
+than the number of threads makes urllib3 drop and reopen connections on every request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import KubeError
+
+DEFAULT_POOL_SIZE = 16
+"""Connections kept open: the default apply concurrency (8) plus room for the watches."""
+
+
+def api_client(
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    environ: Mapping[str, str] | None = None,
+) -> Any:
+    """A ``kubernetes.client.ApiClient`` for the cluster the user means.
+
+    ``environ`` defaults to ``os.environ``; pass a mapping to resolve against another
+    environment. Raises ``KubeError`` naming the fix when no configuration is found, the
+    file is unreadable or invalid, or the context does not exist.
+    """
+    import kubernetes.client
+    import kubernetes.config
+    from kubernetes.config.config_exception import ConfigException
+
+    # The library is untyped; hold its modules as Any so mypy strict accepts the calls.
+    client: Any = kubernetes.client
+    config: Any = kubernetes.config
+    env = os.environ if environ is None else environ
+    configuration = client.Configuration()
+    source: str | None = None
+    try:
+        source = _kubeconfig_source(kubeconfig, env)
+        if source is not None:
+            _check_context(source, context)
+            config.load_kube_config(
+                config_file=source,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        elif env.get("KUBERNETES_SERVICE_HOST"):
+            if context:
+                raise KubeError(
+                    f"context {context!r} was asked for, but there is no kubeconfig "
+                    "(running with the in-cluster service account)",
+                    fix="set KUBECONFIG or pass --kubeconfig to choose a context",
+                )
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            raise KubeError(
+                "no Kubernetes configuration found (no --kubeconfig, KUBECONFIG unset, "
+                "no ~/.kube/config, not running inside a cluster)",
+                fix="set KUBECONFIG to your kubeconfig file or pass --kubeconfig",
+            )
+    except ConfigException as exc:
+        where = f" from {source}" if source else ""
+        raise KubeError(
+            f"cannot load the Kubernetes configuration{where}: {_one_line(exc)}",
+            fix="check the file with `kubectl config view` and `kubectl config get-contexts`",
+        ) from exc
+    except OSError as exc:
+        raise KubeError(
+            f"cannot read the kubeconfig: {_one_line(exc)}",
+            fix="check the path in --kubeconfig or KUBECONFIG",
+        ) from exc
+    configuration.connection_pool_maxsize = max(1, pool_size)
+    return client.ApiClient(configuration=configuration)
+
+
+def _kubeconfig_source(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> str | None:
+    """The kubeconfig file (or ``os.pathsep``-joined files) to load, or ``None`` for in-cluster."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise KubeError(
+                f"kubeconfig {str(explicit)!r} does not exist",
+                fix="pass the path of an existing kubeconfig file to --kubeconfig",
+            )
+        return str(path)
+    value = env.get("KUBECONFIG", "")
+    if value.strip():
+        paths = [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+        existing = [str(p) for p in paths if p.is_file()]
+        if not existing:
+            raise KubeError(
+                f"KUBECONFIG names {value!r}, but no such file exists",
+                fix="point KUBECONFIG at your kubeconfig file, or unset it",
+            )
+        return os.pathsep.join(existing)
+    home = Path(env.get("HOME") or Path.home()) / ".kube" / "config"
+    return str(home) if home.is_file() else None
+
+
+def _check_context(source: str, context: str | None) -> None:
+    """Fail early, listing the contexts that exist, instead of the library's KeyError."""
+    if context is None:
+        return
+    import kubernetes.config
+
+    config: Any = kubernetes.config
+    contexts, _current = config.list_kube_config_contexts(config_file=source)
+    names = sorted(str(c.get("name")) for c in contexts or [])
+    if context not in names:
+        known = ", ".join(names) or "none"
+        raise KubeError(
+            f"context {context!r} is not in the kubeconfig {source} (contexts: {known})",
+            fix="pass one of those to --context, or add the context to the kubeconfig",
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def dynamic_client(api: Any) -> Iterator[Any]:
+    """A ``kubernetes.dynamic.DynamicClient`` over ``api`` with its own discovery cache.
+
+    The library's default cache file is shared by every client of the same host and port
+    (in the system temp folder), so a stale one could name kinds this server does not serve
+    and hide ones it does. Each use gets a private file, removed afterwards. Raises
+    ``KubeError`` when the server does not answer discovery.
+    """
+    import kubernetes.dynamic
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    folder = tempfile.mkdtemp(prefix="commit-train-discovery-")
+    try:
+        try:
+            dynamic: Any = kubernetes.dynamic
+            dyn = dynamic.DynamicClient(api, cache_file=str(Path(folder) / "discovery.json"))
+        except (ApiException, HTTPError) as exc:
+            host = getattr(getattr(api, "configuration", None), "host", "?")
+            raise KubeError(
+                f"cannot reach the Kubernetes API at {host}: {_one_line(exc)}",
+                fix="check the cluster address and credentials in the kubeconfig",
+            ) from exc
+        yield dyn
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
