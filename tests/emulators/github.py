@@ -1,0 +1,593 @@
+"""A GitHub emulator: an HTTP server on 127.0.0.1 speaking GitHub's REST and GraphQL protocols.
+
+Point the real PyGithub at it (GitHub Enterprise style base URL)::
+
+    with GitHubEmulator() as emu:
+        repo = emu.create_repo("acme/shop")
+        sha = repo.commit("Add cart")
+        gh = github.Github(base_url=emu.base_url, auth=github.Auth.Token(emu.token))
+
+It answers with GitHub's status codes, error bodies, ``Link`` pagination, ``x-ratelimit-*``
+headers and weak ETags (a matching ``If-None-Match`` answers 304 and costs nothing). Every
+request is recorded (``requests``) so tests and benchmarks can assert API budgets, and faults
+can be injected (5xx, 429, secondary and primary rate limits, slow answers).
+
+State lives in ``github_model``; REST shapes and routes in ``github_rest``; GraphQL in
+``github_graphql`` (real execution with graphql-core against ``github_schema.graphql``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import github_rest
+from .github_model import ApiError, EmulatedRepo, Store, User, utcnow
+
+__all__ = ["EmulatedRepo", "FaultRule", "GitHubEmulator", "RecordedRequest"]
+
+REST_PREFIX = "/api/v3"
+GRAPHQL_PATHS = ("/api/graphql", "/graphql")
+RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+SECONDARY_DOCS = (
+    "https://docs.github.com/free-pro-team@latest/rest/overview/"
+    "rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
+USER_LIMIT = 5000
+ANONYMOUS_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    graphql: bool
+    token_login: str | None
+
+
+@dataclass
+class FaultRule:
+    status: int | None
+    times: int
+    method: str | None
+    path: str | None
+    headers: dict[str, str] | None
+    body: Any
+    delay: float
+    kind: str = "custom"
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times <= 0:
+            return False
+        if self.method is not None and self.method.upper() != method:
+            return False
+        return self.path is None or re.search(self.path, path) is not None
+
+
+@dataclass
+class _Bucket:
+    used: int
+    reset_at: datetime
+
+
+class GitHubEmulator:
+    """One emulated GitHub server. Start it (``start()`` or ``with``), script it, stop it."""
+
+    def __init__(self, *, token: str = "ghs_test_token_for_alice", login: str = "alice") -> None:
+        self.clock: Callable[[], datetime] = utcnow
+        self._store = Store(lambda: self.clock())
+        self.token = token
+        self.add_user(login, token)
+        self._requests: list[RecordedRequest] = []
+        self.errors: list[Exception] = []  # unexpected exceptions raised while answering
+        self._faults: list[FaultRule] = []
+        self._buckets: dict[tuple[str | None, str], _Bucket] = {}
+        self._exhausted_until: datetime | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> GitHubEmulator:
+        emulator = self
+
+        class Handler(_Handler):
+            emu = emulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._store.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"github-emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> GitHubEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (the web UI host; html_url fields start with it)."""
+        return self._store.base_url
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._store.base_url}{REST_PREFIX}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self._store.base_url}/api/graphql"
+
+    # -- identities and repositories -----------------------------------------------------------
+
+    def add_user(self, login: str, token: str, *, name: str | None = None) -> None:
+        """Another identity; requests with ``token`` act as ``login``."""
+        with self._store.lock:
+            self._store.user(login, name=name)
+            self._store.tokens[token] = login
+
+    def create_repo(self, full_name: str, *, default_branch: str = "main") -> EmulatedRepo:
+        owner_login, name = full_name.split("/", 1)
+        with self._store.lock:
+            if full_name in self._store.repos:
+                raise ValueError(f"repository {full_name} already exists")
+            kind = None if owner_login in self._store.users else "Organization"
+            owner = self._store.user(owner_login, type=kind)
+            repo = EmulatedRepo(
+                self._store,
+                owner=owner,
+                name=name,
+                default_branch=default_branch,
+                id=self._store.next_id(),
+            )
+            self._store.repos[full_name] = repo
+            return repo
+
+    def repo(self, full_name: str) -> EmulatedRepo:
+        return self._store.repos[full_name]
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    # -- request log ------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._store.lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        with self._store.lock:
+            return len(self._requests)
+
+    def reset_requests(self) -> None:
+        with self._store.lock:
+            self._requests.clear()
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def inject(
+        self,
+        status: int | None = 502,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> FaultRule:
+        """Answer the next ``times`` matching requests with ``status`` (after ``delay`` s).
+
+        ``status=None`` (or a 2xx/3xx status with no body) only delays: the request is then
+        answered normally. ``path`` is a regular expression searched in the request path.
+        """
+        rule = FaultRule(status, times, method, path, headers, body, delay)
+        with self._store.lock:
+            self._faults.append(rule)
+        return rule
+
+    def inject_rate_limit(self, times: int = 1, retry_after: int = 1) -> FaultRule:
+        """429 with ``retry-after`` and GitHub's secondary-limit body."""
+        rule = self.inject(
+            status=429,
+            times=times,
+            headers={"retry-after": str(retry_after)},
+            body=None,
+        )
+        rule.kind = "secondary"
+        return rule
+
+    def inject_secondary_rate_limit(self, times: int = 1, retry_after: int = 1) -> FaultRule:
+        """403 "You have exceeded a secondary rate limit..." with ``retry-after``."""
+        rule = self.inject(
+            status=403,
+            times=times,
+            headers={"retry-after": str(retry_after)},
+            body=None,
+        )
+        rule.kind = "secondary"
+        return rule
+
+    def exhaust_rate_limit(self, reset_in: int = 60) -> None:
+        """Spend the primary limit: 403 with ``x-ratelimit-remaining: 0`` until the reset time
+        (``clock() + reset_in``) passes. GraphQL answers 200 with a ``RATE_LIMITED`` error."""
+        with self._store.lock:
+            self._exhausted_until = self._store.now() + timedelta(seconds=reset_in)
+
+    def restore_rate_limit(self) -> None:
+        with self._store.lock:
+            self._exhausted_until = None
+            self._buckets.clear()
+
+    # -- rate limit accounting -----------------------------------------------------------------
+
+    def _bucket(self, login: str | None, resource: str) -> _Bucket:
+        now = self._store.now()
+        key = (login, resource)
+        bucket = self._buckets.get(key)
+        if bucket is None or now >= bucket.reset_at:
+            bucket = _Bucket(0, now + timedelta(hours=1))
+            self._buckets[key] = bucket
+        return bucket
+
+    def _exhausted(self) -> bool:
+        if self._exhausted_until is None:
+            return False
+        if self._store.now() >= self._exhausted_until:
+            self._exhausted_until = None
+            return False
+        return True
+
+    def _rate_headers(self, login: str | None, resource: str) -> dict[str, str]:
+        limit = USER_LIMIT if login else ANONYMOUS_LIMIT
+        bucket = self._bucket(login, resource)
+        used, reset = bucket.used, bucket.reset_at
+        if self._exhausted():
+            assert self._exhausted_until is not None
+            used, reset = limit, self._exhausted_until
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(limit - used, 0)),
+            "X-RateLimit-Reset": str(int(reset.timestamp())),
+            "X-RateLimit-Used": str(used),
+            "X-RateLimit-Resource": resource,
+        }
+
+    def rate_limit_overview(self, login: str | None) -> dict[str, Any]:
+        limit = USER_LIMIT if login else ANONYMOUS_LIMIT
+        resources = {}
+        for resource, res_limit in (("core", limit), ("search", 30), ("graphql", limit)):
+            headers = self._rate_headers(login, resource)
+            used = int(headers["X-RateLimit-Used"])
+            resources[resource] = github_rest.render_rate(
+                res_limit, used, int(headers["X-RateLimit-Reset"])
+            )
+        return {"resources": resources, "rate": resources["core"]}
+
+    def charge_graphql(self, login: str | None, cost: int) -> dict[str, Any]:
+        """Charge ``cost`` points and answer the ``rateLimit`` object for this query."""
+        bucket = self._bucket(login, "graphql")
+        bucket.used += cost
+        limit = USER_LIMIT if login else ANONYMOUS_LIMIT
+        return {
+            "cost": cost,
+            "limit": limit,
+            "remaining": max(limit - bucket.used, 0),
+            "used": bucket.used,
+            "resetAt": bucket.reset_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    # -- request handling ---------------------------------------------------------------------
+
+    def _handle(self, h: _Handler) -> None:
+        parsed = urllib.parse.urlsplit(h.path)
+        path = parsed.path
+        query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw_body = h.rfile.read(length) if length else b""
+        method = h.command
+        is_graphql = path in GRAPHQL_PATHS
+        request_id = uuid.uuid4().hex[:20].upper()
+        login: str | None = None
+        status = 500
+        try:
+            rule = self._take_fault(method, path)
+            if rule is not None and rule.delay:
+                time.sleep(rule.delay)
+            with self._store.lock:
+                auth = h.headers.get("Authorization")
+                token = _token(auth)
+                if auth is not None:
+                    login = self._store.tokens.get(token or "")
+                    if login is None:
+                        status = 401
+                        self._send(h, 401, _error_body(401, "Bad credentials"), {}, request_id)
+                        return
+                resource = "graphql" if is_graphql else "core"
+                if rule is not None and _answers(rule):
+                    status = rule.status or 500
+                    body = rule.body if rule.body is not None else _fault_body(rule, request_id)
+                    headers = self._rate_headers(login, resource)
+                    headers.update(rule.headers or {})
+                    self._send(h, status, body, headers, request_id)
+                    return
+                try:
+                    status, body, headers = self._answer(
+                        method, path, query, raw_body, login, is_graphql, h
+                    )
+                except Exception as err:  # an emulator bug: answer 500, keep it for the test
+                    self.errors.append(err)
+                    status, body, headers = 500, _error_body(500, f"emulator error: {err!r}"), {}
+                self._send(h, status, body, headers, request_id)
+        finally:
+            with self._store.lock:
+                self._requests.append(
+                    RecordedRequest(
+                        method=method,
+                        path=path,
+                        query=dict(query),
+                        status=status,
+                        graphql=is_graphql,
+                        token_login=login,
+                    )
+                )
+
+    def _take_fault(self, method: str, path: str) -> FaultRule | None:
+        with self._store.lock:
+            for rule in self._faults:
+                if rule.matches(method, path):
+                    rule.times -= 1
+                    return rule
+            self._faults = [r for r in self._faults if r.times > 0]
+        return None
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        raw_body: bytes,
+        login: str | None,
+        is_graphql: bool,
+        h: _Handler,
+    ) -> tuple[int, Any, dict[str, str]]:
+        resource = "graphql" if is_graphql else "core"
+        user = self._store.users.get(login) if login else None
+        if is_graphql:
+            return self._answer_graphql(method, raw_body, user)
+        if not path.startswith(REST_PREFIX + "/") and path != REST_PREFIX:
+            return 404, _error_body(404, "Not Found"), self._rate_headers(login, resource)
+        sub = path[len(REST_PREFIX) :] or "/"
+        if sub == "/rate_limit" and method == "GET":
+            body = self.rate_limit_overview(login)
+            return self._finish_get(h, 200, body, {}, login, resource, charge=False)
+        if self._exhausted():
+            user_id = user.id if user else 0
+            message = f"API rate limit exceeded for user ID {user_id}."
+            body = _error_body(403, message, RATE_LIMIT_DOCS)
+            return 403, body, self._rate_headers(login, resource)
+        try:
+            body_obj = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            body_obj = None
+            if method in ("POST", "PATCH", "PUT"):
+                return (
+                    400,
+                    _error_body(400, "Problems parsing JSON"),
+                    self._rate_headers(login, resource),
+                )
+        request = github_rest.Request(method, sub, query, body_obj, user, self._store)
+        try:
+            response = github_rest.dispatch(request)
+        except ApiError as err:
+            self._bucket(login, resource).used += 1
+            headers = self._rate_headers(login, resource)
+            headers.update(err.headers)
+            return err.status, err.body, headers
+        if method == "GET" and response.status == 200:
+            return self._finish_get(
+                h, response.status, response.body, response.headers, login, resource
+            )
+        self._bucket(login, resource).used += 1
+        headers = self._rate_headers(login, resource)
+        headers.update(response.headers)
+        return response.status, response.body, headers
+
+    def _finish_get(
+        self,
+        h: _Handler,
+        status: int,
+        body: Any,
+        extra: dict[str, str],
+        login: str | None,
+        resource: str,
+        *,
+        charge: bool = True,
+    ) -> tuple[int, Any, dict[str, str]]:
+        digest = hashlib.md5(
+            json.dumps([body, login], sort_keys=True).encode(), usedforsecurity=False
+        ).hexdigest()
+        etag = f'W/"{digest}"'
+        wanted = h.headers.get("If-None-Match")
+        if wanted is not None and _etag_matches(wanted, digest):
+            headers = self._rate_headers(login, resource)
+            headers["ETag"] = etag
+            return 304, None, headers
+        if charge:
+            self._bucket(login, resource).used += 1
+        headers = self._rate_headers(login, resource)
+        headers["ETag"] = etag
+        headers.update(extra)
+        return status, body, headers
+
+    def _answer_graphql(
+        self, method: str, raw_body: bytes, user: User | None
+    ) -> tuple[int, Any, dict[str, str]]:
+        from . import github_graphql
+
+        login = user.login if user else None
+        if user is None:
+            body = {
+                "message": "This endpoint requires you to be authenticated.",
+                "documentation_url": "https://docs.github.com/graphql/guides/"
+                "forming-calls-with-graphql#authenticating-with-graphql",
+            }
+            return 401, body, self._rate_headers(None, "graphql")
+        if method != "POST":
+            return 404, _error_body(404, "Not Found"), self._rate_headers(login, "graphql")
+        if self._exhausted():
+            message = f"API rate limit exceeded for user ID {user.id}."
+            body = {"errors": [{"type": "RATE_LIMITED", "message": message}]}
+            return 200, body, self._rate_headers(login, "graphql")
+        try:
+            payload = json.loads(raw_body or b"null")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            body = {
+                "errors": [{"message": "A query attribute must be specified and must be a string."}]
+            }
+            return 200, body, self._rate_headers(login, "graphql")
+        result = github_graphql.execute(
+            self,
+            user,
+            payload["query"],
+            payload.get("variables") or {},
+            payload.get("operationName"),
+        )
+        headers = self._rate_headers(login, "graphql")
+        headers["X-GitHub-Media-Type"] = "github.v4; format=json"
+        return 200, result, headers
+
+    def _send(
+        self,
+        h: _Handler,
+        status: int,
+        body: Any,
+        headers: dict[str, str],
+        request_id: str,
+    ) -> None:
+        data = b"" if body is None or status in (204, 304) else json.dumps(body).encode()
+        h.send_response(
+            status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        )
+        h.send_header("Server", "GitHub.com")
+        h.send_header("Date", formatdate(usegmt=True))
+        if status not in (204, 304):
+            h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Cache-Control", "private, max-age=60, s-maxage=60")
+        h.send_header("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
+        lower = {k.lower() for k in headers}
+        if "x-github-media-type" not in lower:
+            h.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        h.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        h.send_header(
+            "Access-Control-Expose-Headers",
+            "ETag, Link, Location, Retry-After, X-GitHub-OTP, X-RateLimit-Limit, "
+            "X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, X-RateLimit-Reset, "
+            "X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, X-GitHub-Media-Type, "
+            "X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset",
+        )
+        for key, value in headers.items():
+            h.send_header(key, value)
+        h.send_header("X-GitHub-Request-Id", request_id)
+        if status != 304:
+            h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if data:
+            h.wfile.write(data)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    emu: GitHubEmulator
+
+    def _dispatch(self) -> None:
+        self.emu._handle(self)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _token(header: str | None) -> str | None:
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer"):
+        return value.strip()
+    return None
+
+
+def _answers(rule: FaultRule) -> bool:
+    if rule.status is None:
+        return False
+    return not (rule.status < 400 and rule.body is None)
+
+
+def _error_body(
+    status: int, message: str, docs: str = "https://docs.github.com/rest"
+) -> dict[str, Any]:
+    return {"message": message, "documentation_url": docs, "status": str(status)}
+
+
+def _fault_body(rule: FaultRule, request_id: str) -> dict[str, Any]:
+    if rule.kind == "secondary":
+        message = (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+            "again. If you reach out to GitHub Support for help, please include the request ID "
+            f"{request_id}."
+        )
+        return _error_body(rule.status or 403, message, SECONDARY_DOCS)
+    status = rule.status or 500
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return _error_body(status, phrase if status < 500 else "Server Error")
+
+
+def _etag_matches(header: str, digest: str) -> bool:
+    for candidate in header.split(","):
+        candidate = candidate.strip().removeprefix("W/").strip('"')
+        if candidate in (digest, "*"):
+            return True
+    return False
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[GitHubEmulator]:
+    """``with running() as emu:`` - a started emulator, stopped afterwards."""
+    emu = GitHubEmulator(**kwargs)
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
