@@ -1,0 +1,103 @@
+"""Is this commit deployable to this environment, and if not, exactly why.
+
+A pure function over data: the caller gathers the facts (the config, whether the sha is on
+the default branch, its checks) and ``decide`` answers with a ``Decision``. No I/O here, so
+the same gate runs in the CLI and again on the runner, and tests need no repository.
+
+``reason`` is a small fixed vocabulary a script may rely on (``REASONS``); ``message`` is one
+line for a person that names the fix. The order of the rules is the order a person fixes
+things in: the environment name, then the branch, then red checks, then running ones, then
+none at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import CONFIG_FILE, Config
+from .models import Checks, CheckState
+
+OK = "ok"
+UNKNOWN_ENVIRONMENT = "unknown-environment"
+NOT_ON_DEFAULT_BRANCH = "not-on-default-branch"
+CHECKS_FAILING = "checks-failing"
+CHECKS_PENDING = "checks-pending"
+NO_CHECKS = "no-checks"
+
+REASONS = (
+    OK,
+    UNKNOWN_ENVIRONMENT,
+    NOT_ON_DEFAULT_BRANCH,
+    CHECKS_FAILING,
+    CHECKS_PENDING,
+    NO_CHECKS,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer: ``allowed``, a ``reason`` from ``REASONS``, a one-line ``message``."""
+
+    allowed: bool
+    reason: str
+    message: str
+
+
+def unknown_environment(config: Config, environment: str) -> Decision:
+    known = ", ".join(sorted(config.environments)) or "none configured"
+    return Decision(
+        False,
+        UNKNOWN_ENVIRONMENT,
+        f"unknown environment {environment!r} (known: {known}); use one of them, "
+        f"or add {environment!r} under environments: in {CONFIG_FILE}",
+    )
+
+
+def decide(
+    *,
+    config: Config,
+    environment: str,
+    sha: str,
+    default_branch: str,
+    on_default_branch: bool,
+    checks: Checks,
+) -> Decision:
+    """Whether ``sha`` may be deployed to ``environment``.
+
+    ``checks`` are the commit's checks as the backend reports them; the names in
+    ``config.checks.ignore`` (the deploy workflow's own job, say) are left out here. With no
+    check left, the deploy is refused unless ``checks.require-some`` is false.
+    """
+    short = sha[:7]
+    if environment not in config.environments:
+        return unknown_environment(config, environment)
+    if not on_default_branch:
+        return Decision(
+            False,
+            NOT_ON_DEFAULT_BRANCH,
+            f"{short} is not on the default branch {default_branch}; merge it first, "
+            f"only commits of {default_branch} can be deployed",
+        )
+    counted = checks.without(frozenset(config.checks.ignore))
+    failing = sorted(counted.named(CheckState.FAILURE))
+    if failing:
+        return Decision(
+            False,
+            CHECKS_FAILING,
+            f"{short} has failing checks: {', '.join(failing)}; fix them or deploy a green commit",
+        )
+    pending = sorted(counted.named(CheckState.PENDING))
+    if pending:
+        return Decision(
+            False,
+            CHECKS_PENDING,
+            f"{short} has checks still running: {', '.join(pending)}; wait for them to finish",
+        )
+    if not counted.checks and config.checks.require_some:
+        return Decision(
+            False,
+            NO_CHECKS,
+            f"{short} has no checks; let CI report on it first, "
+            f"or set checks.require-some: false in {CONFIG_FILE}",
+        )
+    return Decision(True, OK, f"{short} can be deployed to {environment}")

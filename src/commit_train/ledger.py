@@ -1,0 +1,582 @@
+"""The local ledger: a plain git repository and a SQLite journal, no GitHub needed.
+
+``LocalBackend`` implements ``ports.Backend``. Commits come from git; deployments, their
+statuses and checks live in ``<git-dir>/commit-train/journal.sqlite3``, with GitHub's
+semantics: ids only grow, statuses are kept oldest first, and a ``success`` adds an
+``inactive`` status to every older deployment of the same environment whose latest state is
+``success`` (GitHub's ``auto_inactive``; a deploy that never finished keeps its state, so it
+still shows as unfinished).
+
+The journal is safe for several processes at once: WAL mode, a busy timeout, and every write
+in one ``BEGIN IMMEDIATE`` transaction. Its schema is versioned with ``PRAGMA user_version``;
+a journal from a newer commit-train is refused rather than misread. Reads never create it,
+so a dry run or a ``status`` leaves the repository untouched.
+
+In a plain repository nothing reports checks, so ``record_check`` stores them (the CLI's
+``record-check``, a local CI script, or the demo).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import LedgerError, NotFoundError, UsageError
+from .gitrepo import GitRepo
+from .models import (
+    Check,
+    Checks,
+    CheckState,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    Snapshot,
+    TrainCommit,
+)
+
+SCHEMA_VERSION = 1
+JOURNAL = Path("commit-train") / "journal.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    description TEXT NOT NULL,
+    production INTEGER NOT NULL
+);
+CREATE INDEX deployments_by_environment ON deployments (environment, id);
+CREATE INDEX deployments_by_sha ON deployments (sha, id);
+CREATE TABLE deployment_statuses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment_id INTEGER NOT NULL REFERENCES deployments (id),
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    description TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    log_url TEXT,
+    environment_url TEXT
+);
+CREATE INDEX statuses_by_deployment ON deployment_statuses (deployment_id, id);
+CREATE TABLE checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    description TEXT,
+    url TEXT
+);
+CREATE INDEX checks_by_sha ON checks (sha, name, id);
+"""
+
+_CHECK_STATES = {
+    "success": CheckState.SUCCESS,
+    "failure": CheckState.FAILURE,
+    "pending": CheckState.PENDING,
+    # GitHub's other spellings, so a CI script can pass what it already has
+    "error": CheckState.FAILURE,
+    "failed": CheckState.FAILURE,
+    "cancelled": CheckState.FAILURE,
+    "timed_out": CheckState.FAILURE,
+    "in_progress": CheckState.PENDING,
+    "queued": CheckState.PENDING,
+}
+
+
+def check_state(text: str | CheckState) -> CheckState:
+    """``success``/``failure``/``pending`` (and GitHub's synonyms) to a ``CheckState``."""
+    if isinstance(text, CheckState) and text != CheckState.NONE:
+        return text
+    state = _CHECK_STATES.get(str(text).strip().lower())
+    if state is None:
+        raise UsageError(
+            f"unknown check state {text!r}", fix="use one of: success, failure, pending"
+        )
+    return state
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalBackend:
+    """``ports.Backend`` over a local git repository and its SQLite journal."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        default_branch: str | None = None,
+        creator: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        git: GitRepo | None = None,
+    ) -> None:
+        """``default_branch`` is the config's ``default-branch:`` (origin/HEAD wins, as in
+        ``GitRepo.default_branch``); ``creator`` is recorded on deployments and statuses
+        (default: git's ``user.name``, else the login name); ``clock`` stamps every record."""
+        self.git = git or GitRepo(Path(root))
+        self._configured_branch = default_branch
+        self._creator = creator
+        self._clock = clock or _now
+        self._default_branch: str | None = None
+        self._journal: Path | None = None
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def repo(self) -> str:
+        origin = self.git.origin()
+        return origin.full_name if origin is not None else self.git.root.name
+
+    @property
+    def journal_path(self) -> Path:
+        if self._journal is None:
+            self._journal = self.git.git_dir() / JOURNAL
+        return self._journal
+
+    @property
+    def progress_url(self) -> str:
+        return self.journal_path.as_uri()
+
+    @property
+    def creator(self) -> str:
+        if self._creator is None:
+            self._creator = self.git.user_name() or _login()
+        return self._creator
+
+    # -- the journal -----------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        path = self.journal_path
+        if not path.exists():
+            if not create:
+                return None
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot create {path.parent} ({exc.strerror})",
+                    fix="check the permissions of the repository's .git folder",
+                ) from None
+        try:
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            _use_wal(conn)
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(
+                f"the deploy journal {path} cannot be opened ({exc})",
+                fix="move the file away to start a new journal",
+            ) from None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the deploy journal {self.journal_path} has schema version {version}, "
+                f"newer than this commit-train understands ({SCHEMA_VERSION})",
+                fix="upgrade commit-train",
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have created it while we waited for the lock
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection | None]:
+        conn = self._connect(create=False)
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise LedgerError(f"reading the deploy journal failed ({exc})") from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect(create=True)
+        if conn is None:  # pragma: no cover - create=True always connects
+            raise LedgerError(f"cannot open {self.journal_path}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"writing the deploy journal failed ({exc})", fix="retry the command"
+            ) from None
+        finally:
+            conn.close()
+
+    # -- commits and checks ----------------------------------------------------------------
+
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            self._default_branch = self.git.default_branch(self._configured_branch)
+        return self._default_branch
+
+    def resolve(self, ref: str) -> Commit:
+        if ref.strip() == "HEAD":
+            commits = self.git.log(self.default_branch(), limit=1)
+            if not commits:
+                raise NotFoundError(f"branch {self.default_branch()} has no commits")
+            return commits[0]
+        return self.git.resolve(ref)
+
+    def on_default_branch(self, sha: str) -> bool:
+        return self.git.on_branch(sha, self.default_branch())
+
+    def record_check(
+        self,
+        sha: str,
+        name: str,
+        state: str | CheckState,
+        *,
+        description: str | None = None,
+        url: str | None = None,
+    ) -> Check:
+        """Record one check attempt on a commit; the newest attempt of a name wins."""
+        parsed = check_state(state)
+        name = name.strip()
+        if not name:
+            raise UsageError("a check needs a name", fix="pass a name such as test or lint")
+        commit = self.git.resolve(sha)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO checks (sha, name, state, created_at, description, url)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (commit.sha, name, parsed.value, _stamp(self._clock()), description, url),
+            )
+        return Check(name=name, kind="status", state=parsed, url=url, description=description)
+
+    def checks(self, sha: str) -> Checks:
+        return self._checks_of([sha])[sha]
+
+    def _checks_of(self, shas: Sequence[str]) -> dict[str, Checks]:
+        found: dict[str, list[Check]] = {sha: [] for sha in shas}
+        if not shas:
+            return {}
+        with self._read() as conn:
+            if conn is not None:
+                marks = ",".join("?" * len(shas))
+                rows = conn.execute(
+                    "SELECT sha, name, state, description, url FROM checks"  # noqa: S608 (only '?' marks and fixed clauses)
+                    f" WHERE id IN (SELECT MAX(id) FROM checks WHERE sha IN ({marks})"
+                    " GROUP BY sha, name) ORDER BY name",
+                    list(shas),
+                ).fetchall()
+                for sha, name, state, description, url in rows:
+                    found[sha].append(
+                        Check(
+                            name=name,
+                            kind="status",
+                            state=CheckState(state),
+                            url=url,
+                            description=description,
+                        )
+                    )
+        return {sha: Checks(sha, tuple(checks)) for sha, checks in found.items()}
+
+    # -- deployments -----------------------------------------------------------------------
+
+    def create_deployment(
+        self,
+        *,
+        sha: str,
+        environment: str,
+        payload: Mapping[str, Any],
+        description: str,
+        production: bool,
+    ) -> Deployment:
+        commit = self.git.resolve(sha)
+        created = self._clock()
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO deployments"
+                " (sha, environment, creator, created_at, payload, description, production)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    commit.sha,
+                    environment,
+                    self.creator,
+                    _stamp(created),
+                    json.dumps(dict(payload), sort_keys=True),
+                    description,
+                    int(production),
+                ),
+            )
+            new_id = cursor.lastrowid
+        assert new_id is not None
+        return Deployment(
+            id=new_id,
+            sha=commit.sha,
+            environment=environment,
+            creator=self.creator,
+            created_at=created,
+            payload=dict(payload),
+            description=description,
+            url=self.progress_url,
+        )
+
+    def add_status(
+        self,
+        deployment_id: int,
+        *,
+        state: DeployState,
+        description: str = "",
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> DeploymentStatus:
+        state = DeployState(state)
+        if state == DeployState.NONE:
+            raise UsageError("'none' is not a deployment status", fix="pass a real state")
+        created = self._clock()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT environment FROM deployments WHERE id = ?", (deployment_id,)
+            ).fetchone()
+            if row is None:
+                raise self._missing(deployment_id)
+            self._insert_status(
+                conn,
+                deployment_id,
+                state=state,
+                created=created,
+                description=description,
+                log_url=log_url,
+                environment_url=environment_url,
+            )
+            if state == DeployState.SUCCESS:
+                older = conn.execute(
+                    "SELECT d.id FROM deployments d"
+                    " WHERE d.environment = ? AND d.id < ?"
+                    " AND (SELECT s.state FROM deployment_statuses s"
+                    "      WHERE s.deployment_id = d.id ORDER BY s.id DESC LIMIT 1) = 'success'",
+                    (row[0], deployment_id),
+                ).fetchall()
+                for (old_id,) in older:
+                    self._insert_status(
+                        conn,
+                        old_id,
+                        state=DeployState.INACTIVE,
+                        created=created,
+                        description=f"replaced by deployment {deployment_id}",
+                    )
+        return DeploymentStatus(
+            state=state,
+            created_at=created,
+            description=description,
+            creator=self.creator,
+            log_url=log_url,
+            environment_url=environment_url,
+        )
+
+    def _insert_status(
+        self,
+        conn: sqlite3.Connection,
+        deployment_id: int,
+        *,
+        state: DeployState,
+        created: datetime,
+        description: str,
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO deployment_statuses"
+            " (deployment_id, state, created_at, description, creator, log_url, environment_url)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                deployment_id,
+                state.value,
+                _stamp(created),
+                description,
+                self.creator,
+                log_url,
+                environment_url,
+            ),
+        )
+
+    def _missing(self, deployment_id: int) -> NotFoundError:
+        return NotFoundError(
+            f"no deployment {deployment_id} in the local journal",
+            fix="list them with commit-train history",
+        )
+
+    def get_deployment(self, deployment_id: int) -> Deployment:
+        with self._read() as conn:
+            found = self._select(conn, "WHERE id = ?", (deployment_id,))
+        if not found:
+            raise self._missing(deployment_id)
+        return found[0]
+
+    def deployments(self, *, environment: str | None = None, limit: int = 20) -> list[Deployment]:
+        with self._read() as conn:
+            if environment is None:
+                return self._select(conn, "ORDER BY id DESC LIMIT ?", (limit,))
+            return self._select(
+                conn, "WHERE environment = ? ORDER BY id DESC LIMIT ?", (environment, limit)
+            )
+
+    def environments(self) -> list[str]:
+        """Every environment the journal has seen, by name."""
+        with self._read() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute("SELECT DISTINCT environment FROM deployments ORDER BY 1")
+            return [r[0] for r in rows]
+
+    def _select(
+        self, conn: sqlite3.Connection | None, where: str, args: tuple[Any, ...]
+    ) -> list[Deployment]:
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT id, sha, environment, creator, created_at, payload, description"  # noqa: S608 (only '?' marks and fixed clauses)
+            f" FROM deployments {where}",
+            args,
+        ).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        statuses: dict[int, list[DeploymentStatus]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        for dep_id, state, created, description, creator, log_url, env_url in conn.execute(
+            "SELECT deployment_id, state, created_at, description, creator, log_url,"  # noqa: S608 (only '?' marks and fixed clauses)
+            f" environment_url FROM deployment_statuses WHERE deployment_id IN ({marks})"
+            " ORDER BY id",
+            ids,
+        ):
+            statuses[dep_id].append(
+                DeploymentStatus(
+                    state=DeployState(state),
+                    created_at=_time(created),
+                    description=description,
+                    creator=creator,
+                    log_url=log_url,
+                    environment_url=env_url,
+                )
+            )
+        return [
+            Deployment(
+                id=dep_id,
+                sha=sha,
+                environment=env,
+                creator=creator,
+                created_at=_time(created),
+                payload=json.loads(payload),
+                description=description,
+                statuses=tuple(statuses[dep_id]),
+                url=self.progress_url,
+            )
+            for dep_id, sha, env, creator, created, payload, description in rows
+        ]
+
+    # -- the snapshot ----------------------------------------------------------------------
+
+    def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
+        branch = self.default_branch()
+        commits = self.git.log(branch, limit=limit)
+        checks = self._checks_of([c.sha for c in commits])
+        names = list(environments) or self.environments()
+        live: dict[str, Deployment] = {}
+        in_flight: dict[str, list[Deployment]] = {}
+        shas = {c.sha for c in commits}
+        with self._read() as conn:
+            for env in names:
+                recent = self._select(
+                    conn, "WHERE environment = ? ORDER BY id DESC LIMIT 50", (env,)
+                )
+                current = next((d for d in recent if d.state == DeployState.SUCCESS), None)
+                if current is None:  # older than the window: look it up directly
+                    current = self._live(conn, env)
+                if current is not None:
+                    live[env] = current
+                for dep in recent:
+                    if current is not None and dep.id <= current.id:
+                        break
+                    if dep.state.in_flight and dep.sha in shas:
+                        in_flight.setdefault(dep.sha, []).append(dep)
+        rows = tuple(
+            TrainCommit(
+                commit=c,
+                checks=checks[c.sha],
+                live_in=tuple(env for env in names if env in live and live[env].sha == c.sha),
+                in_flight=tuple(in_flight.get(c.sha, ())),
+            )
+            for c in commits
+        )
+        return Snapshot(repo=self.repo, default_branch=branch, commits=rows, live=live)
+
+    def _live(self, conn: sqlite3.Connection | None, environment: str) -> Deployment | None:
+        if conn is None:
+            return None
+        found = self._select(
+            conn,
+            "WHERE environment = ? AND (SELECT s.state FROM deployment_statuses s"
+            " WHERE s.deployment_id = deployments.id ORDER BY s.id DESC LIMIT 1) = 'success'"
+            " ORDER BY id DESC LIMIT 1",
+            (environment,),
+        )
+        return found[0] if found else None
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new journal to WAL (persistent, so once is enough).
+
+    The switch needs the database to itself, and SQLite answers "locked" at once instead of
+    waiting when another process holds it (two first deploys at the same moment): retry.
+    """
+    for attempt in range(200):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            if attempt == 199:
+                raise
+            time.sleep(0.05)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"

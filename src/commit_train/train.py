@@ -1,0 +1,259 @@
+"""The train service: what the commands do, over any ``Backend``.
+
+``Train`` answers the three questions (``status``, ``deploy``, ``history``) and records the
+pipeline's progress (``set_status``). It asks the gate before every deploy and raises
+``RefusedError`` with the gate's reason and message when the answer is no. It never prints
+and never imports click: the CLI renders what it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from . import gate
+from .config import Config
+from .errors import RefusedError, UsageError
+from .gate import Decision
+from .models import Commit, Deployment, DeploymentStatus, DeployState, Snapshot, TrainCommit
+from .ports import Backend
+
+PAYLOAD_VERSION = 1
+DESCRIPTION_LIMIT = 140  # GitHub rejects longer deployment and status descriptions
+STATUS_LIMIT_MAX = 50
+HISTORY_LIMIT_MAX = 100
+
+
+def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """One line of at most ``limit`` characters, cut at a word when one is near, with '…'."""
+    line = re.sub(r"\s+", " ", text).strip()
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    space = head.rfind(" ")
+    if line[limit - 1] != " " and space >= limit * 2 // 3:  # cut inside a word: drop it
+        head = head[:space]
+    return head.rstrip(" ,;:.-") + "…"
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What ``deploy`` did, or in a dry run what it would do (``deployment`` is then None)."""
+
+    environment: str
+    commit: Commit
+    decision: Decision
+    deployment: Deployment | None
+    dry_run: bool
+    action: str  # one line: "created deployment 7: ..." or "would create a deployment ..."
+    progress_url: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One deploy in an environment's history: its latest status is its result."""
+
+    deployment: Deployment
+    title: str
+
+    @property
+    def result(self) -> DeployState:
+        return self.deployment.state
+
+    @property
+    def finished(self) -> bool:
+        return self.deployment.state.finished
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """From the request to the first finishing status (``None`` while unfinished)."""
+        for status in self.deployment.statuses:
+            if status.state.finished:
+                return (status.created_at - self.deployment.created_at).total_seconds()
+        return None
+
+
+@dataclass(frozen=True)
+class EnvironmentHistory:
+    environment: str
+    entries: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    repo: str
+    environments: tuple[EnvironmentHistory, ...]
+
+
+def _limit(value: int, *, most: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise UsageError(
+            f"{what} must be a whole number from 1 to {most}, not {value!r}",
+            fix=f"pass --limit 1 to {most}",
+        )
+    return value
+
+
+class Train:
+    """The service behind every command, over one backend and one config."""
+
+    def __init__(self, backend: Backend, config: Config, *, actor: str, source: str) -> None:
+        self.backend = backend
+        self.config = config
+        self.actor = actor
+        self.source = source
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self, limit: int = 5) -> Snapshot:
+        """The newest ``limit`` (1..50) commits of the default branch, their checks (less
+        the ignored ones) and where each is live."""
+        _limit(limit, most=STATUS_LIMIT_MAX, what="the number of commits")
+        snapshot = self.backend.snapshot(limit=limit, environments=list(self.config.environments))
+        ignore = frozenset(self.config.checks.ignore)
+        if not ignore:
+            return snapshot
+        rows = tuple(
+            TrainCommit(
+                commit=row.commit,
+                checks=row.checks.without(ignore),
+                live_in=row.live_in,
+                in_flight=row.in_flight,
+            )
+            for row in snapshot.commits
+        )
+        return dataclasses.replace(snapshot, commits=rows)
+
+    # -- deploy ----------------------------------------------------------------------------
+
+    def check(self, environment: str, ref: str) -> tuple[Commit, Decision]:
+        """Resolve ``ref`` and ask the gate, without writing anything."""
+        if environment not in self.config.environments:
+            # no lookup needed to refuse, and no commit to name
+            decision = gate.unknown_environment(self.config, environment)
+            raise RefusedError(decision.message, reason=decision.reason)
+        commit = self.backend.resolve(ref)
+        on_branch = self.backend.on_default_branch(commit.sha)
+        checks = self.backend.checks(commit.sha)
+        decision = gate.decide(
+            config=self.config,
+            environment=environment,
+            sha=commit.sha,
+            default_branch=self.backend.default_branch(),
+            on_default_branch=on_branch,
+            checks=checks,
+        )
+        return commit, decision
+
+    def deploy(self, environment: str, ref: str, *, dry_run: bool = False) -> DeployResult:
+        """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
+
+        Refused (``RefusedError`` with the gate's ``reason``) unless the commit is on the
+        default branch and green; a dry run asks the same questions and writes nothing.
+        """
+        commit, decision = self.check(environment, ref)
+        if not decision.allowed:
+            raise RefusedError(decision.message, reason=decision.reason)
+        env = self.config.environments[environment]
+        if dry_run:
+            return DeployResult(
+                environment=environment,
+                commit=commit,
+                decision=decision,
+                deployment=None,
+                dry_run=True,
+                action=f"would deploy {commit.short_sha} to {environment} "
+                f"(dry run: nothing was recorded)",
+                progress_url=self.backend.progress_url,
+            )
+        payload = {
+            "commit_train": PAYLOAD_VERSION,
+            "requested_by": self.actor,
+            "source": self.source,
+            "title": commit.title,
+            "short_sha": commit.short_sha,
+        }
+        deployment = self.backend.create_deployment(
+            sha=commit.sha,
+            environment=environment,
+            payload=payload,
+            description=clip(f"{commit.short_sha} {commit.title}"),
+            production=env.production,
+        )
+        queued = self.backend.add_status(
+            deployment.id,
+            state=DeployState.QUEUED,
+            description=clip(f"queued by {self.actor} via {self.source}"),
+        )
+        deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
+        return DeployResult(
+            environment=environment,
+            commit=commit,
+            decision=decision,
+            deployment=deployment,
+            dry_run=False,
+            action=f"created deployment {deployment.id}: {commit.short_sha} to {environment}",
+            progress_url=self.backend.progress_url,
+        )
+
+    # -- history ---------------------------------------------------------------------------
+
+    def history(self, environment: str | None = None, limit: int = 20) -> History:
+        """Per environment (config order), the newest ``limit`` deploys, newest first."""
+        _limit(limit, most=HISTORY_LIMIT_MAX, what="the number of deploys")
+        if environment is not None:
+            self.config.environment(environment)  # NotFoundError naming the known ones
+            names = [environment]
+        else:
+            names = list(self.config.environments)
+        found: dict[str, list[Deployment]] = {}
+        if names:
+            for name in names:
+                found[name] = self.backend.deployments(environment=name, limit=limit)
+        else:  # no config: whatever the ledger holds
+            for dep in self.backend.deployments(limit=HISTORY_LIMIT_MAX):
+                found.setdefault(dep.environment, [])
+                if len(found[dep.environment]) < limit:
+                    found[dep.environment].append(dep)
+        return History(
+            repo=self.backend.repo,
+            environments=tuple(
+                EnvironmentHistory(
+                    environment=name,
+                    entries=tuple(HistoryEntry(d, _title(d)) for d in deps),
+                )
+                for name, deps in found.items()
+            ),
+        )
+
+    # -- the pipeline's progress -----------------------------------------------------------
+
+    def set_status(
+        self,
+        deployment_id: int,
+        state: DeployState | str,
+        description: str = "",
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> DeploymentStatus:
+        """Record a step of a deploy; the description is cut to GitHub's 140 characters."""
+        try:
+            parsed = DeployState(state)
+        except ValueError:
+            parsed = DeployState.NONE
+        if parsed == DeployState.NONE:
+            states = ", ".join(s.value for s in DeployState if s != DeployState.NONE)
+            raise UsageError(f"unknown deployment state {state!r}", fix=f"use one of: {states}")
+        return self.backend.add_status(
+            deployment_id,
+            state=parsed,
+            description=clip(description),
+            log_url=log_url,
+            environment_url=environment_url,
+        )
+
+
+def _title(deployment: Deployment) -> str:
+    title = deployment.payload.get("title") if deployment.payload else None
+    return str(title) if title else deployment.description

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commit_train import config
+from commit_train.errors import AmbiguousRefError, NotFoundError, RefusedError, UsageError
+from commit_train.ledger import LocalBackend
+from commit_train.models import DeployState
+from commit_train.train import Train, clip
+from tests.gitrepos import Repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    repo = Repo(tmp_path / "shop")
+    for title, author in [("one", "alice"), ("two", "bob"), ("three", "alice")]:
+        repo.commit(title, author=author)
+    return repo
+
+
+@pytest.fixture
+def train(repo: Repo) -> Train:
+    backend = LocalBackend(repo.root, creator="alice")
+    return Train(backend, config.load(repo.root).config, actor="carol", source="cli")
+
+
+def green(train: Train, ref: str) -> str:
+    backend = train.backend
+    assert isinstance(backend, LocalBackend)
+    sha = backend.resolve(ref).sha
+    backend.record_check(sha, "test", "success")
+    return sha
+
+
+def test_deploy_creates_a_queued_deployment(train: Train, repo: Repo) -> None:
+    sha = green(train, "HEAD")
+    result = train.deploy("staging", sha[:7])
+    assert result.decision.allowed
+    assert result.action == f"created deployment 1: {sha[:7]} to staging"
+    deployment = result.deployment
+    assert deployment is not None
+    assert deployment.sha == sha
+    assert deployment.state == DeployState.QUEUED
+    stored = train.backend.get_deployment(deployment.id)
+    assert stored.payload == {
+        "commit_train": 1,
+        "requested_by": "carol",
+        "source": "cli",
+        "title": "three",
+        "short_sha": sha[:7],
+    }
+    assert stored.description == f"{sha[:7]} three"
+    assert [s.state for s in stored.statuses] == [DeployState.QUEUED]
+    assert stored.statuses[0].description == "queued by carol via cli"
+
+
+def test_dry_run_writes_nothing(train: Train, repo: Repo) -> None:
+    sha = green(train, "HEAD")
+    journal = repo.root / ".git" / "commit-train" / "journal.sqlite3"
+    before = journal.read_bytes()
+    result = train.deploy("production", "HEAD", dry_run=True)
+    assert result.deployment is None and result.dry_run
+    assert result.commit.sha == sha
+    assert result.action == f"would deploy {sha[:7]} to production (dry run: nothing was recorded)"
+    assert train.backend.deployments() == []
+    assert journal.read_bytes() == before
+
+
+def test_refusals_carry_the_reason(train: Train, repo: Repo) -> None:
+    with pytest.raises(RefusedError) as caught:
+        train.deploy("prod", "HEAD")
+    assert caught.value.reason == "unknown-environment"
+    assert str(caught.value) == (
+        "unknown environment 'prod' (known: production, staging); use one of them, "
+        "or add 'prod' under environments: in .commit-train.yml"
+    )
+    with pytest.raises(RefusedError) as caught:
+        train.deploy("staging", "HEAD", dry_run=True)
+    assert caught.value.reason == "no-checks"
+    assert train.backend.deployments() == []
+
+
+def test_off_branch_commit_is_refused(train: Train, repo: Repo) -> None:
+    repo.branch("topic")
+    repo.switch("topic")
+    off = repo.commit("experiment")
+    green(train, off)
+    with pytest.raises(RefusedError) as caught:
+        train.deploy("staging", off)
+    assert caught.value.reason == "not-on-default-branch"
+    assert str(caught.value) == (
+        f"{off[:7]} is not on the default branch main; merge it first, "
+        "only commits of main can be deployed"
+    )
+
+
+def test_unknown_ref(train: Train) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        train.deploy("staging", "abcdef0")
+    assert not isinstance(caught.value, AmbiguousRefError)
+    assert str(caught.value).startswith("no commit abcdef0 in ")
+
+
+@pytest.mark.parametrize("limit", [0, 51, -1])
+def test_status_limit(train: Train, limit: int) -> None:
+    with pytest.raises(UsageError) as caught:
+        train.status(limit=limit)
+    assert str(caught.value) == (
+        f"the number of commits must be a whole number from 1 to 50, not {limit}; "
+        "pass --limit 1 to 50"
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_status_hides_ignored_checks(repo: Repo) -> None:
+    cfg = config.parse("checks:\n  ignore: [deploy]\nenvironments:\n  staging: {}\n")
+    backend = LocalBackend(repo.root)
+    backend.record_check("HEAD", "deploy", "failure")
+    backend.record_check("HEAD", "test", "success")
+    snap = Train(backend, cfg, actor="a", source="cli").status(limit=50)
+    assert [c.commit.title for c in snap.commits] == ["three", "two", "one"]
+    assert [c.name for c in snap.commits[0].checks.checks] == ["test"]
+
+
+def test_history_newest_first_with_unfinished(train: Train, repo: Repo) -> None:
+    sha = green(train, "HEAD")
+    first = train.deploy("staging", sha).deployment
+    assert first is not None
+    train.set_status(first.id, "in_progress")
+    train.set_status(first.id, "success", "live")
+    second = train.deploy("staging", sha).deployment
+    assert second is not None
+    train.set_status(second.id, DeployState.IN_PROGRESS)
+    found = train.history()
+    assert [e.environment for e in found.environments] == ["staging", "production"]
+    staging = found.environments[0].entries
+    assert [e.deployment.id for e in staging] == [second.id, first.id]
+    assert staging[0].result == DeployState.IN_PROGRESS
+    assert not staging[0].finished and staging[0].duration_seconds is None
+    assert staging[1].result == DeployState.SUCCESS and staging[1].finished
+    assert staging[1].duration_seconds is not None and staging[1].duration_seconds >= 0
+    assert staging[0].title == "three"
+    assert found.environments[1].entries == ()
+    assert len(train.history("staging", limit=1).environments[0].entries) == 1
+    with pytest.raises(NotFoundError, match=r"unknown environment 'qa' \(known: production"):
+        train.history("qa")
+
+
+def test_set_status_clips_the_description(train: Train) -> None:
+    sha = green(train, "HEAD")
+    deployment = train.deploy("staging", sha).deployment
+    assert deployment is not None
+    long = "rollout failed: " + "deployment/web is waiting for pods to become ready " * 5
+    status = train.set_status(deployment.id, "failure", long)
+    assert len(status.description) <= 140
+    assert status.description.endswith("…")
+    assert status.description.startswith("rollout failed: deployment/web is waiting")
+    with pytest.raises(UsageError, match="unknown deployment state 'done'; use one of: queued"):
+        train.set_status(deployment.id, "done")
+
+
+def test_clip() -> None:
+    assert clip("  two\nlines  ") == "two lines"
+    assert clip("x" * 140) == "x" * 140
+    assert clip("x" * 141) == "x" * 139 + "…"
+    assert clip("word " * 40, limit=20) == "word word word word…"
