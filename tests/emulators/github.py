@@ -115,7 +115,10 @@ class GitHubEmulator:
         self.port = self._server.server_address[1]
         self._store.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"github-emulator-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"github-emulator-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
