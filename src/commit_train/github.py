@@ -460,8 +460,15 @@ def deployment_from_graphql(node: Mapping[str, Any], *, url: str | None = None) 
     """
     nodes = list(((node.get("statuses") or {}).get("nodes")) or [])
     latest = node.get("latestStatus")
-    if latest and latest not in nodes:
-        nodes.append(latest)
+    # Statuses made within one second share a timestamp, so the connection's own order
+    # breaks ties: turn it oldest first whichever way it comes, and end on latestStatus.
+    if len(nodes) > 1 and (
+        (latest is not None and nodes[0] == latest and nodes[-1] != latest)
+        or parse_time(str(nodes[0]["createdAt"])) > parse_time(str(nodes[-1]["createdAt"]))
+    ):
+        nodes.reverse()
+    if latest:
+        nodes = [s for s in nodes if s != latest] + [latest]
     parsed = [
         (parse_time(str(s["createdAt"])), i, deployment_status_from_graphql(s))
         for i, s in enumerate(nodes)
@@ -862,7 +869,7 @@ class GitHubBackend:
         if status == 401:
             return AuthError(
                 f"the token was rejected by GitHub while trying to {action} (401 {said})",
-                fix="the token may be expired or revoked: " + TOKEN_FIX + " with a valid token",
+                fix="it may be expired or revoked; " + TOKEN_FIX + " with a valid token",
             )
         if status == 403:
             return AuthError(
@@ -926,39 +933,52 @@ class GitHubBackend:
             query = None  # the next link carries its own query
 
     def _graphql(self, query: str, variables: dict[str, Any], *, action: str) -> dict[str, Any]:
-        """One GraphQL request; GitHub's ``errors`` become our errors."""
-        headers, data = self._rest(
-            "POST",
-            self._graphql_url,
-            action=action,
-            body={
-                "query": query,
-                "variables": {"owner": self._owner, "name": self._name, **variables},
-            },
-        )
-        if not isinstance(data, dict):
-            raise GitHubError(f"GitHub's GraphQL API gave no JSON object to {action}")
-        errors = data.get("errors") or []
+        """One GraphQL request; GitHub's ``errors`` become our errors.
+
+        GitHub answers a spent GraphQL limit with 200 and a ``RATE_LIMITED`` error, not a
+        403, so that case is waited for here by the same rules as the transport's.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            headers, data = self._rest(
+                "POST",
+                self._graphql_url,
+                action=action,
+                body={
+                    "query": query,
+                    "variables": {"owner": self._owner, "name": self._name, **variables},
+                },
+            )
+            if not isinstance(data, dict):
+                raise GitHubError(f"GitHub's GraphQL API gave no JSON object to {action}")
+            errors = data.get("errors") or []
+            first = errors[0] if errors and isinstance(errors[0], dict) else {}
+            if first.get("type") != "RATE_LIMITED":
+                break
+            reset = headers.get("x-ratelimit-reset")
+            wait = max(float(reset) - self._policy.clock(), 0.0) + 1.0 if reset else None
+            if wait is None or wait > self._policy.max_wait or attempt >= self._policy.max_attempts:
+                when = (
+                    datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    if reset
+                    else "a time GitHub did not say"
+                )
+                raise RateLimitError(
+                    f"GitHub's GraphQL rate limit for this token is used up; it resets at {when}"
+                    + (f", in {int(wait)} s" if wait is not None else ""),
+                    delay=wait,
+                    fix="wait until then and try again, or use another token "
+                    "(a GitHub App installation token has its own limit)",
+                )
+            self._policy.sleep(wait)
         if errors:
-            first = errors[0] if isinstance(errors[0], dict) else {}
             kind = first.get("type")
-            text = str(first.get("message") or first)
+            text = str(first.get("message") or errors[0])
             if kind == "NOT_FOUND" and list(first.get("path") or ["repository"])[:1] == [
                 "repository"
             ]:
                 raise self._repo_not_found()
-            if kind == "RATE_LIMITED":
-                reset = headers.get("x-ratelimit-reset")
-                when = (
-                    datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                    if reset
-                    else "soon"
-                )
-                raise RateLimitError(
-                    f"GitHub's GraphQL rate limit is used up; it resets at {when}",
-                    delay=max(float(reset) - self._policy.clock(), 0.0) if reset else None,
-                    fix="wait until then and try again, or use another token",
-                )
             if kind in ("FORBIDDEN", "INSUFFICIENT_SCOPES"):
                 raise AuthError(
                     f"GitHub refused to {action}: {text}",
@@ -969,8 +989,7 @@ class GitHubBackend:
         result = data.get("data")
         if not isinstance(result, dict):
             raise GitHubError(f"GitHub's GraphQL API gave no data to {action}")
-        repository = result.get("repository", {}) if "repository" in result else {}
-        if repository is None:
+        if "repository" in result and result["repository"] is None:
             raise self._repo_not_found()
         return result
 
