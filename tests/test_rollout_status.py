@@ -7,7 +7,16 @@ without a table entry (progress deadline, pinned revisions) and our own Job supp
 
 from __future__ import annotations
 
+import copy
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -725,3 +734,181 @@ def test_negative_revision_is_a_usage_error() -> None:
 )
 def test_kind_supported(kind: str, supported: bool) -> None:
     assert kind_supported(kind) is supported
+
+
+# The real kubectl, on the same objects. A read-only API stub serves the one object (with just
+# enough discovery for kubectl to find it); kubectl's --watch=false prints its first verdict,
+# and that line (or its "error: ..." line) must be ours word for word.
+def _kubectl_cases() -> Iterator[Any]:
+    for case in DEPLOYMENT_CASES:
+        generation, spec_replicas, st, _message, _done = case.values
+        obj = deployment(generation=generation, spec_replicas=spec_replicas, status_=st)
+        yield pytest.param(obj, 0, id=f"deployment {case.id}")
+    for case in DAEMON_SET_CASES:
+        generation, st, _message, _done = case.values
+        yield pytest.param(daemon_set(generation=generation, status_=st), 0, id=f"ds {case.id}")
+    yield pytest.param(
+        daemon_set(generation=0, status_={}, strategy="OnDelete"), 0, id="ds on delete"
+    )
+    for case in STATEFUL_SET_CASES:
+        generation, strategy, st, *_rest = case.values
+        obj = stateful_set(generation=generation, strategy=strategy, status_=st)
+        yield pytest.param(obj, 0, id=f"sts {case.id}")
+    for case in MORE_CASES:
+        obj, revision, _expected = case.values
+        yield pytest.param(obj, revision, id=case.id)
+
+
+_RESOURCES = {"Deployment": "deployments", "DaemonSet": "daemonsets", "StatefulSet": "statefulsets"}
+
+
+class _Stub(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        obj = self.server.served  # type: ignore[attr-defined]
+        group_version = {"groupVersion": "apps/v1", "version": "v1"}
+        apps = {"name": "apps", "versions": [group_version], "preferredVersion": group_version}
+        resources = [
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": True,
+                "kind": kind,
+                "verbs": ["get", "list", "watch"],
+            }
+            for kind, plural in _RESOURCES.items()
+        ]
+        meta = obj["metadata"]
+        collection = f"/apis/apps/v1/namespaces/{meta['namespace']}/{_RESOURCES[obj['kind']]}"
+        if url.path == "/api":
+            self._send(200, {"kind": "APIVersions", "versions": ["v1"]})
+        elif url.path == "/apis":
+            self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [apps]})
+        elif url.path == "/api/v1":
+            self._send(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": []})
+        elif url.path == "/apis/apps/v1":
+            self._send(
+                200,
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": "apps/v1",
+                    "resources": resources,
+                },
+            )
+        elif url.path == f"{collection}/{meta['name']}":
+            self._send(200, obj)
+        elif url.path == collection and "watch" in parse_qs(url.query):
+            # An open watch that never sends an event, until the test ends.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.flush()
+            self.server.stopping.wait()  # type: ignore[attr-defined]
+        elif url.path == collection:
+            listing = {
+                "kind": f"{obj['kind']}List",
+                "apiVersion": "apps/v1",
+                "metadata": {"resourceVersion": "5"},
+                "items": [obj],
+            }
+            self._send(200, listing)
+        else:
+            self._send(
+                404,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "NotFound",
+                    "code": 404,
+                },
+            )
+
+
+@pytest.fixture(scope="module")
+def kubectl_against(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    tmp_path = tmp_path_factory.mktemp("kubectl")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    server.stopping = threading.Event()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "stub",
+                        "cluster": {"server": f"http://127.0.0.1:{server.server_port}"},
+                    }
+                ],
+                "contexts": [{"name": "stub", "context": {"cluster": "stub"}}],
+                "current-context": "stub",
+                "users": [{"name": "stub", "user": {}}],
+            }
+        )
+    )
+    env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+    env["HOME"] = str(tmp_path)
+
+    def run(obj: dict[str, Any], revision: int) -> subprocess.CompletedProcess[str]:
+        served = copy.deepcopy(obj)
+        served["metadata"].setdefault("namespace", "default")
+        served["metadata"]["resourceVersion"] = "5"
+        server.served = served  # type: ignore[attr-defined]
+        meta = served["metadata"]
+        return subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "rollout",
+                "status",
+                f"{served['kind'].lower()}/{meta['name']}",
+                "-n",
+                meta["namespace"],
+                "--watch=false",
+                f"--revision={revision}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    yield run
+    server.stopping.set()  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+@pytest.mark.parametrize(("obj", "revision"), list(_kubectl_cases()))
+def test_kubectl_says_the_same(obj: dict[str, Any], revision: int, kubectl_against: Any) -> None:
+    ours = status(obj, revision)
+    theirs = kubectl_against(obj, revision)
+    if ours.failed:
+        assert (theirs.returncode, theirs.stdout, theirs.stderr) == (
+            1,
+            "",
+            f"error: {ours.message}\n",
+        )
+    else:
+        assert (theirs.returncode, theirs.stdout, theirs.stderr) == (0, ours.message + "\n", "")
