@@ -1,17 +1,389 @@
-"""The ``commit-train`` command line (placeholder until the commands land)."""
+"""The ``commit-train`` command line: parse, call the train, render; nothing else.
+
+Every error commit-train raises on purpose becomes one ``error: ...`` line on stderr and
+the error's exit code (0 done, 1 refused or failed, 2 usage); anything unexpected is one line
+too, exit 1, with a hint to rerun with ``--debug`` for the traceback.
+
+Start-up is kept cheap: this module imports only click at the top. The config (pydantic),
+the train and the local ledger are imported when a command runs, and PyGithub only when the
+github backend is chosen, so ``commit-train --help`` stays fast and never loads the heavy
+clients.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
+from .errors import CommitTrainError, RefusedError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .gitrepo import GitRepo
+    from .ledger import LocalBackend
+    from .ports import Backend
+    from .train import Train
+
+EXAMPLES = """\
+Examples:
+  commit-train status                      the 5 newest commits of the default branch
+  commit-train status --limit 20 --json    the same for scripts
+  commit-train deploy staging 1a2b3c4      ship a green commit of the default branch
+  commit-train deploy production HEAD --dry-run
+                                           ask the gate only; nothing is recorded
+  commit-train history production          what ran there, and whether it worked
+  commit-train record-check HEAD test success
+                                           (local backend) record a check result
+  commit-train demo                        the whole job on a scratch repository
+
+The backend is github when --repo is given, or when origin is a GitHub remote and a token is
+set (GITHUB_TOKEN or GH_TOKEN); otherwise the local backend keeps a journal in .git/.
+"""
 
 
-@click.group()
+# -- context -----------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    """The group's options, and the train built from them on first use."""
+
+    repo: str | None
+    token: str | None
+    backend: str | None
+    directory: Path | None
+    debug: bool
+    _git: GitRepo | None = field(default=None, repr=False)
+    _train: Train | None = field(default=None, repr=False)
+
+    @property
+    def colour(self) -> bool:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def git(self) -> GitRepo:
+        from .gitrepo import GitRepo
+
+        if self._git is None:
+            self._git = GitRepo.discover(self.directory or Path.cwd())
+        return self._git
+
+    def _git_or_none(self) -> GitRepo | None:
+        try:
+            return self.git()
+        except CommitTrainError:
+            return None
+
+    def _choose(self, git: GitRepo | None) -> str:
+        if self.backend:
+            return self.backend
+        if self.repo:
+            return "github"
+        origin = git.origin() if git is not None else None
+        if origin is not None and self.token and _is_github_host(origin.host):
+            return "github"
+        return "local"
+
+    def train(self) -> Train:
+        if self._train is None:
+            self._train = self._build()
+        return self._train
+
+    def _build(self) -> Train:
+        from . import config as config_module
+        from .train import Train
+
+        git = self._git_or_none()
+        kind = self._choose(git)
+        if kind == "local":
+            if self.repo:
+                raise UsageError(
+                    "--repo names a GitHub repository, but the local backend reads the checkout",
+                    fix="drop --repo, or pass --backend github",
+                )
+            git = self.git()  # raises the "not a git repository" error
+            loaded = config_module.load(git.root).config
+            backend: Backend = _local_backend(git, loaded)
+            return Train(backend, loaded, actor=_actor(git), source="cli")
+        repo = self.repo
+        if repo is None:
+            origin = git.origin() if git is not None else None
+            if origin is None:
+                raise UsageError(
+                    "the github backend needs a repository, and origin is not a GitHub remote",
+                    fix="pass --repo OWNER/NAME",
+                )
+            repo = origin.full_name
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise UsageError(f"--repo {repo!r} is not OWNER/NAME", fix="pass it like acme/shop")
+        root = git.root if git is not None else (self.directory or Path.cwd())
+        loaded = config_module.load(root).config
+        from .github import GitHubBackend  # PyGithub: only now, only for this backend
+
+        github_backend: Backend = GitHubBackend.from_env(repo, token=self.token)
+        return Train(github_backend, loaded, actor=_actor(git), source="cli")
+
+    def local_backend(self) -> LocalBackend:
+        from .ledger import LocalBackend
+
+        train = self.train()
+        if not isinstance(train.backend, LocalBackend):
+            raise UsageError(
+                "record-check works only with the local backend; on GitHub your CI reports checks",
+                fix="pass --backend local",
+            )
+        return train.backend
+
+
+def _local_backend(git: GitRepo, loaded: Config) -> Backend:
+    from .ledger import LocalBackend
+
+    return LocalBackend(git.root, default_branch=loaded.default_branch, git=git)
+
+
+def _is_github_host(host: str) -> bool:
+    host = host.lower()
+    if host in ("github.com", "www.github.com", "ssh.github.com"):
+        return True
+    for variable in ("GITHUB_SERVER_URL", "GITHUB_API_URL", "GH_HOST"):
+        value = os.environ.get(variable, "")
+        if value and host in value.lower():
+            return True
+    return False
+
+
+def _actor(git: GitRepo | None) -> str:
+    who = os.environ.get("GITHUB_ACTOR") or (git.user_name() if git is not None else None)
+    if who:
+        return who
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _echo_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+# -- the group, and its error handling ---------------------------------------------------
+
+
+def _fail(ctx: click.Context, line: str, code: int) -> NoReturn:
+    click.echo(f"error: {' '.join(line.split())}", err=True)
+    ctx.exit(code)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CommitTrainError as exc:
+            if ctx.params.get("debug"):
+                raise
+            _fail(ctx, str(exc), exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            _fail(
+                ctx,
+                f"unexpected {type(exc).__name__}: {exc}; "
+                "rerun with --debug for the traceback and report it",
+                1,
+            )
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="commit-train")
-def cli() -> None:
+@click.option(
+    "--repo",
+    metavar="OWNER/NAME",
+    help="The GitHub repository (default: the checkout's origin). Implies --backend github.",
+)
+@click.option(
+    "--token",
+    envvar=["GITHUB_TOKEN", "GH_TOKEN"],
+    show_envvar=True,
+    help="A GitHub token.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["github", "local"]),
+    envvar="COMMIT_TRAIN_BACKEND",
+    show_envvar=True,
+    help="Where commits, checks and deploys live (default: github when --repo is given, or "
+    "origin is on GitHub and a token is set; else local).",
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="PATH",
+    help="The repository folder (default: the current one).",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    repo: str | None,
+    token: str | None,
+    backend: str | None,
+    directory: Path | None,
+    debug: bool,
+) -> None:
     """Deploy any green commit of the default branch to any environment."""
+    ctx.obj = Options(
+        repo=repo, token=token or None, backend=backend, directory=directory, debug=debug
+    )
+
+
+pass_options = click.make_pass_decorator(Options)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
+
+
+@cli.command()
+@click.option("--limit", default=5, show_default=True, type=int, help="How many commits (1 to 50).")
+@json_option
+@pass_options
+def status(options: Options, limit: int, as_json: bool) -> None:
+    """What is on the train: the newest commits, their checks, where each is live."""
+    from .tables import render_status, status_json
+
+    snapshot = options.train().status(limit=limit)
+    if as_json:
+        _echo_json(status_json(snapshot))
+    else:
+        click.echo(render_status(snapshot, colour=options.colour))
+
+
+@cli.command()
+@click.argument("environment")
+@click.argument("ref")
+@click.option("--dry-run", is_flag=True, help="Ask the gate only; record nothing.")
+@json_option
+@pass_options
+def deploy(options: Options, environment: str, ref: str, dry_run: bool, as_json: bool) -> None:
+    """Ship commit REF (a sha, a short sha or HEAD) to ENVIRONMENT.
+
+    Refused unless REF is on the default branch and its checks passed.
+    """
+    from .tables import deploy_json, refused_json, render_deploy
+
+    try:
+        result = options.train().deploy(environment, ref, dry_run=dry_run)
+    except RefusedError as refused:
+        if as_json:
+            _echo_json(refused_json(environment, ref, refused, dry_run=dry_run))
+        raise
+    if as_json:
+        _echo_json(deploy_json(result))
+    else:
+        click.echo(render_deploy(result, colour=options.colour))
+
+
+@cli.command()
+@click.argument("environment", required=False)
+@click.option("--limit", default=20, show_default=True, type=int, help="Deploys per environment.")
+@json_option
+@pass_options
+def history(options: Options, environment: str | None, limit: int, as_json: bool) -> None:
+    """What ran in each environment (or ENVIRONMENT), newest first, and did it work."""
+    from .tables import history_json, render_history
+
+    found = options.train().history(environment, limit=limit)
+    if as_json:
+        _echo_json(history_json(found))
+    else:
+        click.echo(render_history(found, colour=options.colour))
+
+
+@cli.command("record-check")
+@click.argument("ref")
+@click.argument("name")
+@click.argument("state", metavar="STATE", type=click.Choice(["success", "failure", "pending"]))
+@click.option("--description", default=None, help="One line about the result.")
+@click.option("--url", default=None, help="Where the check's log is.")
+@pass_options
+def record_check(
+    options: Options, ref: str, name: str, state: str, description: str | None, url: str | None
+) -> None:
+    """(local backend) Record that check NAME of commit REF is STATE."""
+    backend = options.local_backend()
+    commit = backend.resolve(ref)
+    check = backend.record_check(commit.sha, name, state, description=description, url=url)
+    click.echo(f"recorded {check.name} {check.state.value} on {commit.short_sha} {commit.title}")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="An empty or new folder for the scratch repository (default: a temporary one).",
+)
+@pass_options
+def demo(options: Options, directory: Path | None) -> None:
+    """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
+    from .demo import DemoStep, run_demo
+    from .tables import render_history, render_status
+
+    colour = options.colour
+
+    def show(step: DemoStep) -> None:
+        click.echo(_paint_step(step.command, colour))
+        mark = "" if step.ok else "✗ "
+        click.echo(f"  {mark}{step.outcome}")
+
+    result = run_demo(directory, on_step=show)
+    click.echo()
+    click.echo(_paint_step("commit-train status", colour))
+    click.echo(render_status(result.status, colour=colour))
+    click.echo()
+    click.echo(_paint_step("commit-train history", colour))
+    click.echo(render_history(result.history, colour=colour))
+    click.echo()
+    click.echo(
+        f"The scratch repository is {result.root}; try: commit-train -C {result.root} status"
+    )
+
+
+def _paint_step(command: str, colour: bool) -> str:
+    return click.style(f"$ {command}", bold=True) if colour else f"$ {command}"
+
+
+@cli.command("help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command: str | None) -> None:
+    """Show this help with examples, or the help of COMMAND."""
+    parent = ctx.parent
+    if parent is None:  # pragma: no cover - always run under the group
+        raise UsageError("help runs only as a subcommand")
+    if command is None:
+        click.echo(parent.get_help())
+        click.echo()
+        click.echo(EXAMPLES.rstrip())
+        return
+    group = parent.command
+    sub = group.get_command(parent, command) if isinstance(group, click.Group) else None
+    if sub is None:
+        names = ", ".join(cli.list_commands(parent))
+        raise UsageError(f"no command {command!r} (commands: {names})", fix="see commit-train help")
+    sub_ctx = click.Context(sub, info_name=command, parent=parent)
+    click.echo(sub.get_help(sub_ctx))
 
 
 def main() -> None:
-    cli()
+    cli.main(prog_name="commit-train")

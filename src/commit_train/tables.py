@@ -1,0 +1,328 @@
+"""How the CLI shows results: aligned tables for people, versioned JSON for scripts.
+
+Only the CLI uses this module. Colour is a flag the CLI decides (a terminal, and no
+``NO_COLOR``); it is applied after padding, so columns line up with or without it. Every
+JSON document carries ``"version": JSON_VERSION``; its shape is documented in
+``docs/cli.md`` and changes only with a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .errors import RefusedError
+from .gate import Decision
+from .models import Checks, CheckState, Commit, Deployment, DeploymentStatus, DeployState, Snapshot
+from .train import DeployResult, History, HistoryEntry
+
+JSON_VERSION = 1
+TITLE_WIDTH = 50
+
+_COLOURS = {
+    "green": "\x1b[32m",
+    "red": "\x1b[31m",
+    "yellow": "\x1b[33m",
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+}
+_RESET = "\x1b[0m"
+_STATE_COLOUR = {
+    "success": "green",
+    "failure": "red",
+    "error": "red",
+    "pending": "yellow",
+    "queued": "yellow",
+    "in_progress": "yellow",
+    "inactive": "dim",
+    "none": "dim",
+}
+
+
+def _paint(text: str, colour: str | None, enabled: bool) -> str:
+    if not enabled or colour is None or not text:
+        return text
+    return f"{_COLOURS[colour]}{text}{_RESET}"
+
+
+def _clip(text: str, width: int = TITLE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3m 05s``, ``1h 02m``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    colours: Iterable[Sequence[str | None]] | None = None,
+    colour: bool = False,
+    indent: str = "",
+) -> str:
+    """Columns padded to their widest cell (two spaces apart); the last one is not padded."""
+    body = [list(r) for r in rows]
+    blank: list[str | None] = [None] * len(headers)
+    paints: list[list[str | None]] = (
+        [list(c) for c in colours] if colours is not None else [blank for _ in body]
+    )
+    widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str], tints: Sequence[str | None]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            pad = "" if i == len(cells) - 1 else " " * (widths[i] - len(cell))
+            out.append(_paint(cell, tints[i], colour) + pad)
+        return (indent + "  ".join(out)).rstrip()
+
+    lines = [line(list(headers), ["bold"] * len(headers))]
+    lines += [line(r, p) for r, p in zip(body, paints, strict=True)]
+    return "\n".join(lines)
+
+
+# -- status ------------------------------------------------------------------------------
+
+
+def _check_cell(checks: Checks) -> tuple[str, str | None]:
+    state = checks.state
+    if state == CheckState.NONE:
+        return "no checks", "dim"
+    if state == CheckState.FAILURE:
+        return f"failure ({', '.join(sorted(checks.named(CheckState.FAILURE)))})", "red"
+    if state == CheckState.PENDING:
+        return f"pending ({', '.join(sorted(checks.named(CheckState.PENDING)))})", "yellow"
+    return "success", "green"
+
+
+def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
+    header = (
+        f"{snapshot.repo}: the {len(snapshot.commits)} newest commits of {snapshot.default_branch}"
+    )
+    if not snapshot.commits:
+        return f"{snapshot.repo}: {snapshot.default_branch} has no commits yet"
+    rows, paints = [], []
+    for row in snapshot.commits:
+        checks, tint = _check_cell(row.checks)
+        where = list(row.live_in)
+        where += [f"{d.environment} ({d.state.value})" for d in row.in_flight]
+        rows.append(
+            [
+                row.commit.short_sha,
+                _clip(row.commit.title),
+                row.commit.author,
+                checks,
+                ", ".join(where) or "-",
+            ]
+        )
+        paints.append(["yellow", None, None, tint, "green" if row.live_in else None])
+    body = table(
+        ["SHA", "TITLE", "AUTHOR", "CHECKS", "LIVE IN"], rows, colours=paints, colour=colour
+    )
+    return f"{header}\n\n{body}"
+
+
+def _commit_json(commit: Commit) -> dict[str, Any]:
+    return {
+        "sha": commit.sha,
+        "short_sha": commit.short_sha,
+        "title": commit.title,
+        "author": commit.author,
+        "committed_at": commit.committed_at.isoformat(),
+    }
+
+
+def _checks_json(checks: Checks) -> dict[str, Any]:
+    return {
+        "state": checks.state.value,
+        "checks": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "state": c.state.value,
+                "url": c.url,
+                "description": c.description,
+            }
+            for c in checks.checks
+        ],
+    }
+
+
+def _status_json(status: DeploymentStatus) -> dict[str, Any]:
+    return {
+        "state": status.state.value,
+        "created_at": status.created_at.isoformat(),
+        "description": status.description,
+        "creator": status.creator,
+        "log_url": status.log_url,
+        "environment_url": status.environment_url,
+    }
+
+
+def deployment_json(deployment: Deployment) -> dict[str, Any]:
+    finished = deployment.finished_at
+    return {
+        "id": deployment.id,
+        "sha": deployment.sha,
+        "short_sha": deployment.short_sha,
+        "environment": deployment.environment,
+        "state": deployment.state.value,
+        "finished": deployment.state.finished,
+        "creator": deployment.creator,
+        "requested_by": deployment.requested_by,
+        "created_at": deployment.created_at.isoformat(),
+        "finished_at": finished.isoformat() if finished else None,
+        "description": deployment.description,
+        "payload": dict(deployment.payload),
+        "url": deployment.url,
+        "statuses": [_status_json(s) for s in deployment.statuses],
+    }
+
+
+def status_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "repo": snapshot.repo,
+        "default_branch": snapshot.default_branch,
+        "commits": [
+            {
+                **_commit_json(row.commit),
+                "checks": _checks_json(row.checks),
+                "live_in": list(row.live_in),
+                "in_flight": [
+                    {"id": d.id, "environment": d.environment, "state": d.state.value}
+                    for d in row.in_flight
+                ],
+            }
+            for row in snapshot.commits
+        ],
+        "live": {
+            env: {"deployment_id": d.id, "sha": d.sha, "short_sha": d.short_sha}
+            for env, d in snapshot.live.items()
+        },
+    }
+
+
+# -- deploy ------------------------------------------------------------------------------
+
+
+def render_deploy(result: DeployResult, *, colour: bool = False) -> str:
+    commit = result.commit
+    lines = [f"{commit.short_sha}  {commit.title}  ({commit.author})", result.decision.message]
+    if result.dry_run:
+        lines.append(_paint(result.action, "yellow", colour))
+    else:
+        lines.append(_paint(result.action, "green", colour))
+        lines.append(f"follow it at {result.progress_url}")
+    return "\n".join(lines)
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    return {"allowed": decision.allowed, "reason": decision.reason, "message": decision.message}
+
+
+def deploy_json(result: DeployResult) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "environment": result.environment,
+        "dry_run": result.dry_run,
+        "commit": _commit_json(result.commit),
+        "decision": _decision_json(result.decision),
+        "deployment": deployment_json(result.deployment) if result.deployment else None,
+        "progress_url": result.progress_url,
+    }
+
+
+def refused_json(
+    environment: str, ref: str, error: RefusedError, *, dry_run: bool
+) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "environment": environment,
+        "ref": ref,
+        "dry_run": dry_run,
+        "decision": {"allowed": False, "reason": error.reason, "message": str(error)},
+    }
+
+
+# -- history -----------------------------------------------------------------------------
+
+
+def _result_cell(entry: HistoryEntry) -> str:
+    state = entry.result
+    if state == DeployState.NONE:
+        return "never started"
+    if not entry.finished:
+        return f"{state.value}, unfinished"
+    return state.value
+
+
+def render_history(history: History, *, colour: bool = False) -> str:
+    if not history.environments:
+        return f"{history.repo}: no deploys yet (and no environments configured)"
+    blocks = []
+    for env in history.environments:
+        title = _paint(env.environment, "bold", colour)
+        if not env.entries:
+            blocks.append(f"{title}\n  no deploys yet")
+            continue
+        rows, paints = [], []
+        for entry in env.entries:
+            dep = entry.deployment
+            rows.append(
+                [
+                    str(dep.id),
+                    _result_cell(entry),
+                    dep.short_sha,
+                    _clip(entry.title, 40),
+                    dep.requested_by,
+                    _when(dep.created_at),
+                    duration(entry.duration_seconds),
+                ]
+            )
+            paints.append(
+                [None, _STATE_COLOUR.get(entry.result.value), "yellow", None, None, None, None]
+            )
+        body = table(
+            ["ID", "RESULT", "COMMIT", "TITLE", "BY", "STARTED (UTC)", "DURATION"],
+            rows,
+            colours=paints,
+            colour=colour,
+            indent="  ",
+        )
+        blocks.append(f"{title}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def history_json(history: History) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "repo": history.repo,
+        "environments": [
+            {
+                "name": env.environment,
+                "deployments": [
+                    {
+                        **deployment_json(e.deployment),
+                        "title": e.title,
+                        "duration_seconds": e.duration_seconds,
+                    }
+                    for e in env.entries
+                ],
+            }
+            for env in history.environments
+        ],
+    }
