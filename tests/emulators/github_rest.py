@@ -236,10 +236,13 @@ def render_full_repo(store: Store, repo: EmulatedRepo) -> dict[str, Any]:
                 "triage": True,
                 "pull": True,
             },
+            "temp_clone_token": "",
             "network_count": 0,
             "subscribers_count": 0,
         }
     )
+    if repo.owner.type == "Organization":
+        out["organization"] = render_user(store, repo.owner)
     return out
 
 
