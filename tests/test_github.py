@@ -454,6 +454,29 @@ def test_snapshot_of_fifty_commits_and_three_environments_in_two_requests(shop):
         assert row.commit == shop.backend.resolve(row.commit.sha)
 
 
+def test_snapshot_looks_deeper_once_for_a_live_deployment_behind_many_failures(shop):
+    good, bad = shop.repo.commit("Good"), shop.repo.commit("Bad")
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    live = shop.repo.add_deployment(
+        good, environment="production", statuses=["success"], created_at=t0
+    )
+    for i in range(1, 26):
+        shop.repo.add_deployment(
+            bad,
+            environment="production",
+            statuses=["failure"],
+            created_at=t0 + timedelta(minutes=i),
+        )
+    shop.repo.add_deployment(bad, environment="staging", statuses=["success"], created_at=t0)
+    snap = shop.backend.snapshot(limit=5, environments=["production", "staging"])
+    assert shop.backend.request_count == seen(shop.emu, shop.backend) == 2
+    assert snap.live["production"].id == live
+    assert [(row.commit.sha, row.live_in) for row in snap.commits] == [
+        (bad, ("staging",)),
+        (good, ("production",)),
+    ]
+
+
 def test_snapshot_limit_is_bounded(shop):
     with pytest.raises(UsageError) as caught:
         shop.backend.snapshot(limit=0, environments=[])
@@ -826,8 +849,18 @@ def github_schema():
         gh.snapshot_query(0),
         gh.snapshot_query(1),
         gh.snapshot_query(3),
+        gh.live_query(2),
     ],
-    ids=["checks", "head", "history", "deployments", "snapshot-0", "snapshot-1", "snapshot-3"],
+    ids=[
+        "checks",
+        "head",
+        "history",
+        "deployments",
+        "snapshot-0",
+        "snapshot-1",
+        "snapshot-3",
+        "live-2",
+    ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):
     import graphql

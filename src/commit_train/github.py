@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import github
 import requests
@@ -79,6 +79,9 @@ from .models import (
     Snapshot,
     TrainCommit,
 )
+
+if TYPE_CHECKING:
+    from .ports import Backend
 
 DEFAULT_API_URL = "https://api.github.com"
 TOKEN_FIX = "set GITHUB_TOKEN or GH_TOKEN, or pass --token"  # noqa: S105 (advice, not a secret)
@@ -207,7 +210,7 @@ def snapshot_query(environment_count: int) -> str:
     env{i}: deployments(
       first: {_DEPLOYMENTS_PER_ENVIRONMENT}, environments: $env{i},
       orderBy: {{field: CREATED_AT, direction: DESC}}
-    ) {{ nodes {{ ...DeploymentFields }} }}"""
+    ) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...DeploymentFields }} }}"""
         for i in range(environment_count)
     )
     return (
@@ -224,6 +227,29 @@ query CommitTrainSnapshot($owner: String!, $name: String!, $limit: Int!{params})
 """
         + _COMMIT_FIELDS
         + (_DEPLOYMENT_FIELDS if environment_count else "")
+    )
+
+
+def live_query(environment_count: int) -> str:
+    """``snapshot``'s second look, for environments whose live deployment was not in the
+    first window: the next 100 deployments of each, after the cursor (``$afterN``)."""
+    params = "".join(f", $env{i}: [String!], $after{i}: String" for i in range(environment_count))
+    aliases = "".join(
+        f"""
+    env{i}: deployments(
+      first: 100, after: $after{i}, environments: $env{i},
+      orderBy: {{field: CREATED_AT, direction: DESC}}
+    ) {{ nodes {{ ...DeploymentFields }} }}"""
+        for i in range(environment_count)
+    )
+    return (
+        f"""
+query CommitTrainLive($owner: String!, $name: String!{params}) {{
+  repository(owner: $owner, name: $name) {{{aliases}
+  }}
+}}
+"""
+        + _DEPLOYMENT_FIELDS
     )
 
 
@@ -1160,10 +1186,12 @@ class GitHubBackend:
         return checks_from_rest(sha, statuses, runs)
 
     def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
-        """The ``status`` screen in one GraphQL request.
+        """The ``status`` screen in one GraphQL request (two in a rare case, below).
 
         An environment's live deployment is its newest one whose latest status is
-        ``success`` among its last ``_DEPLOYMENTS_PER_ENVIRONMENT`` deployments. A deploy
+        ``success``. The query looks at each environment's last
+        ``_DEPLOYMENTS_PER_ENVIRONMENT`` deployments; only when one of them holds no success
+        (a run of failures) does a second request look 100 deeper. A deploy
         is in flight when its latest status is queued, pending or in progress (or it has
         none yet) and it is newer than the environment's live deployment: an older one was
         overtaken and is left out.
@@ -1183,12 +1211,37 @@ class GitHubBackend:
                 f"{self._repo} has no default branch yet", fix="push a first commit"
             )
         self._default_branch = str(branch["name"])
+        nodes_by_env = {
+            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
+            for i, env in enumerate(envs)
+        }
+        # Environments whose window holds no success but has more deployments behind it:
+        # look once more, 100 deeper (the second and last request of the budget).
+        deeper = [
+            (env, (repository.get(f"env{i}") or {}).get("pageInfo") or {})
+            for i, env in enumerate(envs)
+            if not any(
+                (node.get("latestStatus") or {}).get("state", "").lower() == "success"
+                for node in nodes_by_env[env]
+            )
+        ]
+        deeper = [(env, page) for env, page in deeper if page.get("hasNextPage")]
+        if deeper:
+            more_vars: dict[str, Any] = {}
+            for i, (env, page) in enumerate(deeper):
+                more_vars[f"env{i}"] = [env]
+                more_vars[f"after{i}"] = page.get("endCursor")
+            more = self._graphql(
+                live_query(len(deeper)), more_vars, action=f"read the deployments of {self._repo}"
+            )["repository"]
+            for i, (env, _) in enumerate(deeper):
+                nodes_by_env[env].extend((more.get(f"env{i}") or {}).get("nodes") or [])
         live: dict[str, Deployment] = {}
         in_flight: dict[str, list[Deployment]] = {}
-        for i, env in enumerate(envs):
+        for env in envs:
             deployments = [
                 deployment_from_graphql(node, url=self._deployment_url(node.get("databaseId")))
-                for node in (repository.get(f"env{i}") or {}).get("nodes") or []
+                for node in nodes_by_env[env]
             ]
             deployments.sort(key=lambda d: (d.created_at, d.id), reverse=True)
             current = next((d for d in deployments if d.state == DeployState.SUCCESS), None)
@@ -1254,7 +1307,7 @@ class GitHubBackend:
                     ref=sha,
                     environment=environment,
                     payload=dict(payload),
-                    description=description[:140],
+                    description=description,
                     auto_merge=False,
                     required_contexts=[],
                     production_environment=production,
@@ -1420,3 +1473,9 @@ class GitHubBackend:
                 return False
             raise
         return True
+
+
+if TYPE_CHECKING:  # mypy proves the backend fits the protocol the train service uses
+
+    def _fits_the_protocol(backend: GitHubBackend) -> Backend:
+        return backend
