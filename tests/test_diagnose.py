@@ -751,6 +751,8 @@ def test_events_are_deduplicated_newest_first_and_filtered() -> None:
         "  2024-05-01T10:07:00Z Deployment/web SelectorOverlap: new style event (x3)",
         "  2024-05-01T10:04:00Z Deployment/web FailedCreate: quota",
     )
+    naive = diagnose(deployment(), pods, events, since=datetime(2024, 5, 1, 10, 3, 30))
+    assert naive.details == recent.details
     capped = diagnose(deployment(), pods, events, max_events=1)
     assert capped.details[-2:] == (
         "Warning events (newest first):",

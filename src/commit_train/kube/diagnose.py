@@ -198,9 +198,12 @@ def diagnose(
     ``pods`` may be every pod of the namespace: only those the workload selects are read.
     ``events`` may be every event of the namespace: only warnings about the workload, its
     pods and (for a Deployment) its ReplicaSets are kept, deduplicated by reason and
-    message, newest first, at most ``max_events``; with ``since`` (timezone-aware), older
-    ones are dropped. ``kind`` names the workload's kind when the dict lacks it.
+    message, newest first, at most ``max_events``; with ``since``, older ones are dropped
+    (a naive ``since`` is taken as UTC, like the API's times). ``kind`` names the workload's
+    kind when the dict lacks it.
     """
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     kind = kind or _text(workload.get("kind")) or "Workload"
     name = _text(_map(workload.get("metadata")).get("name")) or "workload"
     namespace = _namespace(workload)
