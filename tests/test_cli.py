@@ -515,3 +515,120 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(repo: Repo) -> None:
     plain = on_terminal(NO_COLOR="1")
     assert "\x1b[" not in plain
     assert "success" in plain
+
+
+# -- against the GitHub emulator ---------------------------------------------------------
+
+
+@pytest.fixture
+def shop(github_emulator, tmp_path: Path):
+    """acme/shop on the emulator: three commits (the middle one red), and a folder holding
+    the config (no checkout needed with --repo)."""
+    emu = github_emulator
+    gh = emu.create_repo("acme/shop", default_branch="main")
+    shas = [
+        gh.commit("Start the shop service"),
+        gh.commit("Speed up product search", author="bob"),
+        gh.commit("Add the checkout button"),
+    ]
+    for sha in shas:
+        gh.add_check_run(sha, name="lint")
+    gh.add_check_run(shas[1], name="test", conclusion="failure")
+    gh.add_check_run(shas[2], name="test")
+    gh.add_check_run(shas[2], name="deploy", status="in_progress", conclusion=None)
+    (tmp_path / ".commit-train.yml").write_text(
+        "checks:\n  ignore: [deploy]\nenvironments:\n  staging: {}\n  production:\n"
+        "    production: true\n"
+    )
+    env = {"GITHUB_API_URL": emu.base_url, "GITHUB_TOKEN": emu.token}
+    return emu, gh, shas, tmp_path, env
+
+
+def gh_run(shop, *args: str) -> Result:
+    _emu, _gh, _shas, folder, env = shop
+    return run(folder, "--repo", "acme/shop", *args, env=env)
+
+
+def test_github_status(shop) -> None:
+    emu, gh, shas, _folder, _env = shop
+    gh.add_deployment(shas[0], environment="production", statuses=["success"])
+    emu.reset_requests()
+    result = gh_run(shop, "status", "--limit", "50")
+    assert result.exit_code == 0, result.output
+    assert emu.request_count <= 2
+    assert result.stdout.splitlines()[:3] == [
+        "acme/shop: the 3 newest commits of main",
+        "",
+        "SHA      TITLE                    AUTHOR  CHECKS          LIVE IN",
+    ]
+    rows = [line.split("  ") for line in result.stdout.splitlines()[3:]]
+    assert [r[0] for r in rows] == [s[:7] for s in reversed(shas)]
+    assert "failure (test)" in result.stdout.splitlines()[4]
+    assert result.stdout.splitlines()[5].endswith("production")
+    doc = json.loads(gh_run(shop, "status", "--json").stdout)
+    assert [c["sha"] for c in doc["commits"]] == list(reversed(shas))
+    # the deploy workflow's own check is left out
+    assert sorted(c["name"] for c in doc["commits"][0]["checks"]["checks"]) == ["lint", "test"]
+    assert doc["live"]["production"]["sha"] == shas[0]
+
+
+def test_github_deploy_and_history(shop) -> None:
+    emu, gh, shas, _folder, _env = shop
+    result = gh_run(shop, "deploy", "staging", shas[2][:7])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        f"follow it at {emu.base_url.removesuffix('/api/v3')}/acme/shop/deployments"
+    )
+    [stored] = gh.deployments
+    assert stored["sha"] == shas[2]
+    assert stored["environment"] == "staging"
+    assert stored["payload"]["requested_by"] == "carol"
+    assert stored["payload"]["commit_train"] == 1
+    assert [s["state"] for s in gh.deployment_statuses(stored["id"])] == ["queued"]
+
+    refused = gh_run(shop, "deploy", "staging", shas[1])
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"error: {shas[1][:7]} has failing checks: test; fix them or deploy a green commit\n"
+    )
+    dry = gh_run(shop, "deploy", "production", shas[2], "--dry-run")
+    assert dry.exit_code == 0
+    assert len(gh.deployments) == 1
+
+    history = gh_run(shop, "history", "staging", "--json")
+    assert history.exit_code == 0, history.output
+    [entry] = json.loads(history.stdout)["environments"][0]["deployments"]
+    assert entry["id"] == stored["id"]
+    assert entry["state"] == "queued"
+    assert entry["finished"] is False
+    assert entry["title"] == "Add the checkout button"
+
+
+def test_github_record_check_is_a_usage_error(shop) -> None:
+    result = gh_run(shop, "record-check", "HEAD", "test", "success")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: record-check works only with the local backend; on GitHub your CI reports "
+        "checks; pass --backend local\n"
+    )
+
+
+def test_github_bad_token(shop) -> None:
+    _emu, _gh, _shas, folder, env = shop
+    result = run(folder, "--repo", "acme/shop", "status", env={**env, "GITHUB_TOKEN": "nope"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_github_chosen_from_origin_and_token(shop, tmp_path: Path) -> None:
+    emu, _gh, _shas, _folder, env = shop
+    checkout = Repo(tmp_path / "checkout")
+    checkout.commit("local only")
+    host = emu.base_url.split("//")[1].split(":")[0]
+    checkout.git("remote", "add", "origin", f"https://{host}/acme/shop.git")
+    result = run(checkout.root, "status", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["repo"] == "acme/shop"
+    assert len(doc["commits"]) == 3  # GitHub's commits, not the checkout's

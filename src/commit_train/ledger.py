@@ -140,13 +140,16 @@ class LocalBackend:
         self._clock = clock or _now
         self._default_branch: str | None = None
         self._journal: Path | None = None
+        self._repo: str | None = None
 
     # -- identity --------------------------------------------------------------------------
 
     @property
     def repo(self) -> str:
-        origin = self.git.origin()
-        return origin.full_name if origin is not None else self.git.root.name
+        if self._repo is None:
+            origin = self.git.origin()
+            self._repo = origin.full_name if origin is not None else self.git.root.name
+        return self._repo
 
     @property
     def journal_path(self) -> Path:
