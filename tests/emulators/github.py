@@ -537,7 +537,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self.emu._handle(self)
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _dispatch
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -91,9 +91,7 @@ def render_user(store: Store, user: User) -> dict[str, Any]:
     return {
         "login": user.login,
         "id": user.id,
-        "node_id": legacy_node_id(
-            user.type if user.type != "Organization" else "Organization", user.id
-        ),
+        "node_id": legacy_node_id(user.type, user.id),
         "avatar_url": f"{store.base_url}/avatars/u/{user.id}?v=4",
         "gravatar_id": "",
         "url": base,
@@ -831,13 +829,12 @@ def create_deployment(req: Request, repo: EmulatedRepo) -> Response:
         and default_tip is not None
         and default_tip not in repo.ancestors(sha)
     ):
-        merged = repo.commit(
+        repo.commit(
             f"Merge branch '{repo.default_branch}' into {branch}",
             author=user.login,
             branch=branch,
             parents=[sha, default_tip],
         )
-        del merged
         return Response(
             202, {"message": f"Auto-merged {repo.default_branch} into {branch} on deployment."}
         )
