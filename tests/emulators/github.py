@@ -532,6 +532,9 @@ class GitHubEmulator:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY the second waits for
+    # the client's delayed ACK (~40 ms a request), which would swamp every measurement.
+    disable_nagle_algorithm = True
     emu: GitHubEmulator
 
     def _dispatch(self) -> None:
