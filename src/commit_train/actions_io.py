@@ -49,6 +49,12 @@ from typing import Any, TextIO
 
 from .errors import UsageError
 
+# Values one step of a job leaves for the later ones, through GITHUB_ENV.
+JOB_DEPLOYMENT_ID = "COMMIT_TRAIN_DEPLOYMENT_ID"  # the deployment this job carries out
+JOB_FAILURE = "COMMIT_TRAIN_FAILURE"  # the one-line reason of the step that failed
+JOB_FAILURE_STATE = "COMMIT_TRAIN_FAILURE_STATE"  # "failure" or "error"
+JOB_VARIABLES = (JOB_DEPLOYMENT_ID, JOB_FAILURE, JOB_FAILURE_STATE)
+
 TRUE_SPELLINGS = ("true", "True", "TRUE")
 FALSE_SPELLINGS = ("false", "False", "FALSE")
 
@@ -373,6 +379,25 @@ class Runtime:
     def set_json_output(self, name: str, value: Mapping[str, Any]) -> None:
         """A versioned JSON output: ``{"version": 1, ...}``, keys in a stable order."""
         self.set_output(name, json.dumps({"version": 1, **value}, sort_keys=False))
+
+    def export(self, name: str, value: str) -> None:
+        """Leave a value for the job's later steps (``GITHUB_ENV``); quiet when unset.
+
+        Only the ``JOB_*`` names above: these are the only job-wide values commit-train's
+        steps pass each other, so the list of them is the whole protocol.
+        """
+        if name not in JOB_VARIABLES:
+            raise KeyError(f"{name!r} is not one of commit-train's job variables")
+        path = self._env.get("GITHUB_ENV")
+        if path:
+            with Path(path).open("a", encoding="utf-8") as fh:
+                fh.write(format_output(name, value))
+
+    def job_value(self, name: str) -> str | None:
+        """A value an earlier step of this job exported, or ``None``."""
+        if name not in JOB_VARIABLES:
+            raise KeyError(f"{name!r} is not one of commit-train's job variables")
+        return self._env.get(name, "").strip() or None
 
     def summary(self, markdown: str) -> None:
         """Append Markdown to the job summary; nothing at all when it is unset."""

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install commit-train from this action's own checkout into a job-local virtualenv, once per
+# job, and print the path of its commit-train executable (progress goes to stderr).
+#
+# uv when the runner has it (astral-sh/setup-uv, or a self-hosted image), else pip installs
+# uv into the new venv first: with warm caches uv installs commit-train in about a second,
+# pip takes well over ten (bench/cold_start.py, docs/benchmarks.md).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+key="$(printf '%s' "$root" | sha256sum | cut -c1-16)"
+venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/commit-train-${key}"
+exe="$venv/bin/commit-train"
+
+if [ -x "$exe" ] && [ -f "$venv/.installed-from" ] && [ "$(cat "$venv/.installed-from")" = "$root" ]; then
+  printf '%s\n' "$exe"
+  exit 0
+fi
+
+python="${COMMIT_TRAIN_PYTHON:-python3}"
+{
+  echo "commit-train: installing from $root"
+  if command -v uv >/dev/null 2>&1; then
+    uv venv --quiet --python "$python" "$venv"
+    uv pip install --quiet --python "$venv/bin/python" "$root"
+  else
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "$root"
+  fi
+} >&2
+printf '%s' "$root" > "$venv/.installed-from"
+printf '%s\n' "$exe"

@@ -1,0 +1,533 @@
+"""``commit-train action NAME``: the commands behind the composite actions in ``actions/``.
+
+Each command reads its inputs through :mod:`commit_train.actions_io`, calls the library and
+writes its outputs; its inputs and outputs are declared once, in ``SPECS``, and a contract
+test checks that every ``action.yml`` declares and maps exactly those.
+
+Failures. Every failure ends the same way: an ``::error title=...::`` annotation with the
+one-line reason, a paragraph in the job summary, and exit code 1; never a traceback. A
+deploy step (``build-gate``, ``render-manifests``, ``apply``) also leaves the reason and
+the state it deserves (``failure`` when the deploy itself is wrong: refused, bad config or
+templates, a failed rollout; ``error`` when something around it broke: GitHub, the cluster
+connection, an input) in the job environment, so the final ``set-deployment-status`` step,
+which runs under ``if: always()``, records it as the deployment status. That keeps the
+one status write per deploy in one place and needs a token only there.
+
+Every command runs as a plain subprocess given ``GITHUB_*`` variables and ``INPUT_*``
+variables, so a test plays a workflow step by step against the emulators.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .actions_io import (
+    JOB_DEPLOYMENT_ID,
+    JOB_FAILURE,
+    JOB_FAILURE_STATE,
+    ActionSpec,
+    DeploymentEvent,
+    DispatchEvent,
+    Input,
+    Runtime,
+)
+from .config import CONFIG_FILE, Config, parse, parse_duration
+from .errors import CommitTrainError, ConfigError, KubeError, RefusedError, UsageError
+from .gate import CHECKS_PENDING, Decision
+from .models import Commit, DeployState, Snapshot
+from .train import Train
+
+if TYPE_CHECKING:
+    from .github import GitHubBackend
+
+CONFIG_DEFAULT = CONFIG_FILE
+GATE_POLL_SECONDS = 10.0
+DEFAULT_STALE_THRESHOLD = "24h"
+
+# ----------------------------------------------------------------------------- the contract
+# One table per action: every input it reads (with action.yml's literal default; a default
+# that is an expression there, such as ${{ github.token }}, is None here) and every output.
+
+BUILD_GATE = ActionSpec(
+    "build-gate",
+    inputs=(
+        Input("environment"),
+        Input("sha"),
+        Input("token"),
+        Input("wait-timeout", default="0"),
+        Input("config", default=CONFIG_DEFAULT),
+    ),
+    outputs=("decision", "reason", "result"),
+)
+RENDER_MANIFESTS = ActionSpec(
+    "render-manifests",
+    inputs=(
+        Input("environment"),
+        Input("sha"),
+        Input("output-dir"),
+        Input("secrets", default="{}"),
+        Input("config", default=CONFIG_DEFAULT),
+    ),
+    outputs=("manifests-dir", "objects"),
+)
+APPLY = ActionSpec(
+    "apply",
+    inputs=(
+        Input("environment"),
+        Input("manifests-dir", required=True),
+        Input("kubeconfig"),
+        Input("dry-run", default="false"),
+        Input("force-conflicts", default="false"),
+        Input("timeout", default="10m"),
+        Input("config", default=CONFIG_DEFAULT),
+    ),
+    outputs=("changed", "result", "rollout"),
+)
+SET_DEPLOYMENT_STATUS = ActionSpec(
+    "set-deployment-status",
+    inputs=(
+        Input("state", required=True),
+        Input("description"),
+        Input("deployment-id"),
+        Input("environment-url"),
+        Input("log-url"),
+        Input("token"),
+    ),
+    outputs=("deployment-id", "state"),
+)
+CREATE_DEPLOYMENT = ActionSpec(
+    "create-deployment",
+    inputs=(
+        Input("environment", required=True),
+        Input("ref", default="HEAD"),
+        Input("token"),
+        Input("config", default=CONFIG_DEFAULT),
+    ),
+    outputs=("deployment-id", "sha", "environment"),
+)
+STALE_COMMIT_NOTIFIER = ActionSpec(
+    "stale-commit-notifier",
+    inputs=(
+        Input("environment", required=True),
+        Input("threshold"),
+        Input("token"),
+        Input("config", default=CONFIG_DEFAULT),
+    ),
+    outputs=("count", "result"),
+)
+
+SPECS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        BUILD_GATE,
+        RENDER_MANIFESTS,
+        APPLY,
+        SET_DEPLOYMENT_STATUS,
+        CREATE_DEPLOYMENT,
+        STALE_COMMIT_NOTIFIER,
+    )
+}
+
+# The steps of a deploy: their failures are recorded for the final deployment status.
+DEPLOY_STEPS = frozenset({"build-gate", "render-manifests", "apply", "create-deployment"})
+
+
+# ----------------------------------------------------------------------------- the frame
+
+
+class StepFailed(Exception):
+    """The step already reported its failure (annotation, summary); exit 1 quietly."""
+
+
+def failure_state(error: BaseException) -> DeployState:
+    """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
+    if isinstance(error, RefusedError | ConfigError | KubeError | StepFailed):
+        return DeployState.FAILURE
+    return DeployState.ERROR
+
+
+def _report(rt: Runtime, error: BaseException) -> None:
+    name = rt.spec.name
+    if isinstance(error, CommitTrainError):
+        line = rt.redact(str(error))
+    else:  # a bug: say so plainly, still no traceback in the log
+        line = rt.redact(f"unexpected {type(error).__name__}: {error}")
+        line += "; please report this at the commit-train issue tracker"
+    line = " ".join(line.split())
+    state = failure_state(error)
+    if not isinstance(error, StepFailed):
+        rt.error(line, title=f"commit-train {name}")
+        rt.summary(f"### commit-train {name} failed\n\n{line}\n")
+    if name in DEPLOY_STEPS and rt.job_value(JOB_FAILURE) is None:
+        rt.export(JOB_FAILURE, line)
+        rt.export(JOB_FAILURE_STATE, state.value)
+
+
+def run_step(spec: ActionSpec, body: Callable[[Runtime], None]) -> None:
+    """Run one action's body with the real environment; every failure exits 1."""
+    rt = Runtime(spec, env=os.environ, stream=sys.stdout)
+    try:
+        body(rt)
+    except Exception as exc:  # the one place a step turns any error into its report
+        _report(rt, exc)
+        sys.stdout.flush()
+        raise SystemExit(1) from None
+
+
+# ----------------------------------------------------------------------------- shared reads
+
+
+def load_config(rt: Runtime) -> Config:
+    """The config file named by the ``config`` input, relative to the workspace."""
+    name = rt.input("config")
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
+    path = Path(name) if Path(name).is_absolute() else workspace / name
+    if not path.exists():
+        raise ConfigError(
+            f"{name}: no such file in the workspace",
+            fix="check out the repository first (actions/checkout) or set the config input",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot be read ({exc.strerror})") from None
+    return parse(text, source=name)
+
+
+def event_environment(rt: Runtime) -> str | None:
+    event = rt.event()
+    if isinstance(event, DeploymentEvent):
+        return event.environment
+    if isinstance(event, DispatchEvent):
+        return event.environment
+    return None
+
+
+def resolve_environment(rt: Runtime) -> str:
+    """The ``environment`` input, else the event's (deployment or workflow_dispatch)."""
+    value = rt.input("environment") or event_environment(rt)
+    if not value:
+        raise UsageError(
+            "no environment: the environment input is empty and the event names none",
+            fix=f"set environment under with: in the step that uses {rt.spec.name}",
+        )
+    return value
+
+
+def resolve_sha(rt: Runtime) -> str:
+    """The ``sha`` input, else the deployment event's sha."""
+    value = rt.input("sha")
+    if value:
+        return value
+    event = rt.event()
+    if isinstance(event, DeploymentEvent):
+        return event.sha
+    raise UsageError(
+        "no sha: the sha input is empty and the event is not a deployment",
+        fix=f"set sha under with: in the step that uses {rt.spec.name}",
+    )
+
+
+def resolve_deployment_id(rt: Runtime) -> int:
+    """The ``deployment-id`` input, else the one this job created, else the event's."""
+    text = rt.input("deployment-id") or rt.job_value(JOB_DEPLOYMENT_ID)
+    if not text:
+        event = rt.event()
+        if isinstance(event, DeploymentEvent):
+            return event.deployment_id
+        raise UsageError(
+            "no deployment: the deployment-id input is empty, no earlier step created one "
+            "and the event is not a deployment",
+            fix="run this in a workflow triggered by deployment, or pass deployment-id",
+        )
+    if not text.isdigit():
+        raise UsageError(
+            f"input 'deployment-id' must be a number, got {text!r}",
+            fix="pass the id GitHub gave the deployment",
+        )
+    return int(text)
+
+
+def duration_input(rt: Runtime, name: str) -> float:
+    text = rt.input(name)
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise UsageError(
+            f"input {name!r} must be a duration, got {text!r}",
+            fix="write it like 30s, 10m or 1h",
+        ) from None
+
+
+def github_backend(rt: Runtime) -> GitHubBackend:
+    """A ``GitHubBackend`` for this run's repository and API (``GITHUB_API_URL``)."""
+    from .github import GitHubBackend  # PyGithub only when a step talks to GitHub
+
+    token = rt.input("token")
+    if not token:
+        raise UsageError(
+            f"input 'token' is empty; {rt.spec.name} needs a token to talk to GitHub",
+            fix="pass token: ${{ github.token }} or a GitHub App token",
+        )
+    rt.mask(token)
+    repository = rt.context.repository
+    if not repository:
+        raise UsageError(
+            "GITHUB_REPOSITORY is not set",
+            fix="run this inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
+        )
+    return GitHubBackend(repository, token=token, base_url=rt.context.api_url)
+
+
+def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
+    return Train(backend, config, actor=rt.context.actor or "github-actions", source="actions")
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
+# ----------------------------------------------------------------------------- build-gate
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    decision: Decision
+    commit: Commit | None
+
+
+def ask_gate(train: Train, environment: str, sha: str) -> GateAnswer:
+    """One gate question; an unknown environment is a refusal with its reason, not a crash."""
+    try:
+        commit, decision = train.check(environment, sha)
+    except RefusedError as exc:
+        return GateAnswer(Decision(False, exc.reason, str(exc)), None)
+    return GateAnswer(decision, commit)
+
+
+def build_gate(rt: Runtime, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    environment = resolve_environment(rt)
+    sha = resolve_sha(rt)
+    wait = duration_input(rt, "wait-timeout")
+    config = load_config(rt)
+    with github_backend(rt) as backend:
+        train = make_train(rt, backend, config)
+        deadline = time.monotonic() + wait
+        answer = ask_gate(train, environment, sha)
+        while answer.decision.reason == CHECKS_PENDING and time.monotonic() < deadline:
+            rt.log(f"gate: {answer.decision.message} (waiting up to {rt.input('wait-timeout')})")
+            sleep(min(GATE_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            answer = ask_gate(train, environment, sha)
+    decision, commit = answer.decision, answer.commit
+    full_sha = commit.sha if commit else sha
+    verdict = "allow" if decision.allowed else "deny"
+    rt.set_output("decision", verdict)
+    rt.set_output("reason", decision.reason)
+    rt.set_json_output(
+        "result",
+        {
+            "decision": verdict,
+            "reason": decision.reason,
+            "message": decision.message,
+            "environment": environment,
+            "sha": full_sha,
+            "title": commit.title if commit else None,
+        },
+    )
+    title = f" {commit.title}" if commit else ""
+    rt.summary(
+        f"### Gate: {verdict}\n\n"
+        + _row("environment", "commit", "reason")
+        + "\n| --- | --- | --- |\n"
+        + _row(environment, f"`{full_sha[:7]}`{title}", decision.reason)
+        + f"\n\n{decision.message}\n"
+    )
+    rt.log(f"gate: {verdict} ({decision.reason}): {decision.message}")
+    if not decision.allowed:
+        raise RefusedError(decision.message, reason=decision.reason)
+
+
+# ----------------------------------------------------------------------------- statuses
+
+
+def set_deployment_status(rt: Runtime) -> None:
+    requested = rt.input("state")
+    states = [s.value for s in DeployState if s != DeployState.NONE]
+    if requested not in states:
+        raise UsageError(
+            f"input 'state' must be one of {', '.join(states)}, got {requested!r}",
+            fix="use GitHub's deployment status states",
+        )
+    state = DeployState(requested)
+    description = rt.input("description")
+    if state in (DeployState.FAILURE, DeployState.ERROR):
+        recorded = rt.job_value(JOB_FAILURE)
+        if rt.job_value(JOB_FAILURE_STATE) == DeployState.ERROR.value:
+            state = DeployState.ERROR  # the failing step knew better than "the job failed"
+        description = description or recorded or "the deploy failed; see the run log"
+    deployment_id = resolve_deployment_id(rt)
+    log_url = rt.input("log-url") or rt.context.run_url
+    environment_url = rt.optional("environment-url")
+    backend = github_backend(rt)
+    with backend:
+        train = make_train(rt, backend, Config())
+        status = train.set_status(
+            deployment_id,
+            state,
+            description=description,
+            log_url=log_url,
+            environment_url=environment_url,
+        )
+    rt.set_output("deployment-id", str(deployment_id))
+    rt.set_output("state", status.state.value)
+    rt.log(f"deployment {deployment_id}: {status.state.value} {status.description}".rstrip())
+    rt.summary(
+        f"### Deployment {deployment_id}: {status.state.value}\n\n{status.description}\n"
+        + (f"\n[Run log]({log_url})\n" if log_url else "")
+    )
+
+
+def create_deployment(rt: Runtime) -> None:
+    """For ``workflow_dispatch``: GitHub runs no workflow for a deployment made with the
+    job's own token, so the run creates it and carries it out itself."""
+    environment = rt.input("environment")
+    ref = rt.input("ref")
+    config = load_config(rt)
+    with github_backend(rt) as backend:
+        result = make_train(rt, backend, config).deploy(environment, ref)
+    deployment = result.deployment
+    if deployment is None:  # only a dry run returns no deployment, and this is none
+        raise UsageError(f"no deployment was created for {environment}")
+    rt.export(JOB_DEPLOYMENT_ID, str(deployment.id))
+    rt.set_output("deployment-id", str(deployment.id))
+    rt.set_output("sha", deployment.sha)
+    rt.set_output("environment", deployment.environment)
+    rt.log(result.action)
+    rt.summary(f"### Deployment {deployment.id}\n\n{result.action}\n")
+
+
+# ----------------------------------------------------------------------------- stale commits
+
+
+@dataclass(frozen=True)
+class StaleCommit:
+    commit: Commit
+    age_seconds: float
+
+
+def stale_commits(
+    snapshot: Snapshot, environment: str, *, threshold: float, now: datetime
+) -> tuple[str | None, list[StaleCommit]]:
+    """Commits of the default branch newer than what ``environment`` runs and older than
+    ``threshold`` seconds, newest first; with the sha that is live there (or ``None``).
+
+    Nothing is stale in an environment that has never been deployed: that is a new
+    environment, not a forgotten train.
+    """
+    live = snapshot.live.get(environment)
+    if live is None:
+        return None, []
+    found: list[StaleCommit] = []
+    for row in snapshot.commits:
+        if row.commit.sha == live.sha:
+            return live.sha, found
+        age = (now - row.commit.committed_at).total_seconds()
+        if age >= threshold:
+            found.append(StaleCommit(row.commit, age))
+    return live.sha, found  # the live commit is older than the window: all of it counts
+
+
+def _age(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.1f} h"
+
+
+def stale_commit_notifier(rt: Runtime, *, now: Callable[[], datetime] | None = None) -> None:
+    environment = rt.input("environment")
+    config = load_config(rt)
+    if rt.input("threshold"):
+        threshold = duration_input(rt, "threshold")
+    else:
+        env = config.environments.get(environment)
+        configured = env.stale_after if env is not None else None
+        threshold = configured or parse_duration(DEFAULT_STALE_THRESHOLD)
+    with github_backend(rt) as backend:
+        snapshot = make_train(rt, backend, config).status(limit=50)
+    at = now() if now else datetime.now(UTC)
+    live, stale = stale_commits(snapshot, environment, threshold=threshold, now=at)
+    rt.set_output("count", str(len(stale)))
+    rt.set_json_output(
+        "result",
+        {
+            "environment": environment,
+            "live": live,
+            "threshold_seconds": threshold,
+            "stale": [
+                {"sha": s.commit.sha, "title": s.commit.title, "age_seconds": s.age_seconds}
+                for s in stale
+            ],
+        },
+    )
+    heading = f"### Commits waiting for {environment}"
+    if not stale:
+        rt.summary(f"{heading}\n\nNothing older than {_age(threshold)} is waiting.\n")
+        rt.log(f"{environment}: no stale commits")
+        return
+    lines = [
+        heading,
+        "",
+        f"{len(stale)} commit(s) merged more than {_age(threshold)} ago are not live in "
+        f"{environment} (live: `{(live or '')[:7]}`).",
+        "",
+        _row("commit", "title", "author", "waiting"),
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        _row(f"`{s.commit.short_sha}`", s.commit.title, s.commit.author, _age(s.age_seconds))
+        for s in stale
+    ]
+    rt.summary("\n".join(lines) + "\n")
+    rt.warning(
+        f"{len(stale)} commit(s) have waited more than {_age(threshold)} for {environment}",
+        title="commit-train: stale commits",
+    )
+
+
+# ----------------------------------------------------------------------------- the commands
+
+
+BODIES: Mapping[str, Callable[[Runtime], None]] = {
+    "build-gate": build_gate,
+    "set-deployment-status": set_deployment_status,
+    "create-deployment": create_deployment,
+    "stale-commit-notifier": stale_commit_notifier,
+}
+
+
+@click.group("action")
+def action() -> None:
+    """The steps of commit-train's GitHub Actions (inputs come from INPUT_* variables)."""
+
+
+def _command(name: str) -> click.Command:
+    spec = SPECS[name]
+    body = BODIES[name]
+
+    @click.command(name, help=f"Run the {name} action step (see docs/actions/{name}.md).")
+    def command() -> None:
+        run_step(spec, body)
+
+    return command
+
+
+for _name in BODIES:
+    action.add_command(_command(_name))
