@@ -771,3 +771,39 @@ def test_redact_text_for_other_modules() -> None:
     )
     assert redact_text("nothing here", set()) == "nothing here"
     assert redact_text("a b", {"a"}) == "a b"  # too short to mask in free text
+
+
+def test_a_list_is_unpacked_into_its_items(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n"
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n"
+    )
+    cfg = make_repo(tmp_path, {"list.yaml": text})
+    assert [(m.key.name, m.line) for m in run(tmp_path, cfg).objects] == [("a", 4), ("b", 7)]
+
+
+def test_the_complete_example_in_the_docs_renders(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "templates.md").read_text()
+    example = doc.split("## A complete example", 1)[1]
+    files = {}
+    for block in example.split("```yaml\n")[1:]:
+        text = block.split("```", 1)[0]
+        first, _, body = text.partition("\n")
+        files[first.removeprefix("# ").strip()] = body
+    cfg = make_repo(
+        tmp_path,
+        {"web.yaml": files["deploy/templates/web.yaml"]},
+        values={k.rsplit("/", 1)[1]: v for k, v in files.items() if "/values/" in k},
+        config_text=CONFIG.replace("    values: prod-values.yml\n", ""),
+    )
+    info = DeploymentInfo(id=7, creator="octocat")
+    rendered = run(tmp_path, cfg, environment="production", deployment=info)
+    web, secret = rendered.objects
+    assert web.obj["spec"]["replicas"] == 6
+    assert web.obj["metadata"]["annotations"] == {
+        "commit-train/deployment": "7",
+        "commit-train/deployed-by": "octocat",
+    }
+    assert secret.obj["stringData"] == {"password": PASSWORD}
+    assert "<redacted>" in rendered.stream()
