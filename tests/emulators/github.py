@@ -70,6 +70,7 @@ class FaultRule:
     body: Any
     delay: float
     kind: str = "custom"
+    applied: bool = False  # carry the request out first, then answer the fault
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:
@@ -207,13 +208,16 @@ class GitHubEmulator:
         headers: dict[str, str] | None = None,
         body: Any = None,
         delay: float = 0.0,
+        applied: bool = False,
     ) -> FaultRule:
         """Answer the next ``times`` matching requests with ``status`` (after ``delay`` s).
 
         ``status=None`` (or a 2xx/3xx status with no body) only delays: the request is then
         answered normally. ``path`` is a regular expression searched in the request path.
+        ``applied=True`` carries the request out before answering the fault: a write that
+        took effect but whose answer was lost (a proxy's 502), so the client retries it.
         """
-        rule = FaultRule(status, times, method, path, headers, body, delay)
+        rule = FaultRule(status, times, method, path, headers, body, delay, applied=applied)
         with self._store.lock:
             self._faults.append(rule)
         return rule
@@ -337,6 +341,11 @@ class GitHubEmulator:
                         return
                 resource = "graphql" if is_graphql else "core"
                 if rule is not None and _answers(rule):
+                    if rule.applied:
+                        try:
+                            self._answer(method, path, query, raw_body, login, is_graphql, h)
+                        except Exception as err:  # an emulator bug: keep it for the test
+                            self.errors.append(err)
                     status = rule.status or 500
                     body = rule.body if rule.body is not None else _fault_body(rule, request_id)
                     headers = self._rate_headers(login, resource)

@@ -252,6 +252,24 @@ class EmulatedRepo:
             self._refs[ref] = sha
             return sha
 
+    def create_git_commit(self, message: str, *, tree: str, parents: list[str], author: str) -> str:
+        """``POST /git/commits``: a commit object that no ref points at (yet)."""
+        with self._store.lock:
+            for parent in parents:
+                self._require_commit(parent)
+            when = self._store.now()
+            user = self._store.user(author)
+            stamp_s = int(when.timestamp())
+            content = (
+                f"tree {tree}\n"
+                + "".join(f"parent {p}\n" for p in parents)
+                + f"author {user.name} <{user.email}> {stamp_s} +0000\n"
+                + f"committer {user.name} <{user.email}> {stamp_s} +0000\n\n{message}\n"
+            )
+            sha = hashlib.sha1(f"commit {len(content)}\0{content}".encode()).hexdigest()
+            self.commits[sha] = Commit(sha, message, user, list(parents), when, tree)
+            return sha
+
     def create_branch(self, name: str, sha: str) -> None:
         with self._store.lock:
             self._require_commit(sha)

@@ -1011,6 +1011,52 @@ def create_ref(req: Request, repo: EmulatedRepo) -> Response:
     return Response(201, rendered, {"Location": rendered["url"]})
 
 
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@route("POST", R + r"/git/commits")
+def create_git_commit(req: Request, repo: EmulatedRepo) -> Response:
+    """A commit object from a message, a tree and parents; no ref moves."""
+    user = _require_user(req)
+    body = _body(req)
+    message, tree, parents = body.get("message"), body.get("tree"), body.get("parents", [])
+    if not isinstance(message, str) or not isinstance(tree, str):
+        raise ApiError(422, 'Invalid request.\n\n"message", "tree" weren\'t supplied.')
+    known_trees = {c.tree for c in repo.commits.values()} | {EMPTY_TREE}
+    if tree not in known_trees:
+        raise ApiError(422, "Tree SHA does not exist")
+    if not isinstance(parents, list) or any(p not in repo.commits for p in parents):
+        raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+    sha = repo.create_git_commit(message, tree=tree, parents=parents, author=user.login)
+    commit = repo.commits[sha]
+    a = repo_api(req.store, repo)
+    rendered = {
+        "sha": sha,
+        "node_id": legacy_node_id("Commit", f"{repo.id}:{sha}"),
+        "url": f"{a}/git/commits/{sha}",
+        "html_url": f"{repo_html(req.store, repo)}/commit/{sha}",
+        "author": _git_user(commit),
+        "committer": _git_user(commit),
+        "message": message,
+        "tree": {"sha": tree, "url": f"{a}/git/trees/{tree}"},
+        "parents": [
+            {
+                "sha": p,
+                "url": f"{a}/git/commits/{p}",
+                "html_url": f"{repo_html(req.store, repo)}/commit/{p}",
+            }
+            for p in parents
+        ],
+        "verification": {
+            "verified": False,
+            "reason": "unsigned",
+            "signature": None,
+            "payload": None,
+        },
+    }
+    return Response(201, rendered, {"Location": rendered["url"]})
+
+
 @route("GET", R + r"/git/refs")
 def list_refs(req: Request, repo: EmulatedRepo) -> Response:
     refs = repo.ref_items()
