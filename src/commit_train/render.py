@@ -500,7 +500,7 @@ def read_secrets(
     """
     blob: dict[str, Any] | None = None
     blob_state = "unset"
-    raw_blob = env.get(SECRETS_BLOB)
+    raw_blob = env.get(SECRETS_BLOB) if names else None
     if raw_blob:
         try:
             parsed = json.loads(raw_blob)
