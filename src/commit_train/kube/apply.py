@@ -325,7 +325,7 @@ class _Apply:
             self._default_namespace(item)
         _refuse_duplicates(items)
 
-        previous_kinds, previous_namespaces = self._read_parent()
+        parent_exists, previous_kinds, previous_namespaces = self._read_parent()
         first = [i for i in items if _applied_first(i.ref)]
         rest = [i for i in items if not _applied_first(i.ref)]
         new_kinds = {i.ref.group_kind for i in items}
@@ -339,7 +339,8 @@ class _Apply:
             if item.resource is None:
                 item.resource = self._await_kind(item.ref)
                 self._default_namespace(item)
-        if not self.dry_run:
+        grows = not (new_kinds <= previous_kinds and new_namespaces <= previous_namespaces)
+        if not self.dry_run and (grows or not parent_exists):
             self._write_parent(previous_kinds | new_kinds, previous_namespaces | new_namespaces)
         self._apply_all(rest, members)
 
@@ -502,8 +503,8 @@ class _Apply:
     def _parent_resource(self) -> Any:
         return self._resolve(ObjectRef("v1", "Secret", self.applyset, self.namespace))
 
-    def _read_parent(self) -> tuple[set[str], set[str]]:
-        """The group-kinds and namespaces the previous apply recorded on the parent."""
+    def _read_parent(self) -> tuple[bool, set[str], set[str]]:
+        """Whether the parent exists, and the group-kinds and namespaces it records."""
         from kubernetes.dynamic.exceptions import NotFoundError
 
         ref = f"secret {self.namespace}/{self.applyset}"
@@ -511,7 +512,7 @@ class _Apply:
             try:
                 parent = self._get(self._parent_resource(), self.applyset, self.namespace)
             except NotFoundError:
-                return set(), set()
+                return False, set(), set()
         meta = parent.get("metadata") or {}
         labels = meta.get("labels") or {}
         notes = meta.get("annotations") or {}
@@ -530,7 +531,7 @@ class _Apply:
             )
         kinds = {k for k in str(notes.get(GROUP_KINDS_ANNOTATION, "")).split(",") if k}
         spaces = {n for n in str(notes.get(ADDITIONAL_NAMESPACES_ANNOTATION, "")).split(",") if n}
-        return kinds, spaces | {self.namespace}
+        return True, kinds, spaces | {self.namespace}
 
     def _write_parent(self, kinds: set[str], namespaces: set[str]) -> None:
         body = {
@@ -638,14 +639,15 @@ class _Apply:
         with _api_errors(f"apply {ref}", ref=ref):
             status, answer = self._patch(item.resource, item.body, force=self.force)
         if live is None:
-            action = Action.CREATED if status == 201 or self.dry_run else Action.CONFIGURED
+            created = self.dry_run or status == 201 or _only_ours(answer, self.field_manager)
+            action = Action.CREATED if created else Action.CONFIGURED
             return ObjectResult(ref, action, (), answer)
         diff = tuple(_diff(_comparable(live), _comparable(answer), secret=ref.kind == "Secret"))
         if not diff:
             return ObjectResult(ref, Action.UNCHANGED, (), answer)
         if len(diff) > MAX_DIFF_LINES:
             diff = (*diff[:MAX_DIFF_LINES], f"... and {len(diff) - MAX_DIFF_LINES} more changes")
-        return ObjectResult(ref, Action.CONFIGURED, diff if self.dry_run else (), answer)
+        return ObjectResult(ref, Action.CONFIGURED, diff, answer)
 
     def _prune(self, doomed: Sequence[_Member]) -> list[ObjectResult]:
         if self.dry_run:
@@ -707,6 +709,16 @@ def _read(response: Any) -> tuple[int, Any]:
     finally:
         response.release_conn()
     return int(response.status), json.loads(data or b"{}")
+
+
+def _only_ours(obj: Mapping[str, Any], manager: str) -> bool:
+    """Whether only ``manager`` has ever written ``obj``: it was just created by our apply.
+
+    API servers answer 201 to an apply that creates; this covers servers that answer 200.
+    An object someone else made (and that we now adopt) lists their manager too.
+    """
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    return bool(entries) and all(e.get("manager") == manager for e in entries)
 
 
 def _applied_first(ref: ObjectRef) -> bool:
@@ -855,7 +867,8 @@ def _conflicts(status: Mapping[str, Any]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     details = status.get("details") or {}
     for cause in details.get("causes") or []:
-        if cause.get("type") != "FieldManagerConflict":
+        # StatusCause's Go field is Type, but its JSON name is "reason".
+        if (cause.get("reason") or cause.get("type")) != "FieldManagerConflict":
             continue
         match = _CONFLICT_MANAGER.search(str(cause.get("message", "")))
         manager = match.group(1) if match else "unknown"
