@@ -19,14 +19,17 @@ variables, so a test plays a workflow step by step against the emulators.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -41,7 +44,14 @@ from .actions_io import (
     Runtime,
 )
 from .config import CONFIG_FILE, Config, parse, parse_duration
-from .errors import CommitTrainError, ConfigError, KubeError, RefusedError, UsageError
+from .errors import (
+    CommitTrainError,
+    ConfigError,
+    KubeError,
+    RefusedError,
+    RenderError,
+    UsageError,
+)
 from .gate import CHECKS_PENDING, Decision
 from .models import Commit, DeployState, Snapshot
 from .train import Train
@@ -150,7 +160,7 @@ class StepFailed(Exception):
 
 def failure_state(error: BaseException) -> DeployState:
     """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
-    if isinstance(error, RefusedError | ConfigError | KubeError | StepFailed):
+    if isinstance(error, RefusedError | ConfigError | RenderError | KubeError | StepFailed):
         return DeployState.FAILURE
     return DeployState.ERROR
 
@@ -165,7 +175,12 @@ def _report(rt: Runtime, error: BaseException) -> None:
     line = " ".join(line.split())
     state = failure_state(error)
     if not isinstance(error, StepFailed):
-        rt.error(line, title=f"commit-train {name}")
+        rt.error(
+            line,
+            title=f"commit-train {name}",
+            file=getattr(error, "file", None),
+            line=getattr(error, "line", None),
+        )
         rt.summary(f"### commit-train {name} failed\n\n{line}\n")
     if name in DEPLOY_STEPS and rt.job_value(JOB_FAILURE) is None:
         rt.export(JOB_FAILURE, line)
@@ -186,11 +201,14 @@ def run_step(spec: ActionSpec, body: Callable[[Runtime], None]) -> None:
 # ----------------------------------------------------------------------------- shared reads
 
 
+def workspace(rt: Runtime) -> Path:
+    return Path(rt.environ.get("GITHUB_WORKSPACE") or ".")
+
+
 def load_config(rt: Runtime) -> Config:
     """The config file named by the ``config`` input, relative to the workspace."""
     name = rt.input("config")
-    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
-    path = Path(name) if Path(name).is_absolute() else workspace / name
+    path = Path(name) if Path(name).is_absolute() else workspace(rt) / name
     if not path.exists():
         raise ConfigError(
             f"{name}: no such file in the workspace",
@@ -356,6 +374,224 @@ def build_gate(rt: Runtime, *, sleep: Callable[[float], None] = time.sleep) -> N
         raise RefusedError(decision.message, reason=decision.reason)
 
 
+# ----------------------------------------------------------------------------- render
+
+RENDER_RECORD = "render.json"  # what render-manifests leaves beside the manifests for apply
+
+
+def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
+    """Parse the ``secrets`` input and mask every value (and its encoded forms) at once."""
+    from .redact import secret_forms
+
+    try:
+        secrets = json.loads(blob) if blob.strip() else {}
+    except json.JSONDecodeError:
+        secrets = None
+    if not isinstance(secrets, dict):
+        raise UsageError(
+            "input 'secrets' is not a JSON object",
+            fix="pass secrets: ${{ toJSON(secrets) }}",
+        )
+    for value in secrets.values():
+        text = value if isinstance(value, str) else json.dumps(value)
+        rt.mask(text)
+        for form in sorted(secret_forms(text)):
+            rt.mask(form)
+    return secrets
+
+
+def deployment_id_if_any(rt: Runtime) -> int | None:
+    text = rt.job_value(JOB_DEPLOYMENT_ID)
+    if text and text.isdigit():
+        return int(text)
+    event = rt.event()
+    return event.deployment_id if isinstance(event, DeploymentEvent) else None
+
+
+def render_manifests(rt: Runtime) -> None:
+    secrets = mask_secrets(rt, rt.input("secrets"))  # before anything else can log them
+    from .render import SECRETS_BLOB, DeploymentInfo, render
+
+    environment = resolve_environment(rt)
+    sha = resolve_sha(rt)
+    config = load_config(rt)
+    dep_id = deployment_id_if_any(rt)
+    event = rt.event()
+    creator = event.creator if isinstance(event, DeploymentEvent) else rt.context.actor
+    deployment = DeploymentInfo(dep_id, creator) if dep_id is not None else None
+    env = dict(rt.environ)
+    env[SECRETS_BLOB] = json.dumps(secrets)
+    rendered = render(
+        workspace(rt), config, environment=environment, sha=sha, deployment=deployment, env=env
+    )
+    for value in sorted(rendered.secret_values):
+        rt.mask(value)
+    target = Path(rt.input("output-dir")) if rt.input("output-dir") else None
+    if target is None:
+        base = rt.environ.get("RUNNER_TEMP") or tempfile.gettempdir()
+        target = Path(base) / "commit-train" / environment
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)  # real secret values: for the apply step, no one else
+    written = rendered.write_dir(target, redacted=False)
+    for path in written:
+        path.chmod(0o600)
+    record = {
+        "version": 1,
+        "environment": environment,
+        "sha": sha,
+        "deployment_id": dep_id,
+        "objects": len(rendered.objects),
+    }
+    (target / RENDER_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    rt.set_output("manifests-dir", str(target))
+    rt.set_output("objects", str(len(rendered.objects)))
+    for note in rendered.notes:
+        rt.notice(note, title="commit-train render-manifests")
+    rows = [
+        _row(m.key.kind, m.key.namespace or "", m.key.name, f"`{m.location}`")
+        for m in rendered.apply_order()
+    ]
+    rt.summary(
+        f"### Rendered {len(rendered.objects)} object(s) for {environment} at `{sha[:7]}`\n\n"
+        + _row("kind", "namespace", "name", "template")
+        + "\n| --- | --- | --- | --- |\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+    rt.log(f"rendered {len(rendered.objects)} object(s) for {environment} into {target}")
+
+
+# ----------------------------------------------------------------------------- apply
+
+
+def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The objects of every ``*.yaml`` in ``folder`` (sorted by name), and render's record."""
+    import yaml
+
+    if not folder.is_dir():
+        raise UsageError(
+            f"manifests-dir {folder} is not a folder",
+            fix="pass the manifests-dir output of render-manifests",
+        )
+    objects: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError:
+            raise KubeError(f"{path.name} is not valid YAML", fix="render it again") from None
+        objects.extend(d for d in docs if isinstance(d, dict))
+    if not objects:
+        raise UsageError(
+            f"manifests-dir {folder} holds no manifests",
+            fix="run render-manifests first and pass its manifests-dir output",
+        )
+    record_path = folder / RENDER_RECORD
+    record: dict[str, Any] = {}
+    if record_path.is_file():
+        loaded = json.loads(record_path.read_text(encoding="utf-8"))
+        record = loaded if isinstance(loaded, dict) else {}
+    return objects, record
+
+
+def applyset_name(repository: str) -> str:
+    """The ApplySet that holds a repository's objects: its name, lower-cased and cleaned."""
+    name = repository.rpartition("/")[2].lower()
+    name = re.sub(r"[^a-z0-9.-]+", "-", name).strip("-.")
+    return name or "commit-train"
+
+
+def apply_manifests(rt: Runtime) -> None:
+    folder = Path(rt.input("manifests-dir"))
+    dry_run = rt.boolean("dry-run")
+    force = rt.boolean("force-conflicts")
+    timeout = duration_input(rt, "timeout")
+    objects, record = read_manifests(folder)
+    environment = rt.input("environment") or str(record.get("environment") or "")
+    if not environment:
+        environment = resolve_environment(rt)
+    config = load_config(rt)
+    env_config = config.environment(environment)
+    namespace = env_config.namespace or config.kubernetes.namespace
+    sha = str(record.get("sha") or "")
+    dep_id = record.get("deployment_id") or deployment_id_if_any(rt) or ""
+
+    from .kube.apply import Action, apply, deploy_annotations
+    from .kube.client import api_client
+    from .kube.wait import wait_for_rollouts
+
+    with tempfile.TemporaryDirectory(prefix="commit-train-kube-") as scratch:
+        kubeconfig: Path | None = None
+        if rt.input("kubeconfig"):
+            kubeconfig = Path(scratch) / "kubeconfig"
+            kubeconfig.touch(mode=0o600)
+            kubeconfig.write_text(rt.input("kubeconfig"), encoding="utf-8")
+        client = api_client(kubeconfig=kubeconfig, environ=rt.environ)
+        try:
+            with rt.group(f"Apply {len(objects)} object(s) to {namespace}"):
+                result = apply(
+                    client,
+                    objects,
+                    applyset=applyset_name(rt.context.repository),
+                    namespace=namespace,
+                    annotations=deploy_annotations(
+                        sha=sha, deployment_id=dep_id, run_url=rt.context.run_url
+                    ),
+                    force=force,
+                    dry_run=dry_run,
+                )
+                for item in result.results:
+                    rt.log(f"{item.ref}: {item.action.value}")
+                    for line in item.diff:
+                        rt.log(f"    {rt.redact(line)}")
+            changed = any(r.action is not Action.UNCHANGED for r in result.results)
+            if dry_run:
+                rollout, wait_line, ok = "skipped", "dry run: no rollout", True
+            else:
+                with rt.group(f"Wait for {len(result.workloads)} rollout(s)"):
+                    waited = wait_for_rollouts(
+                        client, result.workloads, timeout=timeout, on_progress=rt.log
+                    )
+                ok = waited.ok
+                rollout = "complete" if ok else ("timed-out" if waited.timed_out else "failed")
+                wait_line = waited.summary_line
+        finally:
+            client.close()
+    rt.set_output("changed", changed)
+    rt.set_output("rollout", rollout)
+    rt.set_json_output(
+        "result",
+        {
+            "environment": environment,
+            "namespace": namespace,
+            "dry_run": dry_run,
+            "changed": changed,
+            "counts": result.counts,
+            "objects": [
+                {
+                    "kind": r.ref.kind,
+                    "namespace": r.ref.namespace,
+                    "name": r.ref.name,
+                    "action": r.action.value,
+                }
+                for r in result.results
+            ],
+            "rollout": rollout,
+            "rollout_summary": wait_line,
+        },
+    )
+    rows = [_row(r.ref.kind, r.ref.namespace, r.ref.name, r.action.value) for r in result.results]
+    rt.summary(
+        f"### Apply to {environment}: {result.summary_line}\n\n"
+        + _row("kind", "namespace", "name", "action")
+        + "\n| --- | --- | --- | --- |\n"
+        + "\n".join(rows)
+        + f"\n\nRollout: **{rollout}**: {wait_line}\n"
+    )
+    rt.log(f"{result.summary_line}; rollout {rollout}: {wait_line}")
+    if not ok:
+        raise KubeError(f"rollout {rollout} in {environment}: {wait_line}")
+
+
 # ----------------------------------------------------------------------------- statuses
 
 
@@ -507,6 +743,8 @@ def stale_commit_notifier(rt: Runtime, *, now: Callable[[], datetime] | None = N
 
 BODIES: Mapping[str, Callable[[Runtime], None]] = {
     "build-gate": build_gate,
+    "render-manifests": render_manifests,
+    "apply": apply_manifests,
     "set-deployment-status": set_deployment_status,
     "create-deployment": create_deployment,
     "stale-commit-notifier": stale_commit_notifier,
@@ -531,3 +769,7 @@ def _command(name: str) -> click.Command:
 
 for _name in BODIES:
     action.add_command(_command(_name))
+
+
+if __name__ == "__main__":  # python -m commit_train.actions_cmd NAME (before the CLI has it)
+    action()

@@ -414,8 +414,21 @@ class Runtime:
         self._stream.write(line + "\n")
         self._stream.flush()
 
-    def error(self, message: str, *, title: str | None = None) -> None:
-        self._emit(format_command("error", message, title=title))
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The step's whole environment (secrets a workflow passes by name live here)."""
+        return self._env
+
+    def error(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """An error annotation; with ``file`` and ``line`` it sits on that line of the diff."""
+        self._emit(format_command("error", message, title=title, file=file, line=line))
 
     def warning(self, message: str, *, title: str | None = None) -> None:
         self._emit(format_command("warning", message, title=title))
