@@ -24,8 +24,11 @@ typecheck: $(BIN)/commit-train
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2
 
+# Each benchmark prints its own table; docs/benchmarks.md records the results.
 bench: $(BIN)/commit-train
-	$(BIN)/python -m bench
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/github_status.py
+	$(BIN)/python bench/render.py --objects 1000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
