@@ -265,6 +265,21 @@ def test_invalid_deployment_is_refused_with_422(dyn: Any) -> None:
     assert status["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
 
 
+def test_managed_fields_can_be_stripped_by_an_update(dyn: Any, kube_client: Any) -> None:
+    apply(dyn, configmap("cm", a="1"), "commit-train")
+    core = client.CoreV1Api(kube_client)
+    untouched = core.patch_namespaced_config_map(
+        "cm", "default", {"metadata": {"managedFields": []}}
+    )
+    assert [m.manager for m in untouched.metadata.managed_fields] == ["commit-train"]
+    stripped = core.patch_namespaced_config_map(
+        "cm", "default", {"metadata": {"managedFields": [{}]}}
+    )
+    assert stripped.metadata.managed_fields is None
+    # with no owner left, another manager applies a new value without conflict
+    assert apply(dyn, configmap("cm", a="2"), "other")["data"] == {"a": "2"}
+
+
 # Other writes --------------------------------------------------------------------------------
 
 
@@ -486,6 +501,26 @@ def test_watch_without_a_version_starts_with_the_current_objects(
     assert [(e["type"], e["object"].metadata.name) for e in stream] == [("ADDED", "x")]
 
 
+def test_filtered_watch_sees_objects_enter_and_leave_the_selection(
+    kube: KubeEmulator, kube_client: Any
+) -> None:
+    core = client.CoreV1Api(kube_client)
+    start = str(kube.resource_version)
+    core.create_namespaced_config_map("default", configmap("x", {"tier": "web"}))
+    core.patch_namespaced_config_map("x", "default", {"metadata": {"labels": {"tier": "db"}}})
+    core.patch_namespaced_config_map("x", "default", {"data": {"ignored": "1"}})
+    core.patch_namespaced_config_map("x", "default", {"metadata": {"labels": {"tier": "web"}}})
+    stream = watch.Watch().stream(
+        core.list_namespaced_config_map,
+        "default",
+        label_selector="tier=web",
+        resource_version=start,
+        timeout_seconds=1,
+    )
+    seen = [(e["type"], e["object"].metadata.labels["tier"]) for e in stream]
+    assert seen == [("ADDED", "web"), ("DELETED", "db"), ("ADDED", "web")]
+
+
 def test_watch_bookmarks(kube: KubeEmulator, kube_client: Any) -> None:
     kube.bookmark_interval = 0.2
     rv = str(kube.resource_version)
@@ -571,6 +606,11 @@ def test_controller_rollout_steps(kube: KubeEmulator, dyn: Any) -> None:
     }
     assert sets == {"1": 0, "2": 3}
     assert len(ctl.pods("Deployment", "default", "web")) == 3
+    scaling = [
+        e["message"] for e in kube.objects("Event", "default") if e["reason"] == "ScalingReplicaSet"
+    ]
+    new_rs = next(r for r in kube.objects("ReplicaSet") if r["spec"]["replicas"] == 3)
+    assert f"Scaled up replica set {new_rs['metadata']['name']} from 0 to 3" in scaling
 
 
 def test_progress_deadline_on_the_injected_clock(kube: KubeEmulator, dyn: Any) -> None:

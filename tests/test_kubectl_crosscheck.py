@@ -344,3 +344,47 @@ def test_watch_from_threads_is_not_blocked_by_kubectl(kube: KubeEmulator, kubect
     finally:
         process.kill()
         process.communicate()
+
+
+def test_applyset_prune_with_a_configmap_parent(kube: KubeEmulator, kubectl: Kubectl) -> None:
+    kubectl.env["KUBECTL_APPLYSET"] = "true"
+    both = kubectl.tmp_path / "both.yaml"
+    both.write_text(
+        MANIFEST.split("---\n")[1]
+        + "---\n"
+        + MANIFEST.split("---\n")[1].replace("name: settings", "name: extra")
+    )
+    one = kubectl.tmp_path / "one.yaml"
+    one.write_text(MANIFEST.split("---\n")[1])
+    assert kubectl("create", "namespace", "shop").returncode == 0
+    args = ["apply", "--server-side", "--applyset=configmap/release", "--prune", "-n", "shop"]
+    first = kubectl(*args, "-f", str(both))
+    assert first.returncode == 0, first.stderr
+    parent = kube.get("ConfigMap", "shop", "release")
+    assert parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"] == (
+        "ConfigMap"
+    )
+    set_id = parent["metadata"]["labels"]["applyset.kubernetes.io/id"]
+    extra = kube.get("ConfigMap", "shop", "extra")
+    assert extra["metadata"]["labels"]["applyset.kubernetes.io/part-of"] == set_id
+
+    second = kubectl(*args, "-f", str(one))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "configmap/settings serverside-applied\nconfigmap/extra pruned\n"
+    assert kube.get("ConfigMap", "shop", "extra") is None
+
+
+def test_kubectl_create_sends_protobuf_the_emulator_reads(
+    kube: KubeEmulator, kubectl: Kubectl
+) -> None:
+    created = kubectl("create", "namespace", "shop")
+    assert (created.returncode, created.stdout) == (0, "namespace/shop created\n"), created.stderr
+    assert kube.requests[-1].content_type == "application/vnd.kubernetes.protobuf"
+    kubectl("create", "configmap", "settings", "--from-literal=mode=fast")
+    kubectl("create", "secret", "generic", "token", "--from-literal=value=s3cret")
+    assert kube.get("ConfigMap", "shop", "settings")["data"] == {"mode": "fast"}
+    secret = kube.get("Secret", "shop", "token")
+    assert (secret["type"], secret["data"]) == ("Opaque", {"value": "czNjcmV0"})
+    refused = kubectl("create", "deployment", "web", "--image=nginx")
+    assert refused.returncode == 1
+    assert "the emulator reads protobuf bodies only for" in refused.stderr

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.emulators import kube_protobuf
 from tests.emulators.kube_controller import Clock, Controller
 from tests.emulators.kube_resources import SERVER_VERSION, ResourceType
 from tests.emulators.kube_selectors import SelectorError, field_selector, label_selector
@@ -281,6 +282,7 @@ class KubeEmulator:
             "current-context": "emulator",
             "preferences": {},
         }
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(config, sort_keys=False))
         return target
 
@@ -692,9 +694,11 @@ class KubeEmulator:
                         events = None
                     else:
                         events = [
-                            e
+                            (kind, e.obj)
                             for e in store.history
-                            if e.rv > position and e.key == rtype.key and wanted(e.obj)
+                            if e.rv > position and e.key == rtype.key
+                            for kind in [_seen_as(e.type, e.obj, e.prev, wanted)]
+                            if kind is not None
                         ]
                         if store.history:
                             position = max(position, store.history[-1].rv)
@@ -703,8 +707,8 @@ class KubeEmulator:
                     closed = store.closed
                 if events is None:
                     break
-                for event in events:
-                    handler.send_event({"type": event.type, "object": event.obj})
+                for kind, obj in events:
+                    handler.send_event({"type": kind, "object": obj})
                 if closed:
                     break
                 if bookmarks and time.monotonic() >= next_bookmark:
@@ -715,6 +719,20 @@ class KubeEmulator:
             handler.end_stream()
         except (BrokenPipeError, ConnectionResetError, OSError):
             handler.close_connection = True
+
+
+def _seen_as(kind: str, obj: dict[str, Any], prev: dict[str, Any] | None, wanted: Any) -> Any:
+    """How a filtered watch reports a change: an object that stops matching is DELETED for it,
+    one that starts matching is ADDED (as the API server's watch cache does)."""
+    now = wanted(obj)
+    if kind != "MODIFIED" or prev is None:
+        return kind if now else None
+    before = wanted(prev)
+    if before and now:
+        return "MODIFIED"
+    if before:
+        return "DELETED"
+    return "ADDED" if now else None
 
 
 def _page_not_found() -> ApiError:
@@ -729,6 +747,11 @@ def _page_not_found() -> ApiError:
 
 
 def _decode(body: bytes, *, allow_list: bool = False) -> Any:
+    if body.startswith(kube_protobuf.MAGIC):
+        try:
+            return kube_protobuf.decode(body)
+        except kube_protobuf.ProtobufError as exc:
+            raise ApiError(415, "UnsupportedMediaType", str(exc)) from exc
     try:
         value = json.loads(body.decode() or "null")
     except ValueError:

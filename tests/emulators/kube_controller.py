@@ -611,7 +611,24 @@ class Controller:
         def set_replicas(obj: dict[str, Any]) -> None:
             obj["spec"]["replicas"] = replicas
 
+        before = rs["spec"].get("replicas", 0)
         rs = self._write_meta(rs, set_replicas)
+        owner = next(
+            (r for r in rs["metadata"].get("ownerReferences", []) if r["kind"] == "Deployment"),
+            None,
+        )
+        if owner is not None and before != replicas:
+            direction = "up" if replicas > before else "down"
+            self.event(
+                "Deployment",
+                rs["metadata"]["namespace"],
+                owner["name"],
+                reason="ScalingReplicaSet",
+                message=(
+                    f"Scaled {direction} replica set {rs['metadata']['name']} "
+                    f"from {before} to {replicas}"
+                ),
+            )
         labels = rs["spec"]["template"]["metadata"].get("labels", {})
         self._scale_pods(rs, replicas, template=rs["spec"]["template"], labels=labels)
         status = _prune_zero(

@@ -105,6 +105,7 @@ class WatchEvent:
     key: tuple[str, str]
     namespace: str
     obj: dict[str, Any]
+    prev: dict[str, Any] | None = None  # the object before a MODIFIED event
 
 
 def _strip(obj: dict[str, Any] | None, *, subresource: str, status_split: bool) -> dict[str, Any]:
@@ -406,7 +407,13 @@ class Store:
 
     # Writing ------------------------------------------------------------------------------
 
-    def _emit(self, kind: str, rtype: ResourceType, obj: dict[str, Any]) -> None:
+    def _emit(
+        self,
+        kind: str,
+        rtype: ResourceType,
+        obj: dict[str, Any],
+        prev: dict[str, Any] | None = None,
+    ) -> None:
         self.history.append(
             WatchEvent(
                 rv=int(obj["metadata"]["resourceVersion"]),
@@ -414,6 +421,7 @@ class Store:
                 key=rtype.key,
                 namespace=obj["metadata"].get("namespace", ""),
                 obj=copy.deepcopy(obj),
+                prev=copy.deepcopy(prev),
             )
         )
         while len(self.history) > self.history_size:
@@ -496,7 +504,7 @@ class Store:
             meta["resourceVersion"] = str(self.rv)
             key = (namespace if rtype.namespaced else "", meta["name"])
             self.bucket(rtype)[key] = new
-            self._emit("ADDED" if old is None else "MODIFIED", rtype, new)
+            self._emit("ADDED" if old is None else "MODIFIED", rtype, new, old)
             if rtype.kind == "CustomResourceDefinition":
                 self._register_crd(new)
             result = copy.deepcopy(new)
@@ -532,11 +540,12 @@ class Store:
             "storedVersions": [crd_type.version],
         }
         if crd.get("status") != status:
+            before = copy.deepcopy(crd)
             crd["status"] = status
             self.rv += 1
             crd["metadata"]["resourceVersion"] = str(self.rv)
             crd_rtype = self.registry.by_kind("CustomResourceDefinition")
-            self._emit("MODIFIED", crd_rtype, crd)
+            self._emit("MODIFIED", crd_rtype, crd, before)
 
     def delete(
         self,
@@ -652,9 +661,33 @@ class Store:
         dry_run: bool,
         subresource: str,
     ) -> dict[str, Any]:
-        """Commit a non-apply write, moving ownership of what it changed to ``manager``."""
-        prepared = self._prepare(rtype, namespace, old, new, subresource=subresource)
+        """Commit a non-apply write, moving ownership of what it changed to ``manager``.
+
+        A write that sets ``metadata.managedFields`` itself replaces them (how kubectl migrates
+        client-side-apply ownership); ``[{}]`` strips them all; ``[]`` leaves them alone.
+        """
+        requested = (new.get("metadata") or {}).get("managedFields")
+        current = (old or {}).get("metadata", {}).get("managedFields")
+        if requested == [{}]:
+            prepared = self._prepare(rtype, namespace, old, new, subresource=subresource)
+            return self.commit(
+                rtype,
+                namespace,
+                old,
+                prepared,
+                managers=Managers(None),
+                dry_run=dry_run,
+                subresource=subresource,
+            )
         managers = Managers(old)
+        if requested and requested != current:
+            try:
+                managers = Managers({"metadata": {"managedFields": requested}})
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                raise ApiError(
+                    422, "Invalid", f"metadata.managedFields: Invalid value: {exc}"
+                ) from exc
+        prepared = self._prepare(rtype, namespace, old, new, subresource=subresource)
         split = rtype.status_subresource
         old_part = _strip(old, subresource=subresource, status_split=split)
         new_part = _strip(prepared, subresource=subresource, status_split=split)
