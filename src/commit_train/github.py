@@ -69,6 +69,7 @@ from .errors import (
     UsageError,
 )
 from .models import (
+    BranchState,
     Check,
     Checks,
     CheckState,
@@ -76,6 +77,7 @@ from .models import (
     Deployment,
     DeploymentStatus,
     DeployState,
+    RefTarget,
     Snapshot,
     TrainCommit,
 )
@@ -251,6 +253,84 @@ query CommitTrainLive($owner: String!, $name: String!{params}) {{
 """
         + _DEPLOYMENT_FIELDS
     )
+
+
+def refs_query(ref_count: int) -> str:
+    """Several refs and the message of the commit each points at, one alias per ref
+    (``$ref0``, ``$ref1``...; the names travel as variables). Locks are read this way."""
+    params = "".join(f", $ref{i}: String!" for i in range(ref_count))
+    aliases = "".join(
+        f"""
+    ref{i}: ref(qualifiedName: $ref{i}) {{ target {{ oid ... on Commit {{ message }} }} }}"""
+        for i in range(ref_count)
+    )
+    return f"""
+query CommitTrainRefs($owner: String!, $name: String!{params}) {{
+  repository(owner: $owner, name: $name) {{{aliases}
+  }}
+}}
+"""
+
+
+def branch_state_query(environment_count: int, ref_count: int) -> str:
+    """A stale-commit scan's whole read in one query: the default branch's newest commits,
+    each environment's recent deployments (for its live one), and the refs holding locks
+    and reminder marks."""
+    params = "".join(f", $env{i}: [String!]" for i in range(environment_count))
+    params += "".join(f", $ref{i}: String!" for i in range(ref_count))
+    envs = "".join(
+        f"""
+    env{i}: deployments(
+      first: {_DEPLOYMENTS_PER_ENVIRONMENT}, environments: $env{i},
+      orderBy: {{field: CREATED_AT, direction: DESC}}
+    ) {{ nodes {{ ...DeploymentFields }} }}"""
+        for i in range(environment_count)
+    )
+    refs = "".join(
+        f"""
+    ref{i}: ref(qualifiedName: $ref{i}) {{ target {{ oid ... on Commit {{ message }} }} }}"""
+        for i in range(ref_count)
+    )
+    return f"""
+query CommitTrainBranchState($owner: String!, $name: String!, $limit: Int!{params}) {{
+  repository(owner: $owner, name: $name) {{
+    defaultBranchRef {{
+      name
+      target {{
+        ... on Commit {{
+          history(first: $limit) {{
+            nodes {{ oid messageHeadline committedDate author {{ name user {{ login }} }} }}
+          }}
+        }}
+      }}
+    }}{envs}{refs}
+  }}
+}}
+""" + (_DEPLOYMENT_FIELDS if environment_count else "")
+
+
+COMMIT_DEPLOYMENTS_QUERY = (
+    """
+query CommitTrainCommitDeployments(
+  $owner: String!, $name: String!, $sha: String!, $environments: [String!]
+) {
+  repository(owner: $owner, name: $name) {
+    object(expression: $sha) {
+      ... on Commit {
+        deployments(
+          first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
+        ) { nodes { ...DeploymentFields } }
+      }
+    }
+  }
+}
+"""
+    + _DEPLOYMENT_FIELDS
+)
+
+# The tree every lock commit points at: git's empty tree (a lock commit carries no files,
+# only its message). Should a GitHub ever refuse it, a one-file tree is made instead.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 # --------------------------------------------------------------------------------------
@@ -1473,6 +1553,143 @@ class GitHubBackend:
                 return False
             raise
         return True
+
+    def update_ref(self, ref: str, sha: str, *, force: bool = False) -> bool:
+        """Move ``ref`` to ``sha``: True if moved, False if it does not exist or (without
+        ``force``) ``sha`` does not descend from where it points now.
+
+        Without ``force`` this is a compare-and-swap: a new commit whose parent is the
+        ref's current target moves it only while the ref still points there.
+        """
+        full = self._full_ref(ref)
+        try:
+            self._rest(
+                "PATCH",
+                self._path("git", "refs", urllib.parse.quote(full[len("refs/") :], safe="/")),
+                action=f"move {full}",
+                body={"sha": sha, "force": force},
+            )
+        except GitHubError as exc:
+            if exc.status == 422:
+                return False
+            raise
+        return True
+
+    def create_commit(self, message: str, *, parents: Sequence[str] = ()) -> str:
+        """A commit object holding only ``message`` (git's empty tree); no ref moves.
+
+        One request; two if GitHub refuses the empty tree and a one-file tree is made.
+        """
+        action = "create a commit object"
+        body: dict[str, Any] = {"message": message, "tree": EMPTY_TREE, "parents": list(parents)}
+        try:
+            _, data = self._rest(
+                "POST",
+                self._path("git", "commits"),
+                action=action,
+                body=body,
+                not_found=self._repo_not_found,
+            )
+        except GitHubError as exc:
+            if exc.status != 422 or "tree" not in str(exc).lower():
+                raise
+            _, tree = self._rest(
+                "POST",
+                self._path("git", "trees"),
+                action="create a tree",
+                body={
+                    "tree": [
+                        {"path": "message", "mode": "100644", "type": "blob", "content": message}
+                    ]
+                },
+            )
+            body["tree"] = str(tree["sha"])
+            _, data = self._rest("POST", self._path("git", "commits"), action=action, body=body)
+        return str(data["sha"])
+
+    def read_refs(self, refs: Sequence[str]) -> dict[str, RefTarget]:
+        """The refs that exist among ``refs``, each with its commit's message: one request."""
+        names = [self._full_ref(r) for r in dict.fromkeys(refs)]
+        if not names:
+            return {}
+        data = self._graphql(
+            refs_query(len(names)),
+            {f"ref{i}": name for i, name in enumerate(names)},
+            action=f"read refs of {self._repo}",
+        )
+        return _ref_targets(data["repository"], names)
+
+    def branch_state(
+        self, *, environments: Sequence[str], refs: Sequence[str], limit: int = 100
+    ) -> BranchState:
+        """The default branch's newest ``limit`` commits, each environment's live
+        deployment (among its last 20) and the refs asked for: one GraphQL request."""
+        if not 1 <= limit <= 100:
+            raise UsageError(f"limit {limit} is out of range", fix="give a limit from 1 to 100")
+        envs = list(dict.fromkeys(environments))
+        names = [self._full_ref(r) for r in dict.fromkeys(refs)]
+        variables: dict[str, Any] = {"limit": limit}
+        variables.update({f"env{i}": [env] for i, env in enumerate(envs)})
+        variables.update({f"ref{i}": name for i, name in enumerate(names)})
+        data = self._graphql(
+            branch_state_query(len(envs), len(names)),
+            variables,
+            action=f"read the train of {self._repo}",
+        )
+        repository = data["repository"]
+        branch = repository.get("defaultBranchRef")
+        if branch is None:
+            raise NotFoundError(
+                f"{self._repo} has no default branch yet", fix="push a first commit"
+            )
+        self._default_branch = str(branch["name"])
+        live: dict[str, Deployment] = {}
+        for i, env in enumerate(envs):
+            deployments = sorted(
+                (
+                    deployment_from_graphql(node, url=self._deployment_url(node.get("databaseId")))
+                    for node in (repository.get(f"env{i}") or {}).get("nodes") or []
+                ),
+                key=lambda d: (d.created_at, d.id),
+                reverse=True,
+            )
+            current = next((d for d in deployments if d.state == DeployState.SUCCESS), None)
+            if current is not None:
+                live[env] = current
+        commits = tuple(commit_from_graphql(node) for node in branch["target"]["history"]["nodes"])
+        return BranchState(
+            default_branch=self._default_branch,
+            commits=commits,
+            live=live,
+            refs=_ref_targets(repository, names),
+        )
+
+    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request.
+
+        The promotion-order rule asks this: did this very commit succeed in staging?
+        """
+        data = self._graphql(
+            COMMIT_DEPLOYMENTS_QUERY,
+            {"sha": sha, "environments": list(environments)},
+            action=f"read the deployments of {sha[:7]}",
+        )
+        node = data["repository"].get("object") or {}
+        return [
+            deployment_from_graphql(d, url=self._deployment_url(d.get("databaseId")))
+            for d in (node.get("deployments") or {}).get("nodes") or []
+        ]
+
+
+def _ref_targets(repository: Mapping[str, Any], names: Sequence[str]) -> dict[str, RefTarget]:
+    found: dict[str, RefTarget] = {}
+    for i, name in enumerate(names):
+        target = (repository.get(f"ref{i}") or {}).get("target")
+        if target and target.get("oid"):
+            found[name] = RefTarget(
+                ref=name, sha=str(target["oid"]), message=str(target.get("message") or "")
+            )
+    return found
 
 
 if TYPE_CHECKING:  # mypy proves the backend fits the protocol the train service uses

@@ -180,3 +180,48 @@ class Snapshot:
     default_branch: str
     commits: tuple[TrainCommit, ...]
     live: Mapping[str, Deployment]  # environment -> its live (latest successful) deployment
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """A ref and the commit it points at (locks and reminder marks live in refs)."""
+
+    ref: str
+    sha: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class BranchState:
+    """What a stale-commit scan reads in one go: the default branch's newest commits
+    (newest first), each environment's live deployment, and the refs asked for (only those
+    that exist)."""
+
+    default_branch: str
+    commits: tuple[Commit, ...]
+    live: Mapping[str, Deployment]
+    refs: Mapping[str, RefTarget]
+
+
+@dataclass(frozen=True)
+class Lock:
+    """An environment's lock (``environment`` is ``"*"`` for the global lock).
+
+    ``expires_at`` is None for a lock without a ttl; an expired lock no longer blocks.
+    ``token`` tells this lock from any other, even one by the same person (the lock
+    commit's sha on GitHub, a random id in the local journal).
+    """
+
+    environment: str
+    holder: str
+    reason: str
+    since: datetime
+    expires_at: datetime | None = None
+    token: str = ""
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    @property
+    def is_global(self) -> bool:
+        return self.environment == "*"
