@@ -458,6 +458,26 @@ class LocalBackend:
                 conn, "WHERE environment = ? ORDER BY id DESC LIMIT ?", (environment, limit)
             )
 
+    # -- tables kept by other modules -------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``) on the journal, creating it if missing.
+
+        For modules that keep their own tables beside the deployments (``journal_sync``
+        notes which offline deploys reached GitHub): they create them with ``IF NOT
+        EXISTS``, name them after themselves, and leave this module's tables to it.
+        ``sqlite3`` errors become ``LedgerError``.
+        """
+        with self._write() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read connection, or None when there is no journal yet (reads never create it)."""
+        with self._read() as conn:
+            yield conn
+
     def environments(self) -> list[str]:
         """Every environment the journal has seen, by name."""
         with self._read() as conn:
