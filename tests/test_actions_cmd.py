@@ -1,0 +1,353 @@
+"""``commit-train action NAME`` run as the runner runs it: a subprocess per step, with
+``GITHUB_*`` and ``INPUT_*`` variables, against the GitHub and Kubernetes emulators.
+
+``Runner`` plays one job: it keeps what a step appends to ``GITHUB_ENV`` for the later
+steps, and reads each step's outputs and summary the way the runner does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from commit_train.train import clip
+from tests import actions_events, kube_fixtures
+from tests.emulators.github import GitHubEmulator
+from tests.test_actions_io import read_outputs
+
+kube = kube_fixtures.kube
+
+CONFIG = """\
+image: ghcr.io/acme/shop
+secrets: [API_KEY]
+checks:
+  ignore: [deploy]
+environments:
+  staging:
+    url: https://staging.shop.example.com
+  production:
+    production: true
+"""
+
+TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: {{ image }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: web
+stringData:
+  API_KEY: {{ secrets.API_KEY | quote }}
+"""
+
+SECRET = "s3cr3t-value-for-tests"
+
+
+@dataclass
+class Step:
+    code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+
+class Runner:
+    """One job on a pretend runner: a workspace, an event, and the job's GITHUB_ENV."""
+
+    def __init__(self, tmp: Path, emu: GitHubEmulator, event: str, payload: Any) -> None:
+        self.tmp = tmp
+        self.workspace = tmp / "workspace"
+        self.workspace.mkdir()
+        (self.workspace / ".commit-train.yml").write_text(CONFIG)
+        templates = self.workspace / "deploy" / "templates"
+        templates.mkdir(parents=True)
+        (templates / "web.yaml").write_text(TEMPLATE)
+        event_path = tmp / "event.json"
+        event_path.write_text(json.dumps(payload))
+        self.job_env: dict[str, str] = {}
+        self.steps = 0
+        self.base = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp),
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_REPOSITORY": "acme/shop",
+            "GITHUB_API_URL": emu.base_url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": "9001",
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_ACTOR": "octocat",
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "RUNNER_TEMP": str(tmp / "runner-temp"),
+        }
+
+    def run(self, name: str, **inputs: str) -> Step:
+        self.steps += 1
+        files = {k: self.tmp / f"{k.lower()}-{self.steps}" for k in ("OUTPUT", "SUMMARY", "ENV")}
+        for path in files.values():
+            path.write_text("")
+        env = {
+            **self.base,
+            **self.job_env,
+            "GITHUB_OUTPUT": str(files["OUTPUT"]),
+            "GITHUB_STEP_SUMMARY": str(files["SUMMARY"]),
+            "GITHUB_ENV": str(files["ENV"]),
+        }
+        for key, value in inputs.items():
+            env["INPUT_" + key.upper()] = value
+        done = subprocess.run(
+            [sys.executable, "-m", "commit_train.actions_cmd", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=self.workspace,
+            timeout=120,
+        )
+        self.job_env.update(read_outputs(files["ENV"]))
+        return Step(
+            done.returncode,
+            done.stdout,
+            done.stderr,
+            read_outputs(files["OUTPUT"]),
+            files["SUMMARY"].read_text(),
+        )
+
+
+@pytest.fixture
+def shop(github_emulator: GitHubEmulator) -> tuple[GitHubEmulator, Any, str]:
+    repo = github_emulator.create_repo("acme/shop", default_branch="main")
+    repo.commit("Initial commit")
+    sha = repo.commit("Add the checkout page")
+    repo.add_check_run(sha, name="test")
+    return github_emulator, repo, sha
+
+
+def statuses(repo: Any, deployment_id: int) -> list[tuple[str, str, str | None]]:
+    return [
+        (s["state"], s["description"], s.get("log_url"))
+        for s in repo.deployment_statuses(deployment_id)
+    ]
+
+
+RUN_URL = "https://github.com/acme/shop/actions/runs/9001/attempts/1"
+
+
+def test_a_deployment_event_deploys_end_to_end(shop: Any, kube: Any, tmp_path: Path) -> None:
+    emu, repo, sha = shop
+    kube.controller.auto_complete(0.05)
+    dep_id = repo.add_deployment(sha, environment="staging", creator="alice")
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=sha)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig").read_text()
+
+    started = runner.run("set-deployment-status", state="in_progress", token=emu.token)
+    assert started.code == 0, started.stdout + started.stderr
+    assert started.outputs == {"deployment-id": str(dep_id), "state": "in_progress"}
+
+    gate = runner.run("build-gate", token=emu.token)
+    assert gate.code == 0, gate.stdout
+    assert (gate.outputs["decision"], gate.outputs["reason"]) == ("allow", "ok")
+    result = json.loads(gate.outputs["result"])
+    assert result == {
+        "version": 1,
+        "decision": "allow",
+        "reason": "ok",
+        "message": f"{sha[:7]} can be deployed to staging",
+        "environment": "staging",
+        "sha": sha,
+        "title": "Add the checkout page",
+    }
+    assert "### Gate: allow" in gate.summary
+
+    render = runner.run("render-manifests", secrets=json.dumps({"API_KEY": SECRET}))
+    assert render.code == 0, render.stdout + render.stderr
+    first = render.stdout.splitlines()[0]
+    assert first == f"::add-mask::{SECRET}", "secrets are masked before anything else"
+    assert render.outputs["objects"] == "2"
+    folder = Path(render.outputs["manifests-dir"])
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert SECRET not in render.summary
+
+    applied = runner.run("apply", **{"manifests_dir": str(folder), "kubeconfig": kubeconfig})
+    assert applied.code == 0, applied.stdout + applied.stderr
+    assert applied.outputs["changed"] == "true"
+    assert applied.outputs["rollout"] == "complete"
+    assert json.loads(applied.outputs["result"])["counts"]["created"] == 2
+    deployment = kube.get("Deployment", "default", "web")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        f"ghcr.io/acme/shop:{sha}"
+    )
+    annotations = deployment["metadata"]["annotations"]
+    assert annotations["commit-train.dev/deployment-id"] == str(dep_id)
+    assert SECRET not in applied.stdout
+
+    final = runner.run("set-deployment-status", state="success", token=emu.token)
+    assert final.code == 0, final.stdout
+    assert statuses(repo, dep_id)[-2:] == [
+        ("in_progress", "", RUN_URL),
+        ("success", "", RUN_URL),
+    ]
+
+
+def test_a_refused_gate_ends_in_a_failure_status_with_its_reason(shop: Any, tmp_path: Path) -> None:
+    emu, repo, _ = shop
+    red = repo.commit("Break the build")
+    repo.add_check_run(red, name="test", conclusion="failure")
+    dep_id = repo.add_deployment(red, environment="staging")
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=red)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+
+    gate = runner.run("build-gate", token=emu.token)
+    message = f"{red[:7]} has failing checks: test; fix them or deploy a green commit"
+    assert gate.code == 1
+    assert gate.outputs["decision"] == "deny"
+    assert gate.outputs["reason"] == "checks-failing"
+    assert f"::error title=commit-train build-gate::{message}" in gate.stdout.splitlines()
+    assert f"### commit-train build-gate failed\n\n{message}\n" in gate.summary
+    assert "Traceback" not in gate.stdout + gate.stderr
+    assert runner.job_env == {
+        "COMMIT_TRAIN_FAILURE": message,
+        "COMMIT_TRAIN_FAILURE_STATE": "failure",
+    }
+
+    final = runner.run("set-deployment-status", state="failure", token=emu.token)
+    assert final.code == 0, final.stdout
+    assert statuses(repo, dep_id)[-1] == ("failure", message, RUN_URL)
+
+
+def test_an_infrastructure_failure_is_recorded_as_error(shop: Any, tmp_path: Path) -> None:
+    emu, repo, sha = shop
+    dep_id = repo.add_deployment(sha, environment="staging")
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=sha)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    gate = runner.run("build-gate", token="ghs_wrong")
+    assert gate.code == 1
+    assert runner.job_env["COMMIT_TRAIN_FAILURE_STATE"] == "error"
+    assert "::error title=commit-train build-gate::" in gate.stdout
+    final = runner.run("set-deployment-status", state="failure", token=emu.token)
+    assert final.code == 0
+    state, description, _ = statuses(repo, dep_id)[-1]
+    assert state == "error"
+    assert description == clip(runner.job_env["COMMIT_TRAIN_FAILURE"])
+    assert description.startswith("the token was rejected by GitHub")
+
+
+def test_workflow_dispatch_creates_the_deployment_then_updates_it(
+    shop: Any, tmp_path: Path
+) -> None:
+    emu, repo, sha = shop
+    payload = actions_events.workflow_dispatch(environment="staging", ref=sha[:7])
+    runner = Runner(tmp_path, emu, "workflow_dispatch", payload)
+    created = runner.run("create-deployment", environment="staging", ref=sha[:7], token=emu.token)
+    assert created.code == 0, created.stdout + created.stderr
+    dep_id = int(created.outputs["deployment-id"])
+    assert created.outputs["sha"] == sha
+    assert runner.job_env == {"COMMIT_TRAIN_DEPLOYMENT_ID": str(dep_id)}
+    started = runner.run("set-deployment-status", state="in_progress", token=emu.token)
+    assert started.code == 0, started.stdout
+    assert [s[0] for s in statuses(repo, dep_id)] == ["queued", "in_progress"]
+
+
+def test_a_long_description_is_cut_at_140_characters(shop: Any, tmp_path: Path) -> None:
+    emu, repo, sha = shop
+    dep_id = repo.add_deployment(sha, environment="staging")
+    runner = Runner(
+        tmp_path,
+        emu,
+        "deployment",
+        actions_events.deployment_created(deployment_id=dep_id, sha=sha),
+    )
+    words = " ".join(["rollout"] * 40)
+    done = runner.run("set-deployment-status", state="failure", description=words, token=emu.token)
+    assert done.code == 0
+    _, description, _ = statuses(repo, dep_id)[-1]
+    assert len(description) <= 140
+    assert description.endswith("rollout…")
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "message"),
+    [
+        (
+            "set-deployment-status",
+            {},
+            "input 'state' is required and was not supplied; "
+            "set state under with: in the step that uses set-deployment-status",
+        ),
+        (
+            "set-deployment-status",
+            {"state": "done"},
+            "input 'state' must be one of queued, pending, in_progress, success, failure, "
+            "error, inactive, got 'done'; use GitHub's deployment status states",
+        ),
+        (
+            "apply",
+            {"manifests_dir": "x", "dry_run": "yes"},
+            "input 'dry-run' must be a boolean, got 'yes'; "
+            "write one of true, True, TRUE, false, False, FALSE",
+        ),
+        (
+            "render-manifests",
+            {"secrets": "not json"},
+            "input 'secrets' is not a JSON object; pass secrets: ${{ toJSON(secrets) }}",
+        ),
+    ],
+)
+def test_bad_inputs_fail_with_one_line_naming_the_input(
+    github_emulator: GitHubEmulator,
+    tmp_path: Path,
+    name: str,
+    inputs: dict[str, str],
+    message: str,
+) -> None:
+    runner = Runner(tmp_path, github_emulator, "push", {"ref": "refs/heads/main"})
+    done = runner.run(name, **inputs)
+    assert done.code == 1
+    assert done.stdout.splitlines()[-1] == f"::error title=commit-train {name}::{message}"
+    assert done.stderr == ""
+
+
+def test_stale_commit_notifier_lists_commits_waiting_too_long(
+    github_emulator: GitHubEmulator, tmp_path: Path
+) -> None:
+    repo = github_emulator.create_repo("acme/shop", default_branch="main")
+    now = datetime.now(UTC)
+    live = repo.commit("Live one", when=now - timedelta(days=5))
+    repo.add_deployment(live, environment="staging", statuses=["success"])
+    old = repo.commit("Waiting for days", when=now - timedelta(days=3))
+    repo.commit("Fresh", when=now - timedelta(hours=1))
+    runner = Runner(tmp_path, github_emulator, "schedule", actions_events.schedule())
+    done = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.outputs["count"] == "1"
+    stale = json.loads(done.outputs["result"])["stale"]
+    assert [s["sha"] for s in stale] == [old]
+    assert f"| `{old[:7]}` | Waiting for days | alice |" in done.summary
+    assert (
+        "::warning title=commit-train%3A stale commits::1 commit(s) have waited more than "
+        "24.0 h for staging"
+    ) in done.stdout
