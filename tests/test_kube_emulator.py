@@ -573,6 +573,15 @@ def test_a_bounded_history_expires_old_versions() -> None:
     assert event["object"]["message"].startswith(f"too old resource version: {old} (")
 
 
+def test_compaction_ends_open_watches_with_410(kube: KubeEmulator) -> None:
+    url = f"{kube.url}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=10"
+    with urllib.request.urlopen(url) as response:  # headers arrive once the watch is set up
+        kube.compact()
+        event = json.loads(response.readline())
+        assert response.readline() == b""  # and the stream ends
+    assert (event["type"], event["object"]["code"]) == ("ERROR", 410)
+
+
 # Controller --------------------------------------------------------------------------------
 
 

@@ -305,9 +305,13 @@ class KubeEmulator:
     def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return self.store.list(self.rtype(kind), namespace)
 
-    def compact(self) -> None:
-        """Drop the watch history: watches from any earlier resourceVersion get 410 Gone."""
-        self.store.compact()
+    def compact(self, *, expire_watches: bool = True) -> None:
+        """Drop the watch history: watches from any earlier resourceVersion get 410 Gone.
+
+        Open watch streams end with a 410 ERROR event too, unless ``expire_watches=False``
+        (then a watch that is caught up keeps streaming, as it would over an etcd compaction).
+        """
+        self.store.compact(expire_watches=expire_watches)
 
     @property
     def resource_version(self) -> int:
@@ -642,10 +646,24 @@ class KubeEmulator:
                 "object": {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": meta},
             }
 
+        def gone(version: object, oldest: int) -> dict[str, Any]:
+            return {
+                "type": "ERROR",
+                "object": {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": f"too old resource version: {version} ({oldest})",
+                    "reason": "Expired",
+                    "code": 410,
+                },
+            }
+
         record.status = 200
-        handler.start_stream()
         try:
             with store.cond:
+                epoch = store.epoch
                 if requested in ("", "0") or initial_events:
                     position = store.rv
                     first = [
@@ -662,21 +680,9 @@ class KubeEmulator:
                     first = []
                     expired = position < store.compacted_rv
                     oldest = store.history[0].rv if store.history else store.rv + 1
+            handler.start_stream()  # after the starting point is fixed: no event is lost
             if expired:
-                handler.send_event(
-                    {
-                        "type": "ERROR",
-                        "object": {
-                            "kind": "Status",
-                            "apiVersion": "v1",
-                            "metadata": {},
-                            "status": "Failure",
-                            "message": f"too old resource version: {requested} ({oldest - 1})",
-                            "reason": "Expired",
-                            "code": 410,
-                        },
-                    }
-                )
+                handler.send_event(gone(requested, oldest - 1))
                 handler.end_stream()
                 return
             for event in first:
@@ -690,8 +696,9 @@ class KubeEmulator:
                 if now >= deadline:
                     break
                 with store.cond:
-                    if position < store.compacted_rv:
+                    if position < store.compacted_rv or store.epoch != epoch:
                         events = None
+                        oldest_now = store.compacted_rv
                     else:
                         events = [
                             (kind, e.obj)
@@ -706,7 +713,9 @@ class KubeEmulator:
                         store.cond.wait(max(0.0, min(deadline, next_bookmark) - now))
                     closed = store.closed
                 if events is None:
-                    break
+                    handler.send_event(gone(position, oldest_now))
+                    handler.end_stream()
+                    return
                 for kind, obj in events:
                     handler.send_event({"type": kind, "object": obj})
                 if closed:

@@ -379,6 +379,7 @@ class Store:
         self.history: deque[WatchEvent] = deque()
         self.history_size = history_size
         self.compacted_rv = 0
+        self.epoch = 0  # bumped when open watches must end with 410 Gone
         self.closed = False
         self._next_ip = 1
         self.after_commit: list[Callable[[ResourceType, str, dict[str, Any] | None], None]] = []
@@ -428,11 +429,18 @@ class Store:
             self.compacted_rv = self.history.popleft().rv
         self.cond.notify_all()
 
-    def compact(self) -> None:
-        """Forget every watch event so far: watches from older versions get 410 Gone."""
+    def compact(self, *, expire_watches: bool = True) -> None:
+        """Forget every watch event so far: watches from older versions get 410 Gone.
+
+        With ``expire_watches`` the open watch streams also end with a 410 ERROR event, as
+        when the API server's watch cache is reset under them; clients must list again.
+        """
         with self.cond:
             self.history.clear()
             self.compacted_rv = self.rv
+            if expire_watches:
+                self.epoch += 1
+            self.cond.notify_all()
 
     def _cluster_ip(self) -> str:
         self._next_ip += 1
