@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from commit_train.errors import KubeError
@@ -479,3 +483,55 @@ def test_an_unknown_context_lists_the_known_ones(kube: KubeEmulator, tmp_path: P
         f"context 'prod' is not in the kubeconfig {path} (contexts: emulator); "
         "pass one of those to --context, or add the context to the kubeconfig"
     )
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_kubectl_computes_the_same_applyset_id_and_kinds(
+    kube: KubeEmulator, kube_client: Any, tmp_path: Path
+):
+    """The real kubectl, given the same parent, labels it exactly as commit-train does."""
+    run(kube_client, [namespace("kshop")], namespace="kshop", applyset="ours")
+    manifest = tmp_path / "objects.yaml"
+    manifest.write_text(
+        yaml.safe_dump_all(
+            [{**config_map("a"), "metadata": {"name": "a", "namespace": "kshop"}}, deployment("w")]
+        )
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="kshop")),
+        "KUBECTL_APPLYSET": "true",
+    }
+    done = subprocess.run(
+        [
+            "kubectl",
+            "apply",
+            "--server-side",
+            "--applyset=theirs",
+            "--prune",
+            "-n",
+            "kshop",
+            "-f",
+            str(manifest),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    theirs = kube.get("Secret", "kshop", "theirs")
+    assert theirs["metadata"]["labels"][ID_LABEL] == applyset_id("theirs", "kshop")
+    ours = run(
+        kube_client,
+        [config_map("a2"), deployment("w2")],
+        namespace="kshop",
+        applyset="theirs-twin",
+    )
+    twin = kube.get("Secret", "kshop", "theirs-twin")["metadata"]["annotations"]
+    assert twin[GROUP_KINDS_ANNOTATION] == theirs["metadata"]["annotations"][GROUP_KINDS_ANNOTATION]
+    assert ours.applyset_id == applyset_id("theirs-twin", "kshop")
