@@ -4,7 +4,7 @@
 #
 # uv when the runner has it (astral-sh/setup-uv, or a self-hosted image), else pip installs
 # uv into the new venv first: with warm caches uv installs commit-train in about a second,
-# pip takes well over ten (bench/cold_start.py, docs/benchmarks.md).
+# pip takes well over ten (bench/cold_start.py; docs/setup.md, Cold start).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -7,7 +7,7 @@ job), then each is timed ``--runs`` times into a brand-new virtualenv. Both read
 local folder of wheels (``--no-index --find-links``), so neither measures the network.
 
 Usage: ``python bench/cold_start.py [--runs 3]``. Prints one line per installer with the
-median seconds; numbers go to ``docs/benchmarks.md``.
+median seconds; the numbers are in ``docs/setup.md`` (Cold start).
 """
 
 from __future__ import annotations
