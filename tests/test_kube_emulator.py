@@ -245,6 +245,19 @@ def test_fields_dropped_from_the_applied_config_are_removed(dyn: Any) -> None:
     assert apply(dyn, body, "commit-train")["spec"]["replicas"] == 1
 
 
+def test_list_items_dropped_from_the_applied_config_go_whole(dyn: Any) -> None:
+    body = deployment()
+    containers = body["spec"]["template"]["spec"]["containers"]
+    containers[0]["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    containers.append({"name": "sidecar", "image": "envoy:1"})
+    apply(dyn, body, "commit-train")
+    del containers[1]
+    containers[0]["env"] = [{"name": "B", "value": "3"}]
+    spec = apply(dyn, body, "commit-train")["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["containers"]] == ["web"]
+    assert spec["containers"][0]["env"] == [{"name": "B", "value": "3"}]
+
+
 def test_apply_into_a_missing_namespace_is_404(dyn: Any) -> None:
     body = configmap("x")
     body["metadata"]["namespace"] = "nowhere"

@@ -920,7 +920,8 @@ class Store:
                 raise conflict_error(conflicts)
             for entry, path in conflicts:
                 entry["set"] = entry["set"] - {path}
-            for path in sorted(mine["set"] - applied_set, key=len, reverse=True):
+            # shortest first: a dropped list item goes whole, with the defaults inside it
+            for path in sorted(mine["set"] - applied_set, key=len):
                 if not _owned_elsewhere(managers.entries, mine, path):
                     fs.remove_path(merged_part, path)
             if mine["set"] != applied_set or "time" not in mine:
