@@ -626,16 +626,15 @@ class _Apply:
         ref = item.ref
         if item.resource is None:  # dry run of a kind whose CRD is not persisted
             return ObjectResult(ref, Action.CREATED, ("(its CustomResourceDefinition is new)",))
-        live: Mapping[str, Any] | None = None
-        if self.dry_run:
+        member = members.get(ref.identity)
+        live: Mapping[str, Any] | None = member.obj if member is not None else None
+        if live is None and self.dry_run:
+            # Not a member yet: read it, to tell "created" from "adopted and changed".
             with _api_errors(f"read {ref}", ref=ref):
                 try:
                     live = self._get(item.resource, ref.name, ref.namespace or None)
                 except NotFoundError:
                     live = None
-        else:
-            member = members.get(ref.identity)
-            live = member.obj if member is not None else None
         with _api_errors(f"apply {ref}", ref=ref):
             status, answer = self._patch(item.resource, item.body, force=self.force)
         if live is None:
