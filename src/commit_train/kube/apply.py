@@ -637,16 +637,18 @@ class _Apply:
                     live = None
         with _api_errors(f"apply {ref}", ref=ref):
             status, answer = self._patch(item.resource, item.body, force=self.force)
+        secret = ref.kind == "Secret" and ref.group == ""
+        kept = _redact(answer) if secret else answer  # no Secret value leaves this module
         if live is None:
             created = self.dry_run or status == 201 or _only_ours(answer, self.field_manager)
             action = Action.CREATED if created else Action.CONFIGURED
-            return ObjectResult(ref, action, (), answer)
-        diff = tuple(_diff(_comparable(live), _comparable(answer), secret=ref.kind == "Secret"))
+            return ObjectResult(ref, action, (), kept)
+        diff = tuple(_diff(_comparable(live), _comparable(answer), secret=secret))
         if not diff:
-            return ObjectResult(ref, Action.UNCHANGED, (), answer)
+            return ObjectResult(ref, Action.UNCHANGED, (), kept)
         if len(diff) > MAX_DIFF_LINES:
             diff = (*diff[:MAX_DIFF_LINES], f"... and {len(diff) - MAX_DIFF_LINES} more changes")
-        return ObjectResult(ref, Action.CONFIGURED, diff, answer)
+        return ObjectResult(ref, Action.CONFIGURED, diff, kept)
 
     def _prune(self, doomed: Sequence[_Member]) -> list[ObjectResult]:
         if self.dry_run:
@@ -751,6 +753,19 @@ def _refuse_duplicates(items: Sequence[_Item]) -> None:
                 fix="keep one of them; the later one would silently replace the first",
             )
         seen[key] = item.index
+
+
+def _redact(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret with every value replaced, so no result or log can carry one."""
+    found = copy.deepcopy(dict(obj))
+    for section in ("data", "stringData"):
+        values = found.get(section)
+        if isinstance(values, dict):
+            found[section] = dict.fromkeys(values, REDACTED)
+    notes = (found.get("metadata") or {}).get("annotations") or {}
+    if _LAST_APPLIED in notes:
+        notes[_LAST_APPLIED] = REDACTED
+    return found
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
