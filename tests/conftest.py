@@ -14,3 +14,6 @@ def github_emulator() -> Iterator[GitHubEmulator]:
     """A started GitHub emulator (REST under ``base_url``, GraphQL at ``graphql_url``)."""
     with GitHubEmulator() as emu:
         yield emu
+
+
+from tests.kube_fixtures import kube, kube_client, kubeconfig  # noqa: E402, F401
