@@ -64,6 +64,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+NOTIFY_EVENTS = (
+    "deploy-requested",
+    "deploy-started",
+    "deploy-succeeded",
+    "deploy-failed",
+    "rolled-back",
+    "locked",
+    "unlocked",
+    "stale-commits",
+)
+
+
+def _events(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    for event in value or ():
+        if event not in NOTIFY_EVENTS:
+            raise ValueError(f"unknown event {event!r}; known: {', '.join(NOTIFY_EVENTS)}")
+    return value
+
+
+def _env_var_name(value: Any) -> Any:
+    if isinstance(value, str) and (value.startswith(("http://", "https://")) or "/" in value):
+        raise ValueError(
+            "give the name of the environment variable (a secret) that holds the webhook URL, "
+            "never the URL itself"
+        )
+    return value
+
+
+class Notify(_Strict):
+    """Where an environment's notifications go (the webhook URL comes from a secret)."""
+
+    slack_webhook_env: Annotated[str | None, BeforeValidator(_env_var_name)] = Field(
+        default=None, alias="slack-webhook-env"
+    )
+    events: Annotated[tuple[str, ...], BeforeValidator(_events)] = NOTIFY_EVENTS
+
+
 class Environment(_Strict):
     """One deploy target."""
 
@@ -74,6 +113,7 @@ class Environment(_Strict):
     stale_after: Duration | None = Field(default=None, alias="stale-after")
     auto_rollback: bool = Field(default=False, alias="auto-rollback")
     values: str | None = None  # values file, relative to manifests.values
+    notify: Notify | None = None  # this environment's route; default: the top-level notify
 
 
 class Manifests(_Strict):
@@ -103,6 +143,7 @@ class Config(_Strict):
     checks: Checks = Checks()
     secrets: tuple[str, ...] = ()
     environments: dict[str, Environment] = Field(default_factory=dict)
+    notify: Notify | None = None  # the route of environments without their own
 
     def environment(self, name: str) -> Environment:
         from .errors import NotFoundError

@@ -13,9 +13,10 @@ none at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 from .config import CONFIG_FILE, Config
-from .models import Checks, CheckState
+from .models import Checks, CheckState, Lock
 
 OK = "ok"
 UNKNOWN_ENVIRONMENT = "unknown-environment"
@@ -23,6 +24,8 @@ NOT_ON_DEFAULT_BRANCH = "not-on-default-branch"
 CHECKS_FAILING = "checks-failing"
 CHECKS_PENDING = "checks-pending"
 NO_CHECKS = "no-checks"
+LOCKED = "locked"
+PROMOTION_ORDER = "promotion-order"
 
 REASONS = (
     OK,
@@ -31,6 +34,8 @@ REASONS = (
     CHECKS_FAILING,
     CHECKS_PENDING,
     NO_CHECKS,
+    LOCKED,
+    PROMOTION_ORDER,
 )
 
 
@@ -53,6 +58,16 @@ def unknown_environment(config: Config, environment: str) -> Decision:
     )
 
 
+def describe_lock(lock: Lock) -> str:
+    """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
+    scope = "all environments are" if lock.environment == "*" else f"{lock.environment} is"
+    since = lock.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    until = ""
+    if lock.expires_at is not None:
+        until = f" until {lock.expires_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"{scope} locked by {lock.holder} since {since}{until}: {lock.reason or 'no reason'}"
+
+
 def decide(
     *,
     config: Config,
@@ -61,16 +76,29 @@ def decide(
     default_branch: str,
     on_default_branch: bool,
     checks: Checks,
+    lock: Lock | None = None,
+    succeeded_in: frozenset[str] | None = None,
 ) -> Decision:
     """Whether ``sha`` may be deployed to ``environment``.
 
     ``checks`` are the commit's checks as the backend reports them; the names in
     ``config.checks.ignore`` (the deploy workflow's own job, say) are left out here. With no
     check left, the deploy is refused unless ``checks.require-some`` is false.
+
+    ``lock`` is the lock that blocks this deployer (the caller leaves out expired locks and
+    the deployer's own). ``succeeded_in`` names the environments where this very commit
+    once deployed successfully; with it, an environment's ``requires:`` is enforced, except
+    for a commit that was live in the environment before (a rollback). None skips the rule.
     """
     short = sha[:7]
     if environment not in config.environments:
         return unknown_environment(config, environment)
+    if lock is not None:
+        return Decision(
+            False,
+            LOCKED,
+            f"{describe_lock(lock)}; ask {lock.holder} to unlock it, or wait",
+        )
     if not on_default_branch:
         return Decision(
             False,
@@ -100,4 +128,16 @@ def decide(
             f"{short} has no checks; let CI report on it first, "
             f"or set checks.require-some: false in {CONFIG_FILE}",
         )
+    required = config.environments[environment].requires
+    if succeeded_in is not None and required and environment not in succeeded_in:
+        missing = [env for env in required if env not in succeeded_in]
+        if missing:
+            steps = ", then ".join(missing)
+            return Decision(
+                False,
+                PROMOTION_ORDER,
+                f"{short} has not been deployed successfully to {steps} yet; "
+                f"deploy it to {missing[0]} first ({environment} requires "
+                f"{', '.join(required)})",
+            )
     return Decision(True, OK, f"{short} can be deployed to {environment}")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import LedgerError, NotFoundError, RefusedError, UsageError
+from .gate import describe_lock
 from .models import Lock, RefTarget
 
 GLOBAL = "*"
@@ -71,15 +72,8 @@ def where(environment: str) -> str:
 
 
 def describe(lock: Lock) -> str:
-    """``production is locked by alice since 2026-11-25 10:00 UTC (until 12:00 UTC): reason``."""
-    since = lock.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    until = ""
-    if lock.expires_at is not None:
-        until = f" until {lock.expires_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
-    verb = "are" if lock.is_global else "is"
-    return f"{where(lock.environment)} {verb} locked by {lock.holder} since {since}{until}: " + (
-        lock.reason or "no reason given"
-    )
+    """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
+    return describe_lock(lock)
 
 
 def blocking(locks: Sequence[Lock], environment: str, *, actor: str, now: datetime) -> Lock | None:

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from . import gate
+from . import stale as stale_module
 from .config import Config
 from .errors import RefusedError, UsageError
 from .gate import Decision
-from .models import Commit, Deployment, DeploymentStatus, DeployState, Snapshot, TrainCommit
+from .locks import GLOBAL, LockStore, Unlocked, blocking, store_for
+from .models import (
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    Lock,
+    Snapshot,
+    TrainCommit,
+)
+from .notify import Event, Notice, Notifier, StaleLine
 from .ports import Backend
 
 PAYLOAD_VERSION = 1
@@ -48,6 +61,7 @@ class DeployResult:
     dry_run: bool
     action: str  # one line: "created deployment 7: ..." or "would create a deployment ..."
     progress_url: str
+    warnings: tuple[str, ...] = ()  # notifications that could not be sent
 
 
 @dataclass(frozen=True)
@@ -98,11 +112,26 @@ def _limit(value: int, *, most: int, what: str) -> int:
 class Train:
     """The service behind every command, over one backend and one config."""
 
-    def __init__(self, backend: Backend, config: Config, *, actor: str, source: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        config: Config,
+        *,
+        actor: str,
+        source: str,
+        locks: LockStore | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``locks`` defaults to the backend's own store (refs on GitHub, the journal
+        locally); ``notifier`` defaults to none (nothing is sent)."""
         self.backend = backend
         self.config = config
         self.actor = actor
         self.source = source
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.locks = locks if locks is not None else store_for(backend, clock=self.clock)
+        self.notifier = notifier
 
     # -- status ----------------------------------------------------------------------------
 
@@ -133,9 +162,18 @@ class Train:
             # no lookup needed to refuse, and no commit to name
             decision = gate.unknown_environment(self.config, environment)
             raise RefusedError(decision.message, reason=decision.reason)
+        lock = self.blocking_lock(environment)
         commit = self.backend.resolve(ref)
         on_branch = self.backend.on_default_branch(commit.sha)
         checks = self.backend.checks(commit.sha)
+        succeeded_in = None
+        required = self.config.environments[environment].requires
+        if required:
+            succeeded_in = frozenset(
+                d.environment
+                for d in self._deployments_of(commit.sha, [*required, environment])
+                if d.ever_succeeded
+            )
         decision = gate.decide(
             config=self.config,
             environment=environment,
@@ -143,8 +181,31 @@ class Train:
             default_branch=self.backend.default_branch(),
             on_default_branch=on_branch,
             checks=checks,
+            lock=lock,
+            succeeded_in=succeeded_in,
         )
         return commit, decision
+
+    def blocking_lock(self, environment: str) -> Lock | None:
+        """The lock that stops this actor deploying to ``environment`` (never their own)."""
+        if self.locks is None:
+            return None
+        current = self.locks.current([environment])
+        return blocking(current, environment, actor=self.actor, now=self.clock())
+
+    def _deployments_of(self, sha: str, environments: list[str]) -> list[Deployment]:
+        """Deployments of ``sha`` to ``environments``: one query on GitHub; elsewhere the
+        newest 100 deploys of each environment, filtered."""
+        direct = getattr(self.backend, "deployments_of", None)
+        if callable(direct):
+            found: list[Deployment] = direct(sha, environments=environments)
+            return found
+        return [
+            d
+            for env in environments
+            for d in self.backend.deployments(environment=env, limit=HISTORY_LIMIT_MAX)
+            if d.sha == sha
+        ]
 
     def deploy(self, environment: str, ref: str, *, dry_run: bool = False) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
@@ -187,6 +248,7 @@ class Train:
             description=clip(f"queued by {self.actor} via {self.source}"),
         )
         deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
+        warnings = self.notify_deploy(deployment, Event.DEPLOY_REQUESTED, title=commit.title)
         return DeployResult(
             environment=environment,
             commit=commit,
@@ -195,7 +257,123 @@ class Train:
             dry_run=False,
             action=f"created deployment {deployment.id}: {commit.short_sha} to {environment}",
             progress_url=self.backend.progress_url,
+            warnings=tuple(warnings),
         )
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def notify(self, notice: Notice) -> list[str]:
+        """Send ``notice`` to its environment's route: warnings, never an error."""
+        if self.notifier is None:
+            return []
+        return self.notifier.send(notice).warnings
+
+    def notify_deploy(
+        self,
+        deployment: Deployment,
+        event: Event,
+        *,
+        title: str = "",
+        run_url: str | None = None,
+        detail: str = "",
+    ) -> list[str]:
+        """Tell the environment's route about a deploy step (the pipeline calls this for
+        started, succeeded, failed and rolled back)."""
+        return self.notify(
+            Notice(
+                event=event,
+                environment=deployment.environment,
+                actor=deployment.requested_by or self.actor,
+                repo=self.backend.repo,
+                sha=deployment.sha,
+                title=title or _title(deployment),
+                run_url=run_url or deployment.url,
+                detail=detail,
+            )
+        )
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def _lock_store(self) -> LockStore:
+        if self.locks is None:
+            raise UsageError("this backend keeps no locks", fix="use the github or local backend")
+        return self.locks
+
+    def _lock_scope(self, environment: str | None) -> str:
+        if environment is None or environment == GLOBAL:
+            return GLOBAL
+        self.config.environment(environment)  # NotFoundError naming the known ones
+        return environment
+
+    def lock(
+        self, environment: str | None, *, reason: str, ttl: float | None = None
+    ) -> tuple[Lock, list[str]]:
+        """Lock ``environment`` (None: all of them) for this actor: the lock and any
+        notification warnings. ``RefusedError`` (reason ``locked``) names the holder."""
+        if not reason.strip():
+            raise UsageError("a lock needs a reason", fix='pass --reason "why"')
+        scope = self._lock_scope(environment)
+        lock = self._lock_store().acquire(scope, holder=self.actor, reason=reason, ttl=ttl)
+        warnings = self.notify(
+            Notice(Event.LOCKED, scope, self.actor, self.backend.repo, detail=reason)
+        )
+        return lock, warnings
+
+    def unlock(
+        self, environment: str | None, *, force: bool = False, reason: str = ""
+    ) -> tuple[Unlocked, list[str]]:
+        """End a lock: the holder's, or anyone's with ``force`` and a ``reason``."""
+        scope = self._lock_scope(environment)
+        done = self._lock_store().release(scope, by=self.actor, force=force, reason=reason)
+        detail = (
+            f"broke {done.lock.holder}'s lock ({done.lock.reason}): {reason}"
+            if done.forced
+            else reason
+        )
+        warnings = self.notify(
+            Notice(Event.UNLOCKED, scope, self.actor, self.backend.repo, detail=detail)
+        )
+        return done, warnings
+
+    def current_locks(self) -> list[Lock]:
+        """Every environment's lock and the global one, expired ones included."""
+        if self.locks is None:
+            return []
+        return self.locks.current(list(self.config.environments))
+
+    # -- stale commits ---------------------------------------------------------------------
+
+    def stale(
+        self, environment: str | None = None, *, dry_run: bool = False
+    ) -> tuple[stale_module.StaleReport, list[str]]:
+        """Scan for commits merged but not deployed past ``stale-after``, remind each once
+        (to the environment's route), and answer the report and any warnings."""
+        report = stale_module.scan(
+            config=self.config,
+            state=stale_module.state_for(self.backend),
+            repo=self.backend.repo,
+            environments=None if environment is None else [environment],
+            dry_run=dry_run,
+            clock=self.clock,
+        )
+        warnings: list[str] = []
+        if not dry_run:
+            for env in report.environments:
+                if not env.remind:
+                    continue
+                lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
+                detail = f"older than {stale_module.age_text(env.threshold_seconds or 0)}"
+                warnings += self.notify(
+                    Notice(
+                        Event.STALE_COMMITS,
+                        env.environment,
+                        self.actor,
+                        self.backend.repo,
+                        detail=detail,
+                        commits=lines,
+                    )
+                )
+        return report, warnings
 
     # -- history ---------------------------------------------------------------------------
 

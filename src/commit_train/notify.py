@@ -1,0 +1,241 @@
+"""Notifications: each event of an environment goes to that environment's route.
+
+Events: a deploy requested, started, succeeded, failed or rolled back; a lock taken or
+ended; a stale-commit reminder. The route is ``environments.<name>.notify`` in the config,
+else the top-level ``notify``; each names the environment variable (a secret) holding a
+Slack incoming-webhook URL, never the URL, and optionally which events it wants.
+
+A message is read at a glance: the first line says who did what to which commit where,
+and the result; the blocks add the commit title and a link to the run. The payload is
+Slack's documented one for incoming webhooks: ``text`` (the fallback shown in
+notifications) plus ``blocks`` (``section`` with ``mrkdwn`` text, ``context``).
+
+A notification never fails a deploy: ``Notifier.send`` returns warnings (a missing
+secret, a webhook that answers an error or cannot be reached) and raises nothing.
+``slack-sdk`` is imported only when a message is really sent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .config import Config, Notify
+
+
+class Event(StrEnum):
+    DEPLOY_REQUESTED = "deploy-requested"
+    DEPLOY_STARTED = "deploy-started"
+    DEPLOY_SUCCEEDED = "deploy-succeeded"
+    DEPLOY_FAILED = "deploy-failed"
+    ROLLED_BACK = "rolled-back"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    STALE_COMMITS = "stale-commits"
+
+
+_HEADLINE = {
+    Event.DEPLOY_REQUESTED: (":inbox_tray:", "requested a deploy of"),
+    Event.DEPLOY_STARTED: (":rocket:", "is deploying"),
+    Event.DEPLOY_SUCCEEDED: (":white_check_mark:", "deployed"),
+    Event.DEPLOY_FAILED: (":x:", "failed to deploy"),
+    Event.ROLLED_BACK: (":rewind:", "rolled back to"),
+}
+
+# Slack limits: a section's text is at most 3000 characters, a message at most 50 blocks.
+_SECTION_LIMIT = 3000
+_BLOCK_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class StaleLine:
+    """One commit of a stale reminder."""
+
+    sha: str
+    title: str
+    author: str
+    age: str  # "2d 3h"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event to tell people about."""
+
+    event: Event
+    environment: str  # "*" for the global lock
+    actor: str
+    repo: str
+    sha: str = ""
+    title: str = ""
+    run_url: str | None = None
+    detail: str = ""  # a lock's reason, a failure's description...
+    commits: tuple[StaleLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    webhook_env: str
+    events: frozenset[str]
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _where(environment: str) -> str:
+    return "all environments" if environment == "*" else environment
+
+
+def _escape(text: str) -> str:
+    """Slack's mrkdwn escapes: only ``&``, ``<`` and ``>`` must be written as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def headline(notice: Notice) -> str:
+    """The one line a person reads first (also the payload's ``text`` fallback)."""
+    where = _where(notice.environment)
+    short = notice.sha[:7]
+    if notice.event in _HEADLINE:
+        icon, verb = _HEADLINE[notice.event]
+        commit = f"{short} {notice.title}".strip()
+        line = f"{icon} {notice.actor} {verb} {commit} to {where}"
+        if notice.event == Event.ROLLED_BACK:
+            line = f"{icon} {notice.actor} rolled {where} back to {commit}"
+        return line + (f": {notice.detail}" if notice.detail else "")
+    if notice.event == Event.LOCKED:
+        return f":lock: {notice.actor} locked {where}: {notice.detail or 'no reason given'}"
+    if notice.event == Event.UNLOCKED:
+        return f":unlock: {notice.actor} unlocked {where}" + (
+            f": {notice.detail}" if notice.detail else ""
+        )
+    count = len(notice.commits)
+    return (
+        f":hourglass: {count} commit{'s' if count != 1 else ''} merged but not deployed "
+        f"to {where}" + (f" ({notice.detail})" if notice.detail else "")
+    )
+
+
+def slack_payload(notice: Notice) -> dict[str, Any]:
+    """Slack's incoming-webhook payload: ``text`` plus ``blocks``."""
+    text = headline(notice)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(text)[:_SECTION_LIMIT]}}
+    ]
+    if notice.commits:
+        by_author: dict[str, list[StaleLine]] = {}
+        for line in notice.commits:
+            by_author.setdefault(line.author or "unknown", []).append(line)
+        for author, lines in by_author.items():
+            body = f"*{_escape(author)}*\n" + "\n".join(
+                f"• `{c.sha[:7]}` {_escape(c.title)} ({c.age})" for c in lines
+            )
+            if len(blocks) >= _BLOCK_LIMIT - 1:
+                break
+            blocks.append(
+                {"type": "section", "text": {"type": "mrkdwn", "text": body[:_SECTION_LIMIT]}}
+            )
+    context = [f"*{_escape(notice.repo)}*", f"environment: *{_escape(_where(notice.environment))}*"]
+    if notice.sha:
+        context.append(f"commit `{notice.sha[:7]}`")
+    if notice.run_url:
+        context.append(f"<{notice.run_url}|view the run>")
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
+    )
+    return {"text": text, "blocks": blocks}
+
+
+def routes_for(config: Config, environment: str) -> list[Route]:
+    """Where ``environment``'s events go: its own route, else the top-level one.
+
+    The global lock (``*``) goes to the top-level route and every environment's route,
+    each webhook once.
+    """
+    chosen: list[Notify] = []
+    if environment == "*":
+        chosen = [
+            n for n in [config.notify, *(e.notify for e in config.environments.values())] if n
+        ]
+    else:
+        env = config.environments.get(environment)
+        own = env.notify if env is not None else None
+        if own is not None:
+            chosen = [own]
+        elif config.notify is not None:
+            chosen = [config.notify]
+    routes: dict[str, Route] = {}
+    for notify in chosen:
+        if notify.slack_webhook_env and notify.slack_webhook_env not in routes:
+            routes[notify.slack_webhook_env] = Route(
+                notify.slack_webhook_env, frozenset(notify.events)
+            )
+    return list(routes.values())
+
+
+class Notifier:
+    """Sends notices to their routes; failures become warnings, never errors."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        environ: Mapping[str, str] | None = None,
+        timeout: int = 5,
+    ) -> None:
+        self.config = config
+        self._environ = environ if environ is not None else os.environ
+        self.timeout = timeout
+
+    def send(self, notice: Notice) -> SendReport:
+        report = SendReport()
+        for route in routes_for(self.config, notice.environment):
+            if notice.event.value not in route.events:
+                continue
+            url = self._environ.get(route.webhook_env, "").strip()
+            if not url:
+                report.warnings.append(
+                    f"notification {notice.event.value} for {_where(notice.environment)} not "
+                    f"sent: the secret {route.webhook_env} is not set"
+                )
+                continue
+            warning = post_to_slack(url, slack_payload(notice), timeout=self.timeout)
+            if warning is None:
+                report.sent += 1
+            else:
+                report.warnings.append(
+                    f"notification {notice.event.value} for {_where(notice.environment)} not "
+                    f"sent to {route.webhook_env}: {warning}"
+                )
+        return report
+
+    def send_all(self, notices: Sequence[Notice]) -> SendReport:
+        total = SendReport()
+        for notice in notices:
+            one = self.send(notice)
+            total.sent += one.sent
+            total.warnings.extend(one.warnings)
+        return total
+
+
+def post_to_slack(url: str, payload: Mapping[str, Any], *, timeout: int = 5) -> str | None:
+    """Post one payload to an incoming webhook: None when Slack says ``ok``, else why not.
+
+    The URL is a secret, so no message here ever includes it.
+    """
+    from slack_sdk.webhook import WebhookClient  # only when a message is really sent
+
+    client = WebhookClient(url, timeout=timeout)
+    try:
+        response = client.send(text=payload.get("text"), blocks=payload.get("blocks"))
+    except Exception as exc:  # any failure to reach Slack is only a warning
+        return f"the webhook could not be reached ({type(exc).__name__})"
+    if response.status_code != 200:
+        body = (response.body or "").strip().splitlines()[0:1]
+        said = f" {body[0][:100]}" if body else ""
+        return f"the webhook answered {response.status_code}{said}"
+    return None

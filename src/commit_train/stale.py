@@ -1,0 +1,271 @@
+"""Stale-commit reminders: commits merged but not deployed for too long.
+
+For each environment with ``stale-after``, the commits of the default branch newer than
+its live commit and older than the threshold are stale; a reminder lists each (sha, title,
+author, age), grouped by author. An environment that has never been deployed, or has no
+threshold, gets none, and a locked environment stays quiet (its lock says why nothing
+ships).
+
+Deduplicated: a commit is reminded once when it crosses the threshold, not on every
+scheduled run. The state is one *mark* per environment: the newest commit already
+reminded. It lives beside the locks, as the ref ``refs/commit-train/stale/env/<name>``
+pointing at that default-branch commit, so every runner sees it and it costs no object of
+its own (a local repository keeps it in the journal's ``stale_marks`` table). On the next
+scan, stale commits at or older than the mark are not reminded again; once a deploy takes
+the environment past the mark, the mark no longer covers anything and newer commits are
+reminded when they cross.
+
+Requests on GitHub: one GraphQL query reads the history, every environment's live
+deployment, the locks and the marks; moving the mark is one more request (create or move
+the ref), made only when something new was reminded. A scan over one environment is at
+most 2 requests; over several, 1 plus one per environment reminded in that scan.
+
+``scan`` is what both the ``stale`` command and the ``stale-commit-notifier`` action call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import Config
+from .errors import LedgerError
+from .locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
+from .models import BranchState, Commit, Lock
+
+MARK_PREFIX = "refs/commit-train/stale/"
+HISTORY_DEPTH = 100  # how many commits of the default branch a scan looks at
+
+
+def mark_ref(environment: str) -> str:
+    return MARK_PREFIX + lock_ref(environment).removeprefix("refs/commit-train/locks/")
+
+
+def age_text(seconds: float) -> str:
+    """``3d 4h``, ``5h 12m``, ``40m``: an age a person reads at a glance."""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {mins}m"
+    return f"{mins}m"
+
+
+@dataclass(frozen=True)
+class StaleCommit:
+    sha: str
+    title: str
+    author: str
+    committed_at: datetime
+    age_seconds: float
+
+    @property
+    def age(self) -> str:
+        return age_text(self.age_seconds)
+
+
+@dataclass(frozen=True)
+class EnvironmentStale:
+    """One environment's answer: every stale commit, and the ones to remind now."""
+
+    environment: str
+    threshold_seconds: float | None
+    live_sha: str | None
+    stale: tuple[StaleCommit, ...]
+    remind: tuple[StaleCommit, ...]
+    quiet: str | None  # why nothing is reminded: "locked", "never-deployed", "no-threshold"
+    lock: Lock | None = None
+
+    def by_author(
+        self, commits: Sequence[StaleCommit] | None = None
+    ) -> dict[str, list[StaleCommit]]:
+        grouped: dict[str, list[StaleCommit]] = {}
+        for commit in self.remind if commits is None else commits:
+            grouped.setdefault(commit.author or "unknown", []).append(commit)
+        return grouped
+
+
+@dataclass(frozen=True)
+class StaleReport:
+    repo: str
+    scanned_at: datetime
+    environments: tuple[EnvironmentStale, ...]
+
+
+class StaleState(Protocol):
+    """Reads everything a scan needs at once, and moves marks."""
+
+    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
+        """(branch state, locks, environment -> mark sha)."""
+        ...
+
+    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None: ...
+
+
+class GitHubStaleState:
+    """Marks as refs, read together with the history in one GraphQL query."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+
+    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
+        lock_refs = [lock_ref(GLOBAL), *(lock_ref(e) for e in environments)]
+        marks = {mark_ref(e): e for e in environments}
+        state: BranchState = self._backend.branch_state(
+            environments=list(environments), refs=[*lock_refs, *marks], limit=HISTORY_DEPTH
+        )
+        locks = [
+            lock
+            for ref in lock_refs
+            if ref in state.refs
+            for lock in [parse_lock(state.refs[ref])]
+            if lock is not None
+        ]
+        found = {marks[ref]: target.sha for ref, target in state.refs.items() if ref in marks}
+        return state, locks, found
+
+    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None:
+        ref = mark_ref(environment)
+        if exists and self._backend.update_ref(ref, sha, force=True):
+            return
+        if not self._backend.create_ref(ref, sha):  # made meanwhile by another scan
+            self._backend.update_ref(ref, sha, force=True)
+
+
+class LocalStaleState:
+    """Marks in the local journal's ``stale_marks`` table."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self._journal: Path = backend.journal_path
+
+    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
+        snapshot = self._backend.snapshot(limit=HISTORY_DEPTH, environments=list(environments))
+        state = BranchState(
+            default_branch=snapshot.default_branch,
+            commits=tuple(row.commit for row in snapshot.commits),
+            live=snapshot.live,
+            refs={},
+        )
+        locks = LocalLockStore(self._journal).current(environments)
+        marks: dict[str, str] = {}
+        if self._journal.exists():
+            conn = sqlite3.connect(self._journal, timeout=30.0)
+            try:
+                rows = conn.execute("SELECT environment, sha FROM stale_marks").fetchall()
+                marks = {env: sha for env, sha in rows}
+            except sqlite3.OperationalError:
+                marks = {}
+            finally:
+                conn.close()
+        return state, locks, marks
+
+    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None:
+        self._journal.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._journal, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stale_marks"
+                " (environment TEXT PRIMARY KEY, sha TEXT NOT NULL)"
+            )
+            conn.execute(
+                "INSERT INTO stale_marks (environment, sha) VALUES (?, ?)"
+                " ON CONFLICT (environment) DO UPDATE SET sha = excluded.sha",
+                (environment, sha),
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"writing the stale-commit mark failed ({exc})") from None
+        finally:
+            conn.close()
+
+
+def state_for(backend: object) -> StaleState:
+    """Refs on GitHub, the journal locally (duck-typed: no PyGithub import here)."""
+    if hasattr(backend, "branch_state"):
+        return GitHubStaleState(backend)
+    return LocalStaleState(backend)
+
+
+def _pending(commits: Sequence[Commit], live_sha: str) -> list[Commit] | None:
+    """Commits newer than the live one (newest first), or None when it is not in view."""
+    pending: list[Commit] = []
+    for commit in commits:
+        if commit.sha == live_sha:
+            return pending
+        pending.append(commit)
+    return None
+
+
+def scan(
+    *,
+    config: Config,
+    state: StaleState,
+    repo: str,
+    environments: Sequence[str] | None = None,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> StaleReport:
+    """Find stale commits per environment and (unless ``dry_run``) move the marks.
+
+    ``environments`` defaults to every configured one; an environment without
+    ``stale-after`` answers ``quiet="no-threshold"``.
+    """
+    names = list(environments) if environments is not None else list(config.environments)
+    for name in names:
+        config.environment(name)  # NotFoundError naming the known ones
+    now = (clock or (lambda: datetime.now(UTC)))()
+    watched = [n for n in names if config.environments[n].stale_after is not None]
+    branch: BranchState | None = None
+    locks: list[Lock] = []
+    marks: dict[str, str] = {}
+    if watched:
+        branch, locks, marks = state.read(watched)
+    results = []
+    for name in names:
+        threshold = config.environments[name].stale_after
+        if threshold is None or branch is None:
+            results.append(EnvironmentStale(name, None, None, (), (), "no-threshold"))
+            continue
+        live = branch.live.get(name)
+        if live is None:
+            results.append(EnvironmentStale(name, threshold, None, (), (), "never-deployed"))
+            continue
+        pending = _pending(branch.commits, live.sha)
+        if pending is None:  # the live commit is older than the window: all of it is pending
+            pending = list(branch.commits)
+        stale = tuple(
+            StaleCommit(
+                sha=c.sha,
+                title=c.title,
+                author=c.author,
+                committed_at=c.committed_at,
+                age_seconds=(now - c.committed_at).total_seconds(),
+            )
+            for c in pending
+            if (now - c.committed_at).total_seconds() >= threshold
+        )
+        lock = next(
+            (lk for lk in locks if lk.environment in (name, GLOBAL) and not lk.expired(now)), None
+        )
+        if lock is not None:
+            results.append(EnvironmentStale(name, threshold, live.sha, stale, (), "locked", lock))
+            continue
+        mark = marks.get(name)
+        order = [c.sha for c in pending]
+        if mark in order:
+            covered = set(order[order.index(mark) :])
+            remind = tuple(c for c in stale if c.sha not in covered)
+        else:
+            remind = stale
+        if remind and not dry_run:
+            newest = min(remind, key=lambda c: order.index(c.sha))
+            state.set_mark(name, newest.sha, exists=mark is not None)
+        results.append(EnvironmentStale(name, threshold, live.sha, stale, remind, None))
+    return StaleReport(repo=repo, scanned_at=now, environments=tuple(results))
