@@ -1,0 +1,158 @@
+"""Stale-commit reminders against the GitHub emulator (and the local journal): found,
+grouped by author, reminded once, quiet while locked, within the request budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from commit_train import config
+from commit_train.github import GitHubBackend
+from commit_train.ledger import LocalBackend
+from commit_train.models import DeployState
+from commit_train.notify import Notifier
+from commit_train.stale import age_text
+from commit_train.train import Train
+from tests.gitrepos import Repo
+from tests.slack_server import SlackWebhookServer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+CONFIG = config.parse(
+    """
+version: 1
+notify: {slack-webhook-env: SLACK_TEST_HOOK}
+environments:
+  staging: {}
+  production:
+    production: true
+    stale-after: 24h
+"""
+)
+
+
+def _deployed(train: Train, sha: str, environment: str) -> None:
+    dep = train.backend.create_deployment(
+        sha=sha, environment=environment, payload={}, description="", production=False
+    )
+    train.backend.add_status(dep.id, state=DeployState.SUCCESS)
+
+
+@pytest.fixture
+def shop(github_emulator):
+    repo = github_emulator.create_repo("acme/shop")
+    live = repo.commit("Live one", when=NOW - timedelta(days=5))
+    old = [
+        repo.commit("Add cart", author="bob", when=NOW - timedelta(days=3)),
+        repo.commit("Fix footer", author="carol", when=NOW - timedelta(days=2)),
+        repo.commit("Speed up search", author="bob", when=NOW - timedelta(hours=30)),
+    ]
+    fresh = repo.commit("Just merged", author="carol", when=NOW - timedelta(hours=2))
+    return github_emulator, repo, live, old, fresh
+
+
+def _train(emu, slack_url: str | None = None) -> Train:
+    backend = GitHubBackend("acme/shop", token=emu.token, base_url=emu.base_url)
+    environ = {"SLACK_TEST_HOOK": slack_url} if slack_url else {}
+    return Train(
+        backend,
+        CONFIG,
+        actor="stale-bot",
+        source="actions",
+        notifier=Notifier(CONFIG, environ=environ),
+        clock=lambda: NOW,
+    )
+
+
+def test_a_stale_scan_reminds_once_not_twice_in_at_most_two_requests(shop) -> None:
+    emu, _, live, old, fresh = shop
+    with SlackWebhookServer() as slack:
+        train = _train(emu, slack.url)
+        _deployed(train, live, "production")
+        before = train.backend.request_count  # type: ignore[attr-defined]
+        report, warnings = train.stale("production")
+        assert train.backend.request_count - before <= 2  # type: ignore[attr-defined]
+        assert warnings == []
+        (env,) = report.environments
+        assert env.live_sha == live
+        assert [c.sha for c in env.remind] == list(reversed(old))
+        assert fresh not in [c.sha for c in env.stale]
+        assert {a: [c.title for c in cs] for a, cs in env.by_author().items()} == {
+            "bob": ["Speed up search", "Add cart"],
+            "carol": ["Fix footer"],
+        }
+        assert [c.age for c in env.remind] == ["1d 6h", "2d 0h", "3d 0h"]
+        (payload,) = slack.received
+        assert payload["text"].endswith(
+            "3 commits merged but not deployed to production (older than 1d 0h)"
+        )
+        assert "*bob*" in payload["blocks"][1]["text"]["text"]
+
+        before = train.backend.request_count  # type: ignore[attr-defined]
+        again, _ = train.stale("production")
+        assert train.backend.request_count - before == 1  # type: ignore[attr-defined]
+        assert again.environments[0].remind == ()
+        assert len(again.environments[0].stale) == 3  # still stale, just not reminded again
+        assert len(slack.received) == 1
+
+
+def test_a_newly_stale_commit_is_reminded_alone(shop) -> None:
+    emu, repo, live, _old, _ = shop
+    train = _train(emu)
+    _deployed(train, live, "production")
+    train.stale("production")
+    later = Train(
+        train.backend,
+        CONFIG,
+        actor="stale-bot",
+        source="actions",
+        clock=lambda: NOW + timedelta(hours=23),
+    )
+    report, _ = later.stale("production")
+    assert [c.title for c in report.environments[0].remind] == ["Just merged"]
+    # a deploy past everything: nothing is stale any more
+    _deployed(train, repo.refs["refs/heads/main"], "production")
+    assert later.stale("production")[0].environments[0].stale == ()
+
+
+def test_quiet_while_locked(shop) -> None:
+    emu, _, live, _, _ = shop
+    train = _train(emu)
+    _deployed(train, live, "production")
+    Train(train.backend, CONFIG, actor="alice", source="cli").lock("production", reason="incident")
+    report, _ = train.stale()
+    production = next(e for e in report.environments if e.environment == "production")
+    assert production.quiet == "locked"
+    assert production.remind == ()
+    assert production.lock is not None and production.lock.holder == "alice"
+    staging = next(e for e in report.environments if e.environment == "staging")
+    assert staging.quiet == "no-threshold"
+
+
+def test_an_environment_never_deployed_gets_no_reminder(shop) -> None:
+    emu = shop[0]
+    report, _ = _train(emu).stale("production")
+    assert report.environments[0].quiet == "never-deployed"
+
+
+def test_the_local_journal_keeps_the_mark_too(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "shop")
+    live = repo.commit("Live")
+    repo.commit("Waiting", author="bob")
+    backend = LocalBackend(repo.root, creator="alice")
+    later = datetime(2025, 3, 10, tzinfo=UTC)  # a week after the test repository's commits
+    train = Train(backend, CONFIG, actor="alice", source="cli", clock=lambda: later)
+    _deployed(train, live, "production")
+    first, _ = train.stale("production")
+    assert [c.title for c in first.environments[0].remind] == ["Waiting"]
+    assert train.stale("production")[0].environments[0].remind == ()
+
+
+def test_age_text() -> None:
+    assert [age_text(s) for s in (59, 3600 * 5 + 720, 86400 * 3 + 3600 * 4)] == [
+        "0m",
+        "5h 12m",
+        "3d 4h",
+    ]
