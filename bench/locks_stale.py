@@ -1,0 +1,133 @@
+"""GitHub requests for lock, unlock, a refused lock, reading the locks, a deploy's lock
+check, and a stale-commit scan, counted by the GitHub emulator.
+
+    python bench/locks_stale.py
+
+Counts, not times: nothing here asserts a duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.emulators.github import running
+
+from commit_train import config
+from commit_train.errors import RefusedError
+from commit_train.github import GitHubBackend
+from commit_train.locks import GitHubLockStore
+from commit_train.models import DeployState
+from commit_train.train import Train
+
+CONFIG = config.parse(
+    """
+version: 1
+environments:
+  dev: {stale-after: 4h}
+  staging: {stale-after: 12h}
+  production: {production: true, requires: [staging], stale-after: 24h}
+"""
+)
+
+
+def counted(backend: GitHubBackend, action) -> int:  # type: ignore[no-untyped-def]
+    before = backend.request_count
+    action()
+    return backend.request_count - before
+
+
+def main() -> None:
+    now = datetime.now(UTC)
+    rows: list[tuple[str, int]] = []
+    with running() as emu:
+        emu.add_user("bob", "ghs_bob")
+        repo = emu.create_repo("acme/shop")
+        live = repo.commit("Live", when=now - timedelta(days=5))
+        for i in range(60):
+            repo.commit(f"Change {i}", author=f"dev{i % 4}", when=now - timedelta(hours=60 - i))
+        alice = GitHubBackend("acme/shop", token=emu.token, base_url=emu.base_url)
+        bob = GitHubBackend("acme/shop", token="ghs_bob", base_url=emu.base_url)
+        store, other = GitHubLockStore(alice), GitHubLockStore(bob)
+        rows.append(
+            (
+                "lock (first time: read, commit, create ref)",
+                counted(alice, lambda: store.acquire("production", holder="alice", reason="x")),
+            )
+        )
+
+        def refused() -> None:
+            with contextlib.suppress(RefusedError):
+                other.acquire("production", holder="bob", reason="y")
+
+        rows.append(("lock refused (held by someone else)", counted(bob, refused)))
+        rows.append(
+            (
+                "unlock (read, commit, move ref)",
+                counted(alice, lambda: store.release("production", by="alice")),
+            )
+        )
+        rows.append(
+            (
+                "lock again (read, commit, move ref)",
+                counted(alice, lambda: store.acquire("production", holder="alice", reason="x")),
+            )
+        )
+        rows.append(
+            (
+                "locks (every environment and the global lock)",
+                counted(alice, lambda: store.current(list(CONFIG.environments))),
+            )
+        )
+        store.release("production", by="alice")
+        train = Train(alice, CONFIG, actor="alice", source="bench")
+        for env in CONFIG.environments:
+            dep = alice.create_deployment(
+                sha=live, environment=env, payload={}, description="", production=False
+            )
+            alice.add_status(dep.id, state=DeployState.SUCCESS)
+        rows.append(
+            (
+                "deploy's lock check (train.blocking_lock)",
+                counted(alice, lambda: train.blocking_lock("production")),
+            )
+        )
+        rows.append(
+            (
+                "stale scan, 3 environments, first run (reminds in all 3)",
+                counted(alice, lambda: train.stale()),
+            )
+        )
+        rows.append(
+            ("stale scan, 3 environments, second run (nothing new)", counted(alice, train.stale))
+        )
+        rows.append(
+            (
+                "stale scan, production only, first run after new commits",
+                counted(alice, lambda: _new_commits_then_scan(repo, now, train)),
+            )
+        )
+        rows.append(
+            (
+                "stale scan, production only, second run",
+                counted(alice, lambda: train.stale("production")),
+            )
+        )
+    width = max(len(name) for name, _ in rows)
+    print(f"{'operation'.ljust(width)}  requests")
+    for name, count in rows:
+        print(f"{name.ljust(width)}  {count}")
+
+
+def _new_commits_then_scan(repo, now: datetime, train: Train) -> None:  # type: ignore[no-untyped-def]
+    # commits made directly in the emulator cost no request; only the scan is counted
+    repo.commit("Late change", when=now - timedelta(hours=30))
+    train.stale("production")
+
+
+if __name__ == "__main__":
+    main()
