@@ -508,3 +508,21 @@ def store_for(backend: object, *, clock: Callable[[], datetime] = _now) -> LockS
     if isinstance(journal, Path):
         return LocalLockStore(journal, clock=clock)
     return None
+
+
+def lock_json(lock: Lock, now: datetime) -> dict[str, Any]:
+    """One lock as the ``locks --json`` and ``lock --json`` documents show it."""
+    return {
+        "environment": "*" if lock.is_global else lock.environment,
+        "global": lock.is_global,
+        "holder": lock.holder,
+        "reason": lock.reason,
+        "since": _stamp(lock.since),
+        "expires_at": _stamp(lock.expires_at) if lock.expires_at else None,
+        "expired": lock.expired(now),
+    }
+
+
+def locks_json(locks: Sequence[Lock], now: datetime) -> dict[str, Any]:
+    """``commit-train locks --json``: ``{"version": 1, "locks": [...]}``."""
+    return {"version": 1, "locks": [lock_json(lock, now) for lock in locks]}

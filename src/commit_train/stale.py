@@ -269,3 +269,39 @@ def scan(
             state.set_mark(name, newest.sha, exists=mark is not None)
         results.append(EnvironmentStale(name, threshold, live.sha, stale, remind, None))
     return StaleReport(repo=repo, scanned_at=now, environments=tuple(results))
+
+
+def _commit_json(commit: StaleCommit) -> dict[str, Any]:
+    return {
+        "sha": commit.sha,
+        "short_sha": commit.sha[:7],
+        "title": commit.title,
+        "author": commit.author,
+        "committed_at": commit.committed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "age_seconds": int(commit.age_seconds),
+        "age": commit.age,
+    }
+
+
+def stale_json(report: StaleReport) -> dict[str, Any]:
+    """``commit-train stale --json`` (see docs/operations.md)."""
+    return {
+        "version": 1,
+        "repo": report.repo,
+        "scanned_at": report.scanned_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "environments": [
+            {
+                "environment": env.environment,
+                "stale_after_seconds": env.threshold_seconds,
+                "live_sha": env.live_sha,
+                "quiet": env.quiet,
+                "stale": [_commit_json(c) for c in env.stale],
+                "reminded": [c.sha for c in env.remind],
+                "by_author": {
+                    author: [c.sha for c in commits]
+                    for author, commits in env.by_author(env.stale).items()
+                },
+            }
+            for env in report.environments
+        ],
+    }
