@@ -751,3 +751,21 @@ def test_request_log_and_injected_faults(kube: KubeEmulator, kube_client: Any) -
         core.list_namespaced_config_map("default")
     assert caught.value.status == 503
     core.list_namespaced_config_map("default")
+
+
+def test_apply_answers_201_when_it_creates_and_200_when_it_updates(kube: KubeEmulator) -> None:
+    url = f"{kube.url}/api/v1/namespaces/default/configmaps/settings?fieldManager=commit-train"
+    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: '1'\n"
+
+    def apply() -> int:
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="PATCH",
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+        with urllib.request.urlopen(request) as answer:
+            return int(answer.status)
+
+    assert apply() == 201
+    assert apply() == 200

@@ -503,6 +503,8 @@ class KubeEmulator:
                     applied = yaml.safe_load(body.decode() or "{}")
                 except yaml.YAMLError as exc:
                     raise ApiError(400, "BadRequest", f"error decoding YAML: {exc}") from exc
+                # The real API server answers 201 when an apply creates the object.
+                existed = self.store.get(rtype, ns, name) is not None
                 applied_obj = self.store.apply(
                     rtype,
                     ns,
@@ -514,7 +516,7 @@ class KubeEmulator:
                     dry_run=dry_run,
                     subresource=subresource,
                 )
-                return 200, _present(rtype, applied_obj)
+                return (200 if existed else 201), _present(rtype, applied_obj)
             if "force" in params:
                 raise ApiError(
                     422,
