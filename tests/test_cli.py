@@ -403,7 +403,7 @@ def test_record_check_bad_state(repo: Repo) -> None:
 
 # -- help and docs -----------------------------------------------------------------------
 
-COMMANDS = ["status", "deploy", "history", "help", "record-check", "demo"]
+COMMANDS = ["status", "deploy", "history", "help", "record-check", "demo", "sync"]
 
 
 def test_every_command_is_listed_and_has_help() -> None:
@@ -427,8 +427,8 @@ def test_help_command_adds_examples() -> None:
     bad = run(None, "help", "shipit")
     assert bad.exit_code == 2
     assert bad.stderr == (
-        "error: no command 'shipit' (commands: demo, deploy, help, history, record-check, "
-        "status); see commit-train help\n"
+        f"error: no command 'shipit' (commands: {', '.join(sorted(COMMANDS))}); "
+        "see commit-train help\n"
     )
 
 

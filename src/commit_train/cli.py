@@ -271,25 +271,143 @@ def status(options: Options, limit: int, as_json: bool) -> None:
 @click.argument("environment")
 @click.argument("ref")
 @click.option("--dry-run", is_flag=True, help="Ask the gate only; record nothing.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="GitHub is down or out of API limit: record the deploy in the local journal "
+    "(needs --reason); commit-train sync replays it later.",
+)
+@click.option("--reason", default=None, help="Why (recorded); --offline needs one.")
 @json_option
 @pass_options
-def deploy(options: Options, environment: str, ref: str, dry_run: bool, as_json: bool) -> None:
+def deploy(
+    options: Options,
+    environment: str,
+    ref: str,
+    dry_run: bool,
+    offline: bool,
+    reason: str | None,
+    as_json: bool,
+) -> None:
     """Ship commit REF (a sha, a short sha or HEAD) to ENVIRONMENT.
 
     Refused unless REF is on the default branch and its checks passed.
     """
+    from .errors import TemporaryGitHubError
     from .tables import deploy_json, refused_json, render_deploy
 
+    if offline:
+        _deploy_offline(options, environment, ref, reason=reason, dry_run=dry_run, as_json=as_json)
+        return
+    if reason is not None:
+        raise UsageError("--reason goes with --offline", fix="add --offline, or drop --reason")
     try:
         result = options.train().deploy(environment, ref, dry_run=dry_run)
     except RefusedError as refused:
         if as_json:
             _echo_json(refused_json(environment, ref, refused, dry_run=dry_run))
         raise
+    except TemporaryGitHubError as exc:
+        from .journal_sync import unreachable
+
+        raise unreachable(exc) from None
     if as_json:
         _echo_json(deploy_json(result))
     else:
         click.echo(render_deploy(result, colour=options.colour))
+
+
+def _github_repo(options: Options, git: GitRepo | None) -> str:
+    repo = options.repo
+    if repo is None:
+        origin = git.origin() if git is not None else None
+        if origin is None:
+            raise UsageError(
+                "the github backend needs a repository, and origin is not a GitHub remote",
+                fix="pass --repo OWNER/NAME",
+            )
+        repo = origin.full_name
+    return repo
+
+
+def _journal(options: Options, what: str) -> tuple[LocalBackend, Config, str]:
+    """The checkout's journal, its config and the GitHub repository (``deploy --offline``
+    and ``sync`` need all three)."""
+    from . import config as config_module
+    from .ledger import LocalBackend
+
+    git = options.git()
+    if options._choose(git) != "github":
+        raise UsageError(
+            f"{what} is for the github backend; the local backend needs no GitHub",
+            fix="pass --repo OWNER/NAME and a token (GITHUB_TOKEN)",
+        )
+    loaded = config_module.load(git.root).config
+    local = LocalBackend(git.root, default_branch=loaded.default_branch, git=git)
+    return local, loaded, _github_repo(options, git)
+
+
+def _deploy_offline(
+    options: Options,
+    environment: str,
+    ref: str,
+    *,
+    reason: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from .errors import RefusedError as Refused
+    from .journal_sync import GITHUB_ANSWERS, github_down, offline_deploy, offline_json
+
+    if dry_run:
+        raise UsageError("--offline records a deploy; it has no dry run", fix="drop --dry-run")
+    local, loaded, repo = _journal(options, "--offline")
+    from .github import GitHubBackend
+
+    probe = GitHubBackend.from_env(repo, token=options.token, max_attempts=1, max_wait=0.0)
+    down = github_down(probe)
+    if down is None:
+        raise Refused(
+            f"GitHub answers for {repo}, so the deploy goes through GitHub and its checks",
+            reason=GITHUB_ANSWERS,
+            fix="deploy without --offline",
+        )
+    result = offline_deploy(
+        local,
+        loaded,
+        environment,
+        ref,
+        actor=_actor(local.git),
+        reason=reason,
+        repo=repo,
+        source="cli",
+        cause=str(down),
+    )
+    if as_json:
+        _echo_json(dict(offline_json(result)))
+    else:
+        click.echo(result.action)
+
+
+@cli.command("sync")
+@json_option
+@pass_options
+def sync_command(options: Options, as_json: bool) -> None:
+    """Replay deploys recorded with deploy --offline into GitHub (safe to rerun)."""
+    from .journal_sync import sync, sync_json
+
+    local, _loaded, _repo = _journal(options, "sync")
+    report = sync(local, options.train().backend)
+    if as_json:
+        _echo_json(sync_json(report))
+        return
+    for item in report.synced:
+        how = "created" if item.created else "already on GitHub"
+        click.echo(
+            f"local deployment {item.local_id} -> GitHub deployment {item.github_id}: "
+            f"{item.sha[:7]} to {item.environment} ({how}, {item.statuses_added} statuses added)"
+        )
+    click.echo(report.summary)
 
 
 @cli.command()

@@ -1,0 +1,480 @@
+"""Deploying through a GitHub outage: offline deploys in the local journal, and ``sync``.
+
+When GitHub cannot answer (5xx, no connection, a spent rate limit), ``offline_deploy``
+records the deploy in the same SQLite journal ``LocalBackend`` keeps in
+``<git-dir>/commit-train/journal.sqlite3``: a journal deployment (a *local* id) whose payload
+says ``"offline": true`` with who asked, when and why, and a ``queued`` status. The pipeline
+goes on against that local id (``LocalBackend.add_status`` journals its statuses).
+
+The offline gate asks what can still be answered without GitHub: the environment exists,
+and the commit is reachable from the default branch *in the local clone* (fetch first). The
+commit's checks cannot be read, so the deploy is refused unless a reason is given; the
+reason is recorded. Locks and promotion order live on GitHub too and are not enforced.
+
+``sync`` replays every offline deploy into GitHub Deployments once GitHub answers: it creates
+the deployment (the payload keeps the original time, person and reason, and the entry's
+``journal_id``) and its statuses oldest first, each description starting with
+``offline <original time>:``. Which entries reached GitHub is kept beside the journal in the
+``journal_sync`` table. Replaying is idempotent, also after a run that died half way:
+
+- before creating, the environment's newest 100 deployments on GitHub are searched for one
+  whose payload carries the entry's ``journal_id`` (a run that died between GitHub's answer
+  and the journal write);
+- statuses already on GitHub are counted by their ``offline `` prefix, and only the rest is
+  sent; a run with nothing new makes no request at all.
+
+A replayed ``success`` would make GitHub retire (``auto_inactive``) every older success of
+the environment, including a deploy made on GitHub *after* the offline one. So when GitHub
+already has a successful deploy of that environment newer than the entry, the entry's
+success is replayed as ``inactive`` ("succeeded offline ...; replaced since by ...").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import gate
+from .config import Config
+from .errors import RefusedError, TemporaryGitHubError, UsageError
+from .ledger import LocalBackend
+from .models import Commit, Deployment, DeploymentStatus, DeployState
+from .ports import Backend
+from .train import PAYLOAD_VERSION, clip
+
+CHECKS_UNREADABLE = "checks-unreadable"
+GITHUB_ANSWERS = "github-answers"
+STATUS_PREFIX = "offline "
+SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are searched
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS journal_sync (
+    deployment_id INTEGER PRIMARY KEY REFERENCES deployments (id),
+    github_id INTEGER NOT NULL,
+    statuses_synced INTEGER NOT NULL,
+    synced_at TEXT NOT NULL
+)
+"""
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- the outage, as the deploy command sees it ------------------------------------------------
+
+
+def unreachable(exc: TemporaryGitHubError) -> TemporaryGitHubError:
+    """The one line ``deploy`` says when GitHub cannot answer: the cause and the way on."""
+    cause = exc.message.rstrip(".")
+    return type(exc)(
+        f"GitHub is unreachable ({cause})",
+        status=exc.status,
+        delay=exc.delay,
+        fix='to deploy anyway, rerun with --offline --reason "why it cannot wait"',
+    )
+
+
+def github_down(github: Backend) -> TemporaryGitHubError | None:
+    """Whether GitHub is down for this backend: one cheap read, its error or None.
+
+    ``deploy --offline`` asks first, so the offline path (which skips the checks) is taken
+    only while GitHub really cannot answer. Give it a backend that does not retry.
+    """
+    try:
+        github.default_branch()
+    except TemporaryGitHubError as exc:
+        return exc
+    return None
+
+
+# -- the offline deploy -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineDeploy:
+    """What ``deploy --offline`` recorded: a journal deployment, pending sync."""
+
+    environment: str
+    commit: Commit
+    deployment: Deployment  # its id is the journal's (local) id
+    reason: str
+    cause: str
+    journal: Path
+    action: str
+
+
+def offline_deploy(
+    local: LocalBackend,
+    config: Config,
+    environment: str,
+    ref: str,
+    *,
+    actor: str,
+    reason: str | None,
+    repo: str,
+    source: str = "cli",
+    cause: str = "",
+    clock: Callable[[], datetime] = _now,
+) -> OfflineDeploy:
+    """Record a deploy of ``ref`` to ``environment`` in the local journal, pending sync.
+
+    ``repo`` is the GitHub repository the deploy belongs to (``sync`` replays an entry only
+    into that one); ``cause`` is the outage's one line, kept in the payload. Refused with
+    ``RefusedError`` when the environment is unknown, the commit is not reachable from the
+    default branch of the local clone, or no ``reason`` is given (the checks cannot be
+    read while GitHub is down).
+    """
+    if environment not in config.environments:
+        decision = gate.unknown_environment(config, environment)
+        raise RefusedError(decision.message, reason=decision.reason)
+    commit = local.resolve(ref)
+    branch = local.default_branch()
+    if not local.on_default_branch(commit.sha):
+        raise RefusedError(
+            f"{commit.short_sha} is not on the default branch {branch} of the local clone",
+            reason=gate.NOT_ON_DEFAULT_BRANCH,
+            fix=f"merge it first, or fetch (git fetch origin {branch}) if it was merged on GitHub",
+        )
+    why = " ".join((reason or "").split())
+    if not why:
+        raise RefusedError(
+            f"the checks of {commit.short_sha} cannot be read while GitHub is unreachable",
+            reason=CHECKS_UNREADABLE,
+            fix='to deploy without them, say why with --reason "..." (it is recorded)',
+        )
+    env = config.environments[environment]
+    recorded = clock()
+    payload: dict[str, Any] = {
+        "commit_train": PAYLOAD_VERSION,
+        "requested_by": actor,
+        "source": source,
+        "title": commit.title,
+        "short_sha": commit.short_sha,
+        "offline": True,
+        "recorded_at": _iso(recorded),
+        "reason": why,
+        "cause": cause,
+        "repo": repo,
+        "journal_id": uuid.uuid4().hex,
+    }
+    deployment = local.create_deployment(
+        sha=commit.sha,
+        environment=environment,
+        payload=payload,
+        description=clip(f"{commit.short_sha} {commit.title}"),
+        production=env.production,
+    )
+    queued = local.add_status(
+        deployment.id,
+        state=DeployState.QUEUED,
+        description=clip(f"queued offline by {actor} via {source}: {why}"),
+    )
+    deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
+    return OfflineDeploy(
+        environment=environment,
+        commit=commit,
+        deployment=deployment,
+        reason=why,
+        cause=cause,
+        journal=local.journal_path,
+        action=f"recorded offline deployment {deployment.id} (local journal): "
+        f"{commit.short_sha} to {environment}; run commit-train sync once GitHub answers",
+    )
+
+
+# -- what is waiting ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One offline deploy of the journal and how far it reached GitHub."""
+
+    deployment: Deployment  # the journal's own record (local id, original times)
+    github_id: int | None
+    statuses_synced: int
+    production: bool = False
+
+    @property
+    def journal_id(self) -> str:
+        return str(self.deployment.payload.get("journal_id") or "")
+
+    @property
+    def replayable(self) -> tuple[DeploymentStatus, ...]:
+        """The statuses GitHub should get: ``inactive`` is GitHub's own to add."""
+        return tuple(s for s in self.deployment.statuses if s.state != DeployState.INACTIVE)
+
+    @property
+    def pending(self) -> bool:
+        return self.github_id is None or self.statuses_synced < len(self.replayable)
+
+
+def entries(local: LocalBackend, *, repo: str | None = None) -> list[JournalEntry]:
+    """Every offline deploy of the journal (of ``repo`` when given), oldest first."""
+    with local.reading() as conn:
+        if conn is None:
+            return []
+        try:
+            rows = conn.execute(
+                "SELECT d.id, s.github_id, s.statuses_synced, d.production FROM deployments d"
+                " LEFT JOIN journal_sync s ON s.deployment_id = d.id"
+                " WHERE json_extract(d.payload, '$.offline') = 1 ORDER BY d.id"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            rows = [
+                (dep_id, None, 0, production)
+                for (dep_id, production) in conn.execute(
+                    "SELECT id, production FROM deployments"
+                    " WHERE json_extract(payload, '$.offline') = 1 ORDER BY id"
+                )
+            ]
+    found = []
+    for dep_id, github_id, synced, production in rows:
+        deployment = local.get_deployment(int(dep_id))
+        if repo is not None and deployment.payload.get("repo") not in (None, repo):
+            continue
+        found.append(JournalEntry(deployment, github_id, int(synced or 0), bool(production)))
+    return found
+
+
+def pending(local: LocalBackend, *, repo: str | None = None) -> list[JournalEntry]:
+    """The offline deploys ``sync`` still has to replay (or finish replaying)."""
+    return [e for e in entries(local, repo=repo) if e.pending]
+
+
+# -- sync ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncedDeploy:
+    """One journal entry replayed (in part or whole) by this run."""
+
+    local_id: int
+    github_id: int
+    environment: str
+    sha: str
+    created: bool  # False when found on GitHub already (an earlier run got that far)
+    statuses_added: int
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    repo: str
+    synced: tuple[SyncedDeploy, ...]
+    up_to_date: int  # offline deploys already fully on GitHub before this run
+
+    @property
+    def summary(self) -> str:
+        if not self.synced:
+            return f"nothing to sync: {self.up_to_date} offline deploys already on GitHub"
+        statuses = sum(s.statuses_added for s in self.synced)
+        return (
+            f"synced {len(self.synced)} offline deploys to {self.repo} ({statuses} statuses added)"
+        )
+
+
+class _Sync:
+    """One ``sync`` run: remembers each environment's GitHub deployments once read."""
+
+    def __init__(self, local: LocalBackend, github: Backend) -> None:
+        self.local = local
+        self.github = github
+        self._environments: dict[str, list[Deployment]] = {}
+
+    def github_deployments(self, environment: str) -> list[Deployment]:
+        if environment not in self._environments:
+            self._environments[environment] = self.github.deployments(
+                environment=environment, limit=SEARCH_DEPTH
+            )
+        return self._environments[environment]
+
+    def note(self, local_id: int, github_id: int, statuses_synced: int) -> None:
+        with self.local.transaction() as conn:
+            conn.execute(_TABLE)
+            conn.execute(
+                "INSERT INTO journal_sync (deployment_id, github_id, statuses_synced, synced_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (deployment_id) DO UPDATE SET"
+                " github_id = excluded.github_id,"
+                " statuses_synced = excluded.statuses_synced,"
+                " synced_at = excluded.synced_at",
+                (local_id, github_id, statuses_synced, _iso(_now())),
+            )
+
+    def replay(self, entry: JournalEntry) -> SyncedDeploy:
+        local = entry.deployment
+        created = False
+        github_id = entry.github_id
+        on_github: int | None = None  # replayed statuses GitHub holds, when read
+        if github_id is None:
+            found = self._find(entry)
+            if found is not None:
+                github_id = found.id
+                on_github = _replayed(found)
+            else:
+                made = self.github.create_deployment(
+                    sha=local.sha,
+                    environment=local.environment,
+                    payload=dict(local.payload),
+                    description=local.description,
+                    production=entry.production,
+                )
+                github_id, on_github, created = made.id, 0, True
+            self.note(local.id, github_id, on_github)
+        statuses = entry.replayable
+        if on_github is None:
+            if entry.statuses_synced >= len(statuses):
+                on_github = entry.statuses_synced
+            else:  # a run may have died between a status and its note: ask GitHub
+                on_github = _replayed(self.github.get_deployment(github_id))
+        added = 0
+        for index in range(on_github, len(statuses)):
+            status = statuses[index]
+            state, description = self._replayed_state(local, status, github_id)
+            self.github.add_status(
+                github_id,
+                state=state,
+                description=description,
+                log_url=status.log_url,
+                environment_url=status.environment_url,
+            )
+            added += 1
+            self.note(local.id, github_id, index + 1)
+        if added == 0 and on_github != entry.statuses_synced:
+            self.note(local.id, github_id, on_github)
+        return SyncedDeploy(
+            local_id=local.id,
+            github_id=github_id,
+            environment=local.environment,
+            sha=local.sha,
+            created=created,
+            statuses_added=added,
+        )
+
+    def _find(self, entry: JournalEntry) -> Deployment | None:
+        key = entry.journal_id
+        if not key:
+            return None
+        for deployment in self.github_deployments(entry.deployment.environment):
+            if deployment.payload.get("journal_id") == key:
+                return deployment
+        return None
+
+    def _replayed_state(
+        self, local: Deployment, status: DeploymentStatus, github_id: int
+    ) -> tuple[DeployState, str]:
+        when = _iso(status.created_at)
+        if status.state == DeployState.SUCCESS:
+            newer = self._newer_success(local, github_id)
+            if newer is not None:
+                return DeployState.INACTIVE, clip(
+                    f"{STATUS_PREFIX}{when}: succeeded offline; "
+                    f"replaced since by deployment {newer.id}"
+                )
+        text = f"{STATUS_PREFIX}{when}: {status.description}".rstrip(": ")
+        return status.state, clip(text)
+
+    def _newer_success(self, local: Deployment, github_id: int) -> Deployment | None:
+        """A deploy of the same environment on GitHub, newer than ``local``, that succeeded."""
+        recorded = recorded_at(local)
+        for other in self.github_deployments(local.environment):
+            if other.id == github_id or other.payload.get("journal_id") == local.payload.get(
+                "journal_id"
+            ):
+                continue
+            if recorded_at(other) > recorded and other.ever_succeeded:
+                return other
+        return None
+
+
+def _replayed(deployment: Deployment) -> int:
+    return sum(1 for s in deployment.statuses if s.description.startswith(STATUS_PREFIX))
+
+
+def recorded_at(deployment: Deployment) -> datetime:
+    """When a deploy was asked for: an offline deploy's ``recorded_at``, else its creation."""
+    text = deployment.payload.get("recorded_at") if deployment.payload.get("offline") else None
+    if isinstance(text, str):
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    return deployment.created_at
+
+
+def sync(local: LocalBackend, github: Backend) -> SyncReport:
+    """Replay the journal's offline deploys for ``github.repo`` into it, oldest first.
+
+    Stops at the first error (a ``TemporaryGitHubError`` while GitHub is still down): what
+    was replayed so far is noted, and the next run goes on from there.
+    """
+    if isinstance(github, LocalBackend):
+        raise UsageError(
+            "sync replays the local journal into GitHub, and the backend is local",
+            fix="pass --repo OWNER/NAME (and a token) to choose the github backend",
+        )
+    run = _Sync(local, github)
+    found = entries(local, repo=github.repo)
+    done: list[SyncedDeploy] = []
+    up_to_date = 0
+    for entry in found:
+        if not entry.pending:
+            up_to_date += 1
+            continue
+        done.append(run.replay(entry))
+    return SyncReport(repo=github.repo, synced=tuple(done), up_to_date=up_to_date)
+
+
+def sync_json(report: SyncReport) -> dict[str, Any]:
+    """``commit-train sync --json`` (version 1)."""
+    return {
+        "version": 1,
+        "repo": report.repo,
+        "synced": [
+            {
+                "local_id": s.local_id,
+                "github_id": s.github_id,
+                "environment": s.environment,
+                "sha": s.sha,
+                "created": s.created,
+                "statuses_added": s.statuses_added,
+            }
+            for s in report.synced
+        ],
+        "up_to_date": report.up_to_date,
+    }
+
+
+def offline_json(result: OfflineDeploy) -> Mapping[str, Any]:
+    """``commit-train deploy --offline --json`` (version 1)."""
+    dep = result.deployment
+    return {
+        "version": 1,
+        "offline": True,
+        "environment": result.environment,
+        "sha": result.commit.sha,
+        "short_sha": result.commit.short_sha,
+        "title": result.commit.title,
+        "deployment": {
+            "id": dep.id,
+            "journal_id": dep.payload.get("journal_id"),
+            "state": dep.state.value,
+            "recorded_at": dep.payload.get("recorded_at"),
+            "requested_by": dep.payload.get("requested_by"),
+            "reason": result.reason,
+        },
+        "cause": result.cause,
+        "journal": str(result.journal),
+        "action": result.action,
+    }
