@@ -34,6 +34,7 @@ RANKS = {
     "stats": 4,
     "journal_sync": 5,
     "train": 5,
+    "pipeline": 5,
     "demo": 6,
     "actions_io": 6,
     "tables": 6,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -464,6 +463,13 @@ def render_manifests(rt: Runtime) -> None:
 # ----------------------------------------------------------------------------- apply
 
 
+def applyset_name(repository: str) -> str:
+    """The ApplySet that holds a repository's objects (see ``pipeline.applyset_name``)."""
+    from .pipeline import applyset_name as name
+
+    return name(repository)
+
+
 def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The objects of every ``*.yaml`` in ``folder`` (sorted by name), and render's record."""
     import yaml
@@ -493,14 +499,9 @@ def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return objects, record
 
 
-def applyset_name(repository: str) -> str:
-    """The ApplySet that holds a repository's objects: its name, lower-cased and cleaned."""
-    name = repository.rpartition("/")[2].lower()
-    name = re.sub(r"[^a-z0-9.-]+", "-", name).strip("-.")
-    return name or "commit-train"
-
-
 def apply_manifests(rt: Runtime) -> None:
+    from .pipeline import apply_and_wait, applyset_name
+
     folder = Path(rt.input("manifests-dir"))
     dry_run = rt.boolean("dry-run")
     force = rt.boolean("force-conflicts")
@@ -515,9 +516,7 @@ def apply_manifests(rt: Runtime) -> None:
     sha = str(record.get("sha") or "")
     dep_id = record.get("deployment_id") or deployment_id_if_any(rt) or ""
 
-    from .kube.apply import Action, apply, deploy_annotations
     from .kube.client import api_client
-    from .kube.wait import wait_for_rollouts
 
     with tempfile.TemporaryDirectory(prefix="commit-train-kube-") as scratch:
         kubeconfig: Path | None = None
@@ -525,47 +524,31 @@ def apply_manifests(rt: Runtime) -> None:
             kubeconfig = Path(scratch) / "kubeconfig"
             kubeconfig.touch(mode=0o600)
             kubeconfig.write_text(rt.input("kubeconfig"), encoding="utf-8")
-        client = api_client(kubeconfig=kubeconfig, environ=rt.environ)
-        try:
-            with rt.group(f"Apply {len(objects)} object(s) to {namespace}"):
-                result = apply(
-                    client,
-                    objects,
-                    applyset=applyset_name(rt.context.repository),
-                    namespace=namespace,
-                    annotations=deploy_annotations(
-                        sha=sha, deployment_id=dep_id, run_url=rt.context.run_url
-                    ),
-                    force=force,
-                    dry_run=dry_run,
-                )
-                for item in result.results:
-                    rt.log(f"{item.ref}: {item.action.value}")
-                    for line in item.diff:
-                        rt.log(f"    {rt.redact(line)}")
-            changed = any(r.action is not Action.UNCHANGED for r in result.results)
-            if dry_run:
-                rollout, wait_line, ok = "skipped", "dry run: no rollout", True
-            else:
-                with rt.group(f"Wait for {len(result.workloads)} rollout(s)"):
-                    waited = wait_for_rollouts(
-                        client, result.workloads, timeout=timeout, on_progress=rt.log
-                    )
-                ok = waited.ok
-                rollout = "complete" if ok else ("timed-out" if waited.timed_out else "failed")
-                wait_line = waited.summary_line
-        finally:
-            client.close()
-    rt.set_output("changed", changed)
-    rt.set_output("rollout", rollout)
+        run = apply_and_wait(
+            lambda: api_client(kubeconfig=kubeconfig, environ=rt.environ),
+            objects,
+            environment=environment,
+            namespace=namespace,
+            applyset=applyset_name(rt.context.repository),
+            sha=sha,
+            deployment_id=dep_id,
+            run_url=rt.context.run_url,
+            timeout=timeout,
+            dry_run=dry_run,
+            force=force,
+            on_line=lambda line: rt.log(rt.redact(line)),
+            group=rt.group,
+        )
+    rt.set_output("changed", run.changed)
+    rt.set_output("rollout", run.rollout)
     rt.set_json_output(
         "result",
         {
             "environment": environment,
             "namespace": namespace,
             "dry_run": dry_run,
-            "changed": changed,
-            "counts": result.counts,
+            "changed": run.changed,
+            "counts": dict(run.counts),
             "objects": [
                 {
                     "kind": r.ref.kind,
@@ -573,23 +556,35 @@ def apply_manifests(rt: Runtime) -> None:
                     "name": r.ref.name,
                     "action": r.action.value,
                 }
-                for r in result.results
+                for r in run.objects
             ],
-            "rollout": rollout,
-            "rollout_summary": wait_line,
+            "rollout": run.rollout,
+            "rollout_summary": run.rollout_line,
         },
     )
-    rows = [_row(r.ref.kind, r.ref.namespace, r.ref.name, r.action.value) for r in result.results]
+    rows = [_row(r.ref.kind, r.ref.namespace, r.ref.name, r.action.value) for r in run.objects]
+    diagnosis = ""
+    if not run.ok and len(run.details) > 2:
+        diagnosis = "\n```\n" + "\n".join(run.details[2:]) + "\n```\n"
     rt.summary(
-        f"### Apply to {environment}: {result.summary_line}\n\n"
+        f"### Apply to {environment}: {run.apply_line}\n\n"
         + _row("kind", "namespace", "name", "action")
         + "\n| --- | --- | --- | --- |\n"
         + "\n".join(rows)
-        + f"\n\nRollout: **{rollout}**: {wait_line}\n"
+        + f"\n\nRollout: **{run.rollout}**: {run.rollout_line}\n"
+        + diagnosis
     )
-    rt.log(f"{result.summary_line}; rollout {rollout}: {wait_line}")
-    if not ok:
-        raise KubeError(f"rollout {rollout} in {environment}: {wait_line}")
+    rt.log(f"{run.apply_line}; rollout {run.rollout}: {run.rollout_line}")
+    if not run.ok:
+        for line in run.details[2:]:
+            rt.log(line)
+        if env_config.auto_rollback:
+            rt.warning(
+                f"auto-rollback is on for {environment}, but the apply action keeps no deploy "
+                "ledger; roll back with commit-train rollback, or deploy with commit-train apply",
+                title="commit-train apply",
+            )
+        raise KubeError(f"rollout {run.rollout} in {environment}: {run.rollout_line}")
 
 
 # ----------------------------------------------------------------------------- statuses

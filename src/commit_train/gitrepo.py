@@ -256,6 +256,33 @@ class GitRepo:
         """Whether ``sha`` is reachable from the tip of ``branch``."""
         return self.is_ancestor(sha, self._require_branch(branch))
 
+    def export(self, sha: str, dest: Path) -> Path:
+        """Write the tree of commit ``sha`` into the folder ``dest`` (made if missing).
+
+        ``git archive`` reads the object database only, so the working tree, the index and
+        any other checkout are untouched (a rollback renders an older commit this way).
+        Symbolic links and absolute or ``..`` paths are refused by the tar filter.
+        """
+        import io
+        import tarfile
+
+        if not self._ok("cat-file", "-e", f"{sha}^{{commit}}"):
+            raise NotFoundError(
+                f"commit {sha[:12]} is not in the local repository {self.root}",
+                fix="fetch it first (git fetch origin)",
+            )
+        done = self._call("archive", "--format=tar", f"{sha}^{{commit}}")
+        if done.returncode != 0:
+            err = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise GitError(
+                f"git archive failed in {self.root}: {err[-1] if err else done.returncode}",
+                fix="check that the repository is healthy (git fsck)",
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:") as archive:
+            archive.extractall(dest, filter="data")
+        return dest
+
     def user_name(self) -> str | None:
         done = self._call("config", "--get", "user.name")
         name = done.stdout.decode("utf-8", "replace").strip()

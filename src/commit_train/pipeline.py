@@ -1,0 +1,661 @@
+"""One deploy run, in one place: render, apply, wait, diagnose, record, roll back.
+
+Both surfaces call this: the ``apply`` action step (``apply_and_wait`` on the manifests the
+render step left) and ``commit-train apply`` (``deploy``: render the commit's tree, apply,
+wait, and record every step in the ledger).
+
+::
+
+    deploy(root, config, environment=..., sha=..., ...)
+      -> ledger: in_progress                       (when a deployment and a train are given)
+      -> render.render(...)                        templates of that commit -> manifests
+      -> apply_and_wait(...)                       kube.apply (ApplySet) + kube.wait
+           -> on failure: kube.diagnose's lines    (the summary names the cause)
+      -> ledger: success | failure | error         never left in_progress, whatever raised
+      -> auto-rollback (opt-in per environment) when the rollout failed:
+           previous successful deploy of the environment (another commit)
+           -> a NEW deployment of that commit, payload {"rollback_of": <failed sha>, "auto": true}
+           -> its tree exported from git, rendered, applied, waited for
+           -> in_progress, then success | failure on that new deployment
+
+Why a new deployment for the rollback rather than more statuses on the failed one: the
+ledger must say what is running. The failed deployment ends ``failure`` (it did fail);
+the rollback is a deploy of another commit, by commit-train, with its own result, and when
+it succeeds GitHub marks it live (and the older ones inactive), so ``status`` and
+``history`` tell the truth without knowing anything about rollbacks.
+
+The kube client is made by a factory the caller passes (``api_client`` with the user's
+kubeconfig, or the emulator's in tests) and closed here. Every line handed to ``on_line``
+has secret values replaced (``redact``); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import config as config_module
+from .config import Config
+from .errors import (
+    CommitTrainError,
+    ConfigError,
+    KubeError,
+    RefusedError,
+    RenderError,
+)
+from .models import Deployment, DeployState
+from .redact import redact_text
+
+if TYPE_CHECKING:
+    from .gitrepo import GitRepo
+    from .kube.apply import ObjectResult
+    from .train import DeployResult, Train
+
+ApiFactory = Callable[[], Any]
+"""Makes a ``kubernetes.client.ApiClient``; the pipeline closes it when done."""
+Lines = Callable[[str], None]
+Group = Callable[[str], AbstractContextManager[None]]
+
+SUMMARY_LIMIT = 140
+NO_PREVIOUS = "no-previous-deploy"
+"""``RefusedError.reason`` when there is no earlier good commit to roll back to."""
+
+
+def _nothing(_line: str) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _no_group(_title: str) -> Iterator[None]:
+    yield
+
+
+def applyset_name(repository: str) -> str:
+    """The ApplySet that holds a service's objects: its repository's name, lower-cased
+    and cleaned (``acme/Shop_API`` -> ``shop-api``); the same from Actions and the CLI."""
+    name = repository.rpartition("/")[2].lower()
+    name = re.sub(r"[^a-z0-9.-]+", "-", name).strip("-.")
+    return name or "commit-train"
+
+
+def namespace_of(config: Config, environment: str) -> str:
+    """Where an environment's objects (and its ApplySet parent) live."""
+    env = config.environment(environment)
+    return env.namespace or config.kubernetes.namespace
+
+
+def failure_state(error: BaseException) -> DeployState:
+    """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
+    if isinstance(error, RefusedError | ConfigError | RenderError | KubeError):
+        return DeployState.FAILURE
+    return DeployState.ERROR
+
+
+def one_line(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """``text`` on one line of at most ``limit`` characters (a deployment description)."""
+    from .kube.diagnose import shorten
+
+    return shorten(text, limit)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One apply and the wait that followed it.
+
+    ``rollout`` is ``complete``, ``skipped`` (dry run), ``failed`` or ``timed-out``.
+    ``summary`` is one line of at most 140 characters (the deployment status description);
+    ``details`` is everything a person on call reads: the apply's line, the wait's line and
+    each unfinished workload's diagnosis.
+    """
+
+    environment: str
+    namespace: str
+    sha: str
+    dry_run: bool
+    objects: tuple[ObjectResult, ...]
+    counts: Mapping[str, int]
+    apply_line: str
+    rollout: str
+    rollout_line: str
+    summary: str
+    details: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.rollout in ("complete", "skipped")
+
+    @property
+    def changed(self) -> bool:
+        return any(r.action.value != "unchanged" for r in self.objects)
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What auto-rollback did after a failed rollout.
+
+    ``sha`` is the commit restored (None when there was none to go back to),
+    ``deployment`` the new deployment that records it, ``run`` its apply and wait (None
+    when it could not get that far), ``line`` one sentence for a person.
+    """
+
+    failed_sha: str
+    sha: str | None
+    deployment: Deployment | None
+    run: RunResult | None
+    line: str
+
+    @property
+    def ok(self) -> bool:
+        return self.run is not None and self.run.ok
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """A whole deploy run: the rendered object count, the run, and any rollback."""
+
+    environment: str
+    sha: str
+    deployment: Deployment | None
+    rendered: int
+    run: RunResult
+    rollback: RollbackResult | None = None
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
+
+    @property
+    def summary(self) -> str:
+        return self.run.summary
+
+
+# ----------------------------------------------------------------------------- apply + wait
+
+
+def apply_and_wait(
+    make_client: ApiFactory,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    environment: str,
+    namespace: str,
+    applyset: str,
+    sha: str,
+    deployment_id: int | str | None,
+    run_url: str | None,
+    timeout: float,
+    dry_run: bool = False,
+    force: bool = False,
+    on_line: Lines = _nothing,
+    group: Group = _no_group,
+    secret_values: frozenset[str] = frozenset(),
+) -> RunResult:
+    """Server-side apply ``objects`` as ApplySet ``applyset`` and wait for the rollouts.
+
+    Every object is annotated with ``sha``, ``deployment_id`` and ``run_url``. A dry run
+    applies with ``dryRun=All`` and waits for nothing. Raises ``KubeError`` when the apply
+    itself is refused (a conflict names the other field manager) or the cluster cannot be
+    reached; a rollout that fails or times out is a ``RunResult`` that is not ``ok``.
+    """
+    from .kube.apply import apply, deploy_annotations
+    from .kube.wait import wait_for_rollouts
+
+    def say(line: str) -> None:
+        on_line(redact_text(line, secret_values))
+
+    client = make_client()
+    try:
+        with group(f"Apply {len(objects)} object(s) to {namespace}"):
+            result = apply(
+                client,
+                objects,
+                applyset=applyset,
+                namespace=namespace,
+                annotations=deploy_annotations(
+                    sha=sha, deployment_id=deployment_id or "", run_url=run_url
+                ),
+                force=force,
+                dry_run=dry_run,
+            )
+            for item in result.results:
+                say(f"{item.ref}: {item.action.value}")
+                for line in item.diff:
+                    say(f"    {line}")
+        diagnosis_lines: list[str] = []
+        cause = ""
+        if dry_run:
+            rollout, wait_line = "skipped", "dry run: no rollout"
+        else:
+            with group(f"Wait for {len(result.workloads)} rollout(s)"):
+                waited = wait_for_rollouts(
+                    client, result.workloads, timeout=timeout, on_progress=say
+                )
+            rollout = "complete" if waited.ok else "timed-out" if waited.timed_out else "failed"
+            wait_line = waited.summary_line
+            for status in waited.failing:
+                diagnosis = waited.diagnoses.get(status.ref)
+                if diagnosis is None:
+                    continue
+                cause = cause or diagnosis.summary
+                diagnosis_lines.extend(diagnosis.details)
+    finally:
+        client.close()
+    apply_line = result.summary_line
+    if rollout in ("complete", "skipped"):
+        summary = f"{apply_line}; {wait_line}"
+    else:
+        what = "rollout timed out" if rollout == "timed-out" else "rollout failed"
+        summary = f"{what}: {cause}" if cause else wait_line
+    details = (apply_line, f"rollout {rollout}: {wait_line}", *diagnosis_lines)
+    return RunResult(
+        environment=environment,
+        namespace=namespace,
+        sha=sha,
+        dry_run=dry_run,
+        objects=result.results,
+        counts=result.counts,
+        apply_line=apply_line,
+        rollout=rollout,
+        rollout_line=redact_text(wait_line, secret_values),
+        summary=one_line(redact_text(summary, secret_values)),
+        details=tuple(redact_text(line, secret_values) for line in details),
+    )
+
+
+# ----------------------------------------------------------------------------- a commit's tree
+
+
+@contextlib.contextmanager
+def commit_tree(git: GitRepo, sha: str) -> Iterator[Path]:
+    """A temporary folder holding the tree of ``sha`` (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="commit-train-tree-") as scratch:
+        yield git.export(sha, Path(scratch) / "tree")
+
+
+def tree_config(root: Path, fallback: Config) -> Config:
+    """The commit's own ``.commit-train.yml`` (templates, values, image and namespace of
+    that commit), else ``fallback`` when the commit has none."""
+    loaded = config_module.load(root)
+    return loaded.config if loaded.path is not None else fallback
+
+
+# ----------------------------------------------------------------------------- previous good
+
+
+def previous_success(
+    deployments: Sequence[Deployment], *, environment: str, not_sha: str | None = None
+) -> Deployment | None:
+    """The newest deployment of ``environment`` that ever succeeded, of another commit than
+    ``not_sha`` (re-applying the commit that just failed cannot help). ``deployments`` is
+    newest first, as the backends answer."""
+    for dep in deployments:
+        if dep.environment != environment or not dep.ever_succeeded:
+            continue
+        if not_sha is not None and dep.sha == not_sha:
+            continue
+        return dep
+    return None
+
+
+def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deployment]:
+    """For ``commit-train rollback``: the live deployment of ``environment`` and the
+    previous successful one of another commit. ``RefusedError`` (reason
+    ``no-previous-deploy``) when there is no live deploy or nothing before it."""
+    from .train import HISTORY_LIMIT_MAX
+
+    train.config.environment(environment)  # NotFoundError naming the known ones
+    history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
+    live = previous_success(history, environment=environment)
+    if live is None:
+        raise RefusedError(
+            f"{environment} has no successful deploy, so there is nothing to roll back",
+            reason=NO_PREVIOUS,
+            fix="deploy a commit with commit-train deploy",
+        )
+    older = history[history.index(live) + 1 :]
+    target = previous_success(older, environment=environment, not_sha=live.sha)
+    if target is None:
+        raise RefusedError(
+            f"{environment} has no successful deploy of a commit before {live.short_sha}, "
+            "so there is nothing to roll back to",
+            reason=NO_PREVIOUS,
+            fix="deploy the commit you want with commit-train deploy",
+        )
+    return live, target
+
+
+def request_rollback(
+    train: Train, environment: str, *, dry_run: bool = False, auto: bool = False
+) -> tuple[DeployResult, Deployment]:
+    """Deploy the previous good commit of ``environment`` through the normal path (the
+    gate, then a deployment with a ``queued`` status) whose payload says which commit it
+    rolls back. Answers the deploy and the live deployment it rolls back."""
+    import dataclasses
+
+    from .train import DeployResult, clip
+
+    live, target = rollback_target(train, environment)
+    commit, decision = train.check(environment, target.sha)
+    if not decision.allowed:
+        raise RefusedError(decision.message, reason=decision.reason)
+    action = f"roll back {environment} from {live.short_sha} to {commit.short_sha} {commit.title}"
+    if dry_run:
+        return DeployResult(
+            environment=environment,
+            commit=commit,
+            decision=decision,
+            deployment=None,
+            dry_run=True,
+            action=f"would {action} (dry run: nothing was recorded)",
+            progress_url=train.backend.progress_url,
+        ), live
+    deployment = _create_rollback(train, environment, commit.sha, commit.title, live.sha, auto=auto)
+    queued = train.backend.add_status(
+        deployment.id,
+        state=DeployState.QUEUED,
+        description=clip(f"rollback queued by {train.actor} via {train.source}"),
+    )
+    deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
+    return DeployResult(
+        environment=environment,
+        commit=commit,
+        decision=decision,
+        deployment=deployment,
+        dry_run=False,
+        action=f"created deployment {deployment.id}: {action}",
+        progress_url=train.backend.progress_url,
+    ), live
+
+
+def _create_rollback(
+    train: Train, environment: str, sha: str, title: str, failed_sha: str, *, auto: bool
+) -> Deployment:
+    from .train import PAYLOAD_VERSION, clip
+
+    payload = {
+        "commit_train": PAYLOAD_VERSION,
+        "requested_by": train.actor,
+        "source": train.source,
+        "title": title,
+        "short_sha": sha[:7],
+        "rollback_of": failed_sha,
+        "auto": auto,
+    }
+    how = "auto-rollback" if auto else "rollback"
+    return train.backend.create_deployment(
+        sha=sha,
+        environment=environment,
+        payload=payload,
+        description=clip(f"{how} of {failed_sha[:7]} to {sha[:7]} {title}"),
+        production=train.config.environment(environment).production,
+    )
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Recorder:
+    """Statuses of one deployment; ``close`` makes sure it never stays in progress."""
+
+    train: Train | None
+    deployment: Deployment | None
+    log_url: str | None
+    secret_values: frozenset[str]
+    finished: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.train is not None and self.deployment is not None
+
+    def settle(self, state: DeployState, description: str) -> str | None:
+        """Record a final status on a failure path: a recording error must not hide the
+        failure being recorded, so it is answered as a warning instead of raised."""
+        try:
+            self.status(state, description)
+        except Exception as exc:  # the original error is the one to raise
+            return f"could not record {state.value} on deployment: {exc}"
+        return None
+
+    def status(
+        self, state: DeployState, description: str, *, environment_url: str | None = None
+    ) -> None:
+        if self.train is None or self.deployment is None:
+            return
+        self.train.set_status(
+            self.deployment.id,
+            state,
+            description=one_line(redact_text(description, self.secret_values)),
+            log_url=self.log_url,
+            environment_url=environment_url,
+        )
+        if state.finished:
+            self.finished = True
+
+
+def deploy(
+    root: Path,
+    config: Config,
+    *,
+    environment: str,
+    sha: str,
+    make_client: ApiFactory,
+    applyset: str,
+    deployment: Deployment | None = None,
+    train: Train | None = None,
+    git: GitRepo | None = None,
+    run_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    timeout: float | None = None,
+    on_line: Lines = _nothing,
+    group: Group = _no_group,
+    auto_rollback: bool | None = None,
+) -> PipelineResult:
+    """Render ``root``'s templates for ``environment`` at ``sha``, apply them, wait.
+
+    With a ``train`` and a ``deployment``, every step is recorded on that deployment
+    (``in_progress``, then ``success``/``failure``/``error`` with the one-line summary),
+    whatever happens, and notifications go to the environment's route. ``timeout``
+    defaults to the config's ``rollout-timeout``; ``auto_rollback`` to the environment's
+    ``auto-rollback``, which needs ``train`` (to find and record) and ``git`` (to read the
+    previous commit's tree). Raises the render's or the apply's error (after recording it);
+    a failed rollout is a result that is not ``ok``.
+    """
+    import os
+
+    from .notify import Event
+    from .render import DeploymentInfo, render
+
+    env_config = config.environment(environment)
+    namespace = env_config.namespace or config.kubernetes.namespace
+    wait_for = config.kubernetes.rollout_timeout if timeout is None else timeout
+    environ = os.environ if env is None else env
+    recorder = _Recorder(train, None if dry_run else deployment, run_url, frozenset())
+    warnings: list[str] = []
+    recorder.status(DeployState.IN_PROGRESS, f"applying {sha[:7]} to {environment}")
+    if recorder.active and train is not None and deployment is not None:
+        warnings += train.notify_deploy(deployment, Event.DEPLOY_STARTED, run_url=run_url)
+    try:
+        info = (
+            DeploymentInfo(deployment.id, deployment.requested_by, deployment.url)
+            if deployment is not None
+            else None
+        )
+        rendered = render(
+            root, config, environment=environment, sha=sha, deployment=info, env=environ
+        )
+        recorder.secret_values = rendered.secret_values
+        for note in rendered.notes:
+            on_line(f"note: {note}")
+        on_line(f"rendered {len(rendered.objects)} object(s) for {environment} at {sha[:7]}")
+        run = apply_and_wait(
+            make_client,
+            [m.obj for m in rendered.apply_order()],
+            environment=environment,
+            namespace=namespace,
+            applyset=applyset,
+            sha=sha,
+            deployment_id=deployment.id if deployment is not None else None,
+            run_url=run_url,
+            timeout=wait_for,
+            dry_run=dry_run,
+            force=force,
+            on_line=on_line,
+            group=group,
+            secret_values=rendered.secret_values,
+        )
+    except CommitTrainError as exc:
+        line = redact_text(str(exc), recorder.secret_values)
+        recorder.settle(failure_state(exc), line)
+        if recorder.active and train is not None and deployment is not None:
+            warnings += train.notify_deploy(deployment, Event.DEPLOY_FAILED, detail=line)
+        raise
+    except BaseException as exc:
+        recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        raise
+    if run.ok:
+        recorder.status(DeployState.SUCCESS, run.summary, environment_url=env_config.url)
+        if recorder.active and train is not None and deployment is not None:
+            warnings += train.notify_deploy(deployment, Event.DEPLOY_SUCCEEDED, run_url=run_url)
+        return PipelineResult(
+            environment=environment,
+            sha=sha,
+            deployment=deployment,
+            rendered=len(rendered.objects),
+            run=run,
+            notes=rendered.notes,
+            warnings=tuple(warnings),
+        )
+    recorder.status(DeployState.FAILURE, run.summary)
+    if recorder.active and train is not None and deployment is not None:
+        warnings += train.notify_deploy(deployment, Event.DEPLOY_FAILED, detail=run.summary)
+    rollback = None
+    wanted = env_config.auto_rollback if auto_rollback is None else auto_rollback
+    if wanted and not dry_run:
+        rollback = _auto_rollback(
+            train=train,
+            git=git,
+            fallback=config,
+            environment=environment,
+            failed_sha=sha,
+            make_client=make_client,
+            applyset=applyset,
+            run_url=run_url,
+            env=environ,
+            timeout=wait_for,
+            on_line=on_line,
+            group=group,
+        )
+        if rollback.deployment is not None and train is not None:
+            warnings += train.notify_deploy(
+                rollback.deployment, Event.ROLLED_BACK, run_url=run_url, detail=rollback.line
+            )
+    return PipelineResult(
+        environment=environment,
+        sha=sha,
+        deployment=deployment,
+        rendered=len(rendered.objects),
+        run=run,
+        rollback=rollback,
+        notes=rendered.notes,
+        warnings=tuple(warnings),
+    )
+
+
+def _auto_rollback(
+    *,
+    train: Train | None,
+    git: GitRepo | None,
+    fallback: Config,
+    environment: str,
+    failed_sha: str,
+    make_client: ApiFactory,
+    applyset: str,
+    run_url: str | None,
+    env: Mapping[str, str],
+    timeout: float,
+    on_line: Lines,
+    group: Group,
+) -> RollbackResult:
+    """Re-apply the last good commit's manifests after ``failed_sha``'s rollout failed."""
+    from .render import DeploymentInfo, render
+    from .train import HISTORY_LIMIT_MAX
+
+    if train is None or git is None:
+        line = (
+            "auto-rollback skipped: it needs the deploy ledger and the repository's history "
+            "(run commit-train apply, or roll back with commit-train rollback)"
+        )
+        on_line(line)
+        return RollbackResult(failed_sha, None, None, None, line)
+    history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
+    previous = previous_success(history, environment=environment, not_sha=failed_sha)
+    if previous is None:
+        line = f"auto-rollback skipped: {environment} has no earlier successful deploy to restore"
+        on_line(line)
+        return RollbackResult(failed_sha, None, None, None, line)
+    sha = previous.sha
+    on_line(f"auto-rollback: restoring {sha[:7]} in {environment} (rolls back {failed_sha[:7]})")
+    title = str(previous.payload.get("title") or previous.description or "")
+    deployment = _create_rollback(train, environment, sha, title, failed_sha, auto=True)
+    recorder = _Recorder(train, deployment, run_url, frozenset())
+    recorder.status(DeployState.IN_PROGRESS, f"auto-rollback of {failed_sha[:7]} to {sha[:7]}")
+    try:
+        with commit_tree(git, sha) as tree:
+            config = tree_config(tree, fallback)
+            rendered = render(
+                tree,
+                config,
+                environment=environment,
+                sha=sha,
+                deployment=DeploymentInfo(deployment.id, deployment.requested_by, deployment.url),
+                env=env,
+            )
+        recorder.secret_values = rendered.secret_values
+        run = apply_and_wait(
+            make_client,
+            [m.obj for m in rendered.apply_order()],
+            environment=environment,
+            namespace=namespace_of(config, environment),
+            applyset=applyset,
+            sha=sha,
+            deployment_id=deployment.id,
+            run_url=run_url,
+            timeout=timeout,
+            on_line=on_line,
+            group=group,
+            secret_values=rendered.secret_values,
+        )
+    except CommitTrainError as exc:
+        text = redact_text(str(exc), recorder.secret_values)
+        recorder.settle(failure_state(exc), f"auto-rollback failed: {text}")
+        line = f"auto-rollback to {sha[:7]} failed: {text}"
+        on_line(line)
+        return RollbackResult(failed_sha, sha, deployment, None, line)
+    except BaseException as exc:
+        recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        raise
+    if run.ok:
+        recorder.status(
+            DeployState.SUCCESS,
+            f"rolled back {failed_sha[:7]}: {run.summary}",
+            environment_url=fallback.environment(environment).url,
+        )
+        line = f"auto-rollback restored {sha[:7]} in {environment} (deployment {deployment.id})"
+    else:
+        recorder.status(DeployState.FAILURE, f"auto-rollback failed: {run.summary}")
+        line = f"auto-rollback to {sha[:7]} failed too: {run.summary}"
+    on_line(line)
+    return RollbackResult(failed_sha, sha, deployment, run, line)
