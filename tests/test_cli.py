@@ -403,7 +403,18 @@ def test_record_check_bad_state(repo: Repo) -> None:
 
 # -- help and docs -----------------------------------------------------------------------
 
-COMMANDS = ["status", "deploy", "history", "help", "record-check", "demo", "sync"]
+COMMANDS = [
+    "status",
+    "deploy",
+    "history",
+    "help",
+    "record-check",
+    "demo",
+    "sync",
+    "render",
+    "apply",
+    "rollback",
+]
 
 
 def test_every_command_is_listed_and_has_help() -> None:

@@ -481,6 +481,189 @@ def _paint_step(command: str, colour: bool) -> str:
     return click.style(f"$ {command}", bold=True) if colour else f"$ {command}"
 
 
+# -- Kubernetes: render, apply, rollback (the run itself is commit_train.pipeline) --------
+
+
+def _kube_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="The kubeconfig file (default: KUBECONFIG, then ~/.kube/config).",
+            ),
+            click.option("--context", default=None, help="The kubeconfig context to use."),
+            click.option(
+                "--timeout",
+                default=None,
+                metavar="DURATION",
+                help="How long to wait for rollouts, like 30s or 10m "
+                "(default: kubernetes.rollout-timeout of the config).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _client_factory(kubeconfig: Path | None, context: str | None) -> Any:
+    from .kube.client import api_client
+
+    return lambda: api_client(kubeconfig=kubeconfig, context=context)
+
+
+def _seconds(timeout: str | None) -> float | None:
+    from .config import parse_duration
+
+    if timeout is None:
+        return None
+    try:
+        return parse_duration(timeout)
+    except ValueError:
+        raise UsageError(
+            f"--timeout {timeout!r} is not a duration", fix="write it like 30s, 10m or 1h"
+        ) from None
+
+
+def _show_run(result: Any, *, as_json: bool) -> None:
+    """Print a pipeline result; a failed rollout ends as the error line (exit 1)."""
+    from .errors import KubeError
+    from .pipeline import result_json
+
+    if as_json:
+        _echo_json(result_json(result))
+    else:
+        if not result.ok:
+            for line in result.run.details[2:]:
+                click.echo(line)
+        click.echo(result.run.summary)
+    if not result.ok:
+        extra = f"; {result.rollback.line}" if result.rollback is not None else ""
+        raise KubeError(f"{result.run.summary}{extra}")
+
+
+@cli.command("render")
+@click.argument("environment")
+@click.argument("ref", required=False)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per object into this folder instead of printing the stream.",
+)
+@json_option
+@pass_options
+def render_command(
+    options: Options, environment: str, ref: str | None, out: Path | None, as_json: bool
+) -> None:
+    """Render ENVIRONMENT's manifests at REF (default: the working tree at HEAD).
+
+    Secrets missing here show as placeholders; every Secret value is <redacted>.
+    """
+    from . import config as config_module
+    from .pipeline import render_ref, rendered_json
+
+    git = options.git()
+    loaded = config_module.load(git.root).config
+    rendered = render_ref(git, loaded, environment=environment, ref=ref)
+    for note in rendered.notes:
+        click.echo(f"note: {note}", err=True)
+    if as_json:
+        _echo_json(rendered_json(rendered))
+    elif out is not None:
+        written = rendered.write_dir(out, redacted=True)
+        click.echo(f"wrote {len(written)} file(s) to {out}")
+    else:
+        click.echo(rendered.stream(), nl=False)
+
+
+@cli.command("apply")
+@click.argument("environment")
+@click.argument("ref", default="HEAD")
+@click.option("--dry-run", is_flag=True, help="Server-side dry run: show changes, record nothing.")
+@click.option("--force-conflicts", is_flag=True, help="Take fields other field managers own.")
+@_kube_options
+@json_option
+@pass_options
+def apply_command(
+    options: Options,
+    environment: str,
+    ref: str,
+    dry_run: bool,
+    force_conflicts: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    timeout: str | None,
+    as_json: bool,
+) -> None:
+    """Deploy REF (default HEAD) to ENVIRONMENT from this machine and wait for the rollout.
+
+    The gate first, then a recorded deployment, server-side apply, and success or failure.
+    """
+    from .pipeline import apply_ref
+
+    result = apply_ref(
+        options.train(),
+        options.git(),
+        environment=environment,
+        ref=ref,
+        make_client=_client_factory(kubeconfig, context),
+        dry_run=dry_run,
+        force=force_conflicts,
+        timeout=_seconds(timeout),
+        on_line=lambda line: click.echo(line, err=as_json),
+    )
+    _show_run(result, as_json=as_json)
+
+
+@cli.command("rollback")
+@click.argument("environment")
+@click.option("--dry-run", is_flag=True, help="Name the commit it would restore; record nothing.")
+@click.option("--apply", "apply_now", is_flag=True, help="Carry it out from this machine.")
+@_kube_options
+@json_option
+@pass_options
+def rollback_command(
+    options: Options,
+    environment: str,
+    dry_run: bool,
+    apply_now: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    timeout: str | None,
+    as_json: bool,
+) -> None:
+    """Deploy the previous successfully deployed commit of ENVIRONMENT again.
+
+    A new deployment whose payload names the commit it rolls back; with --apply it is
+    carried out here like commit-train apply, otherwise by your deploy workflow.
+    """
+    from .pipeline import carry_out, request_rollback
+    from .tables import deploy_json
+
+    train = options.train()
+    requested, live = request_rollback(train, environment, dry_run=dry_run)
+    if not apply_now or dry_run:
+        if as_json:
+            _echo_json({**deploy_json(requested), "rolls_back": live.sha})
+        else:
+            click.echo(requested.action)
+            if requested.deployment is not None:
+                click.echo(f"follow it at {requested.progress_url}")
+        return
+    click.echo(requested.action, err=as_json)
+    result = carry_out(
+        train,
+        options.git(),
+        environment=environment,
+        sha=requested.commit.sha,
+        deployment=requested.deployment,
+        make_client=_client_factory(kubeconfig, context),
+        timeout=_seconds(timeout),
+        on_line=lambda line: click.echo(line, err=as_json),
+    )
+    _show_run(result, as_json=as_json)
+
+
 @cli.command("help")
 @click.argument("command", required=False)
 @click.pass_context

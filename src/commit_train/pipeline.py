@@ -55,6 +55,7 @@ from .redact import redact_text
 if TYPE_CHECKING:
     from .gitrepo import GitRepo
     from .kube.apply import ObjectResult
+    from .render import Rendered
     from .train import DeployResult, Train
 
 ApiFactory = Callable[[], Any]
@@ -659,3 +660,199 @@ def _auto_rollback(
         line = f"auto-rollback to {sha[:7]} failed too: {run.summary}"
     on_line(line)
     return RollbackResult(failed_sha, sha, deployment, run, line)
+
+
+# ----------------------------------------------------------------------------- from a checkout
+
+
+def render_ref(
+    git: GitRepo,
+    config: Config,
+    *,
+    environment: str,
+    ref: str | None,
+    env: Mapping[str, str] | None = None,
+) -> Rendered:
+    """Render for a person to read (``commit-train render``): ``ref``'s tree with its own
+    config, or with no ``ref`` the working tree (uncommitted edits included) at ``HEAD``'s
+    sha. Secrets missing here render as ``<secret NAME>`` placeholders."""
+    import os
+
+    from .render import render
+
+    environ = os.environ if env is None else env
+    if ref is None:
+        sha = git.resolve("HEAD").sha
+        return render(
+            git.root,
+            config,
+            environment=environment,
+            sha=sha,
+            env=environ,
+            missing_secrets="placeholder",
+        )
+    sha = git.resolve(ref).sha
+    with commit_tree(git, sha) as tree:
+        return render(
+            tree,
+            tree_config(tree, config),
+            environment=environment,
+            sha=sha,
+            env=environ,
+            missing_secrets="placeholder",
+        )
+
+
+def carry_out(
+    train: Train,
+    git: GitRepo,
+    *,
+    environment: str,
+    sha: str,
+    deployment: Deployment | None,
+    make_client: ApiFactory,
+    dry_run: bool = False,
+    force: bool = False,
+    timeout: float | None = None,
+    on_line: Lines = _nothing,
+    env: Mapping[str, str] | None = None,
+) -> PipelineResult:
+    """Run the pipeline from this machine for ``deployment`` (None: a dry run), rendering
+    ``sha``'s tree from the local repository with that commit's own config."""
+    recorder = _Recorder(None if dry_run else train, deployment, None, frozenset())
+    with contextlib.ExitStack() as stack:
+        try:  # before deploy() records anything: a commit missing here, a bad config in it
+            tree = stack.enter_context(commit_tree(git, sha))
+            config = tree_config(tree, train.config)
+        except CommitTrainError as exc:
+            recorder.settle(failure_state(exc), str(exc))
+            raise
+        return deploy(
+            tree,
+            config,
+            environment=environment,
+            sha=sha,
+            make_client=make_client,
+            applyset=applyset_name(train.backend.repo),
+            deployment=deployment,
+            train=train,
+            git=git,
+            env=env,
+            dry_run=dry_run,
+            force=force,
+            timeout=timeout,
+            on_line=on_line,
+        )
+
+
+def apply_ref(
+    train: Train,
+    git: GitRepo,
+    *,
+    environment: str,
+    ref: str,
+    make_client: ApiFactory,
+    dry_run: bool = False,
+    force: bool = False,
+    timeout: float | None = None,
+    on_line: Lines = _nothing,
+    env: Mapping[str, str] | None = None,
+) -> PipelineResult:
+    """``commit-train apply``: the gate, a deployment (none in a dry run), then the run."""
+    if dry_run:
+        commit, decision = train.check(environment, ref)
+        if not decision.allowed:
+            raise RefusedError(decision.message, reason=decision.reason)
+        sha, deployment = commit.sha, None
+    else:
+        requested = train.deploy(environment, ref)
+        deployment = requested.deployment
+        sha = requested.commit.sha
+        on_line(requested.action)
+    return carry_out(
+        train,
+        git,
+        environment=environment,
+        sha=sha,
+        deployment=deployment,
+        make_client=make_client,
+        dry_run=dry_run,
+        force=force,
+        timeout=timeout,
+        on_line=on_line,
+        env=env,
+    )
+
+
+# ----------------------------------------------------------------------------- JSON shapes
+
+
+def run_json(run: RunResult) -> dict[str, Any]:
+    return {
+        "namespace": run.namespace,
+        "changed": run.changed,
+        "counts": dict(run.counts),
+        "objects": [
+            {
+                "kind": r.ref.kind,
+                "namespace": r.ref.namespace,
+                "name": r.ref.name,
+                "action": r.action.value,
+                "diff": list(r.diff),
+            }
+            for r in run.objects
+        ],
+        "rollout": run.rollout,
+        "rollout_summary": run.rollout_line,
+        "summary": run.summary,
+        "details": list(run.details),
+    }
+
+
+def result_json(result: PipelineResult) -> dict[str, Any]:
+    """``commit-train apply --json`` (and ``rollback --apply --json``), version 1."""
+    rollback = result.rollback
+    return {
+        "version": 1,
+        "environment": result.environment,
+        "sha": result.sha,
+        "deployment_id": result.deployment.id if result.deployment is not None else None,
+        "dry_run": result.run.dry_run,
+        "ok": result.ok,
+        "rendered": result.rendered,
+        **run_json(result.run),
+        "rollback": None
+        if rollback is None
+        else {
+            "rolls_back": rollback.failed_sha,
+            "sha": rollback.sha,
+            "deployment_id": rollback.deployment.id if rollback.deployment else None,
+            "ok": rollback.ok,
+            "line": rollback.line,
+            "rollout": rollback.run.rollout if rollback.run else None,
+        },
+        "notes": list(result.notes),
+        "warnings": list(result.warnings),
+    }
+
+
+def rendered_json(rendered: Rendered) -> dict[str, Any]:
+    """``commit-train render --json``, version 1: every object redacted."""
+    return {
+        "version": 1,
+        "environment": rendered.environment,
+        "sha": rendered.sha,
+        "kubernetes_version": rendered.kubernetes_version,
+        "notes": list(rendered.notes),
+        "objects": [
+            {
+                "api_version": m.key.api_version,
+                "kind": m.key.kind,
+                "namespace": m.key.namespace,
+                "name": m.key.name,
+                "source": m.location,
+                "object": rendered.redacted(m),
+            }
+            for m in rendered.apply_order()
+        ],
+    }
