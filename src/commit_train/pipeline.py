@@ -32,6 +32,7 @@ has secret values replaced (``redact``); nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,7 +51,7 @@ from .errors import (
     RenderError,
 )
 from .models import Deployment, DeployState
-from .redact import redact_text
+from .redact import REDACTED, redact_text
 
 if TYPE_CHECKING:
     from .gitrepo import GitRepo
@@ -228,7 +229,11 @@ def apply_and_wait(
                 force=force,
                 dry_run=dry_run,
             )
-            for item in result.results:
+            objects_done = tuple(
+                dataclasses.replace(r, diff=tuple(_safe_diff(d, secret_values) for d in r.diff))
+                for r in result.results
+            )
+            for item in objects_done:
                 say(f"{item.ref}: {item.action.value}")
                 for line in item.diff:
                     say(f"    {line}")
@@ -263,7 +268,7 @@ def apply_and_wait(
         namespace=namespace,
         sha=sha,
         dry_run=dry_run,
-        objects=result.results,
+        objects=objects_done,
         counts=result.counts,
         apply_line=apply_line,
         rollout=rollout,
@@ -271,6 +276,17 @@ def apply_and_wait(
         summary=one_line(redact_text(summary, secret_values)),
         details=tuple(redact_text(line, secret_values) for line in details),
     )
+
+
+def _safe_diff(line: str, secret_values: frozenset[str]) -> str:
+    """A dry run's ``path: old -> new`` line with secrets hidden. When one side is a known
+    secret, the other side is hidden too: after a rotation the live (old) value is a secret
+    this render no longer knows, and it must not show next to the redacted new one."""
+    shown = redact_text(line, secret_values)
+    if REDACTED in shown and " -> " in shown:
+        path = shown.split(": ", 1)[0]
+        return f"{path}: {REDACTED} -> {REDACTED}"
+    return shown
 
 
 # ----------------------------------------------------------------------------- a commit's tree
