@@ -411,6 +411,7 @@ COMMANDS = [
     "record-check",
     "demo",
     "sync",
+    "stats",
     "render",
     "apply",
     "rollback",

@@ -426,6 +426,108 @@ def history(options: Options, environment: str | None, limit: int, as_json: bool
         click.echo(render_history(found, colour=options.colour))
 
 
+@cli.command("stats")
+@click.option(
+    "--since", default="30d", show_default=True, help="How far back: 30d, 12h, 2w (a duration)."
+)
+@click.option(
+    "--until",
+    "until_text",
+    default=None,
+    metavar="TIME",
+    help="The end of the window, ISO 8601 (default: now).",
+)
+@click.option("--env", "environment", default=None, help="Only this environment.")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="PATH.svg",
+    help="Also write a chart of deploys per day per environment (SVG).",
+)
+@click.option(
+    "--mermaid",
+    "as_mermaid",
+    is_flag=True,
+    help="Print Mermaid charts (markdown) for a job summary instead of the table.",
+)
+@json_option
+@pass_options
+def stats_command(
+    options: Options,
+    since: str,
+    until_text: str | None,
+    environment: str | None,
+    chart: Path | None,
+    as_mermaid: bool,
+    as_json: bool,
+) -> None:
+    """Deploys per day, change failure rate, lead time, time to restore, per person."""
+    from datetime import UTC, datetime, timedelta
+
+    from .config import parse_duration
+    from .stats import compute, gather, mermaid, render_svg, render_table, stats_json
+
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise UsageError(f"--since {since!r}: {exc}", fix="write it like 30d, 12h or 2w") from None
+    if seconds <= 0:
+        raise UsageError("--since must be longer than 0", fix="write it like 30d, 12h or 2w")
+    until = datetime.now(UTC)
+    if until_text is not None:
+        try:
+            until = datetime.fromisoformat(until_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(
+                f"--until {until_text!r} is not an ISO 8601 time",
+                fix="write it like 2025-03-04T00:00:00Z",
+            ) from None
+        until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+    if chart is not None and chart.suffix.lower() != ".svg":
+        if chart.suffix.lower() == ".png":
+            raise UsageError(
+                "PNG charts need a plotting library commit-train does not ship",
+                fix=f"write an SVG instead: --chart {chart.with_suffix('.svg')}",
+            )
+        raise UsageError(f"--chart {chart}: only .svg charts are written", fix="name it .svg")
+    train = options.train()
+    environments = {name: env.production for name, env in train.config.environments.items()}
+    if environment is not None:
+        environments = {environment: train.config.environment(environment).production}
+    start = until - timedelta(seconds=seconds)
+    found = gather(
+        train.backend,
+        environments=list(environments),
+        since=start,
+        production=[name for name, production in environments.items() if production],
+    )
+    result = compute(
+        found.deployments,
+        found.commits,
+        environments=environments,
+        since=start,
+        until=until,
+        repo=train.backend.repo,
+        truncated=found.truncated,
+    )
+    if chart is not None:
+        try:
+            chart.write_text(render_svg(result), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {chart} ({exc.strerror})", fix="pass a writable path"
+            ) from None
+    if as_json:
+        _echo_json(stats_json(result))
+    elif as_mermaid:
+        click.echo(mermaid(result), nl=False)
+    else:
+        click.echo(render_table(result))
+        if chart is not None:
+            click.echo(f"chart written to {chart}")
+
+
 @cli.command("record-check")
 @click.argument("ref")
 @click.argument("name")

@@ -46,6 +46,7 @@ from .errors import RefusedError, TemporaryGitHubError, UsageError
 from .ledger import LocalBackend
 from .models import Commit, Deployment, DeploymentStatus, DeployState
 from .ports import Backend
+from .stats import requested_at
 from .train import PAYLOAD_VERSION, clip
 
 CHECKS_UNREADABLE = "checks-unreadable"
@@ -402,15 +403,8 @@ def _replayed(deployment: Deployment) -> int:
     return sum(1 for s in deployment.statuses if s.description.startswith(STATUS_PREFIX))
 
 
-def recorded_at(deployment: Deployment) -> datetime:
-    """When a deploy was asked for: an offline deploy's ``recorded_at``, else its creation."""
-    text = deployment.payload.get("recorded_at") if deployment.payload.get("offline") else None
-    if isinstance(text, str):
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-        except ValueError:
-            pass
-    return deployment.created_at
+# when a deploy was asked for: an offline deploy's ``recorded_at``, else its creation
+recorded_at = requested_at
 
 
 def sync(local: LocalBackend, github: Backend) -> SyncReport:
