@@ -427,6 +427,42 @@ def test_a_template_error_names_file_and_line(shop: Shop) -> None:
     assert preview.stderr.startswith("error: deploy/templates/broken.yaml:4: ")
 
 
+def test_an_unreachable_cluster_is_recorded_not_left_in_progress(shop: Shop) -> None:
+    shop.commit("Nowhere to go")
+
+    result = shop.run("apply", "staging", env={"KUBECONFIG": str(shop.root / "missing")})
+
+    message = f"KUBECONFIG names '{shop.root / 'missing'}', but no such file exists"
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {message}; ")
+    [dep] = shop.deployments()
+    assert states(dep) == ["queued", "in_progress", "failure"]
+    assert dep.statuses[-1].description.startswith(message[:100])
+
+
+def test_a_commit_missing_from_the_checkout_ends_the_deployment_as_error(
+    tmp_path: Path, kube: KubeEmulator, github_emulator: GitHubEmulator
+) -> None:
+    shop = make_shop(tmp_path, kube)
+    shop.commit("Here")
+    gh = mirror(shop.repo, github_emulator)
+    remote = gh.commit("Pushed from elsewhere")
+    gh.add_check_run(remote, name="test")
+    env = {"GITHUB_API_URL": github_emulator.base_url, "GITHUB_TOKEN": github_emulator.token}
+
+    result = shop.run("--repo", "acme/shop", "apply", "staging", env=env)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: commit {remote[:12]} is not in the local repository {shop.root}; "
+        "fetch it first (git fetch origin)\n"
+    )
+    [stored] = gh.deployments
+    recorded = gh.deployment_statuses(stored["id"])
+    assert [s["state"] for s in recorded] == ["queued", "error"]
+    assert recorded[-1]["description"].startswith(f"commit {remote[:12]} is not in the local")
+
+
 # -- rollback ------------------------------------------------------------------------------
 
 
@@ -499,9 +535,7 @@ def test_rollback_deploys_the_previous_good_commit(shop: Shop) -> None:
 # -- secrets -------------------------------------------------------------------------------
 
 
-def test_a_secret_value_never_appears_in_any_output(
-    tmp_path: Path, kube: KubeEmulator, github_emulator: GitHubEmulator
-) -> None:
+def test_a_secret_value_never_appears_in_any_output(tmp_path: Path, kube: KubeEmulator) -> None:
     shop = make_shop(tmp_path, kube)
     shop.write("echo.yaml", EXTRA.replace("colour: blue", "key: {{ secrets.API_KEY | quote }}"))
     sha = shop.commit("Secret everywhere")
