@@ -169,12 +169,13 @@ class Shop:
         ref: str,
         step_timeout: float = 60.0,
         after_step: Callable[[StepResult], None] | None = None,
+        workflow: Path = WORKFLOW,
     ) -> JobRun:
         self.git.git("checkout", "--quiet", "--detach", sha)  # what the runner checks out
         runner_temp = self.tmp / f"runner-temp-{len(self.plays)}"
         preinstall_commit_train(runner_temp, ROOT)
         player = WorkflowPlayer(
-            WORKFLOW,
+            workflow,
             actions_root=ROOT,
             workspace=self.git.root,
             runner_temp=runner_temp,
@@ -191,7 +192,7 @@ class Shop:
             step_timeout=step_timeout,
             after_step=after_step,
         )
-        run = player.play("deploy")
+        run = player.play()
         self.plays.append(run)
         return run
 
@@ -450,8 +451,8 @@ def test_a_rollout_past_its_progress_deadline_fails_the_deploy(shop: Shop) -> No
     "deploy for ten minutes instead of failing at the configured timeout",
 )
 def test_a_crash_looping_rollout_fails_at_the_configured_rollout_timeout(shop: Shop) -> None:
-    config = CONFIG + "kubernetes:\n  rollout-timeout: 2s\n"
-    sha = shop.commit("Wait at most 2s for rollouts", {".commit-train.yml": config})
+    config = CONFIG + "kubernetes:\n  rollout-timeout: 1s\n"
+    sha = shop.commit("Wait at most 1s for rollouts", {".commit-train.yml": config})
     shop.remote.add_check_run(sha, name="test")
 
     def crash() -> None:
@@ -463,10 +464,69 @@ def test_a_crash_looping_rollout_fails_at_the_configured_rollout_timeout(shop: S
     when_applied(shop.kube, crash)
     dep_id = shop.request_deploy("staging", sha)
 
-    run = shop.play_deployment(dep_id, step_timeout=6.0)  # the runner's timeout-minutes
+    run = shop.play_deployment(dep_id, step_timeout=5.0)  # the runner's timeout-minutes
 
     assert not run.step("apply").timed_out
     assert run.step("apply").outputs["rollout"] == "timed-out"
     state, description = shop.statuses(dep_id)[-1]
     assert state == "failure"
     assert "CrashLoopBackOff" in description
+
+
+# ------------------------------------------------------------------------------- the root action
+
+ONE_STEP = """\
+name: Deploy
+on: deployment
+permissions:
+  contents: read
+  deployments: write
+  statuses: read
+  checks: read
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    environment: ${{ github.event.deployment.environment }}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - id: deploy
+        uses: commit-train/commit-train@v0.1.0
+        with:
+          secrets: ${{ toJSON(secrets) }}
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          environment-url: ${{ vars.ENVIRONMENT_URL }}
+"""
+
+
+@pytest.mark.parametrize("green", [True, False], ids=["success", "red-checks"])
+def test_the_root_action_deploys_in_one_step(shop: Shop, tmp_path: Path, green: bool) -> None:
+    workflow = tmp_path / "one-step.yml"
+    workflow.write_text(ONE_STEP)
+    shop.kube.controller.auto_complete(0.05)
+    dep_id = shop.request_deploy("staging", shop.green)
+    if not green:
+        shop.remote.add_check_run(shop.green, name="test", conclusion="failure")
+
+    run = shop.play_deployment(dep_id, workflow=workflow)
+
+    step = run.step("deploy")
+    if green:
+        assert run.status == "success", step.log
+        assert step.outputs == {
+            "deployment-id": str(dep_id),
+            "decision": "allow",
+            "reason": "ok",
+            "changed": "true",
+            "rollout": "complete",
+            "state": "success",
+        }
+        assert [s for s, _ in shop.statuses(dep_id)] == ["queued", "in_progress", "success"]
+        assert shop.remote.deployment_statuses(dep_id)[-1]["environment_url"] == ENVIRONMENT_URL
+        assert deployed_image(shop.kube) == f"ghcr.io/acme/shop:{shop.green}"
+    else:
+        assert run.status == "failure"
+        assert step.outputs["decision"] == "deny"
+        assert step.outputs["state"] == "failure"
+        message = f"{shop.green[:7]} has failing checks: test; fix them or deploy a green commit"
+        assert shop.statuses(dep_id)[1:] == [("in_progress", ""), ("failure", message)]
+        assert deployed_image(shop.kube) is None
