@@ -505,7 +505,8 @@ def apply_manifests(rt: Runtime) -> None:
     folder = Path(rt.input("manifests-dir"))
     dry_run = rt.boolean("dry-run")
     force = rt.boolean("force-conflicts")
-    timeout = duration_input(rt, "timeout")
+    # an empty timeout means the config's kubernetes.rollout-timeout
+    timeout = duration_input(rt, "timeout") if rt.input("timeout") else None
     objects, record = read_manifests(folder)
     environment = rt.input("environment") or str(record.get("environment") or "")
     if not environment:
@@ -533,7 +534,7 @@ def apply_manifests(rt: Runtime) -> None:
             sha=sha,
             deployment_id=dep_id,
             run_url=rt.context.run_url,
-            timeout=timeout,
+            timeout=config.kubernetes.rollout_timeout if timeout is None else timeout,
             dry_run=dry_run,
             force=force,
             on_line=lambda line: rt.log(rt.redact(line)),
