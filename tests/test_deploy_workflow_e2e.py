@@ -249,7 +249,7 @@ def deployed_image(kube: KubeEmulator) -> str | None:
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def when_applied(kube: KubeEmulator, act: Callable[[], None]) -> None:
+def when_applied(kube: KubeEmulator, act: Callable[[], object]) -> None:
     """Run ``act`` (in a thread, after a beat) once the apply has created the Deployment."""
     fired = threading.Event()
 
@@ -268,8 +268,11 @@ def test_a_deployment_event_deploys_the_commit(shop: Shop) -> None:
     shop.kube.controller.auto_complete(0.05)
     dep_id = shop.request_deploy("staging", shop.green[:7])
     assert shop.statuses(dep_id) == [("queued", "queued by alice via cli")]
+    shop.emu.reset_requests()
 
     run = shop.play_deployment(dep_id)
+
+    assert shop.emu.request_count <= 10, "the deploy's budget: in_progress to final status"
 
     assert run.status == "success", [(s.name, s.log) for s in run.ran]
     assert run.name == "Deploy to staging"

@@ -338,14 +338,15 @@ def _compare(op: str, a: Any, b: Any) -> bool:
         x, y = to_number(a), to_number(b)
         if math.isnan(x) or math.isnan(y):
             return op == "!="
-    return {
+    answers: dict[str, bool] = {
         "==": x == y,
         "!=": x != y,
         "<": x < y,
         "<=": x <= y,
         ">": x > y,
         ">=": x >= y,
-    }[op]
+    }
+    return answers[op]
 
 
 def _get(obj: Any, key: Any) -> Any:
