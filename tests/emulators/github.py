@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -111,7 +112,7 @@ class GitHubEmulator:
         class Handler(_Handler):
             emu = emulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._store.base_url = f"http://127.0.0.1:{self.port}"
@@ -326,6 +327,16 @@ class GitHubEmulator:
         request_id = uuid.uuid4().hex[:20].upper()
         login: str | None = None
         status = 500
+        recorded = False
+
+        def send(status: int, body: Any, headers: dict[str, str]) -> None:
+            # Logged before the first byte leaves: a client that has its answer must find
+            # its request already counted.
+            nonlocal recorded
+            self._record(method, path, query, status, is_graphql, login)
+            recorded = True
+            self._send(h, status, body, headers, request_id)
+
         try:
             rule = self._take_fault(method, path)
             if rule is not None and rule.delay:
@@ -337,7 +348,7 @@ class GitHubEmulator:
                     login = self._store.tokens.get(token or "")
                     if login is None:
                         status = 401
-                        self._send(h, 401, _error_body(401, "Bad credentials"), {}, request_id)
+                        send(401, _error_body(401, "Bad credentials"), {})
                         return
                 resource = "graphql" if is_graphql else "core"
                 if rule is not None and _answers(rule):
@@ -350,7 +361,7 @@ class GitHubEmulator:
                     body = rule.body if rule.body is not None else _fault_body(rule, request_id)
                     headers = self._rate_headers(login, resource)
                     headers.update(rule.headers or {})
-                    self._send(h, status, body, headers, request_id)
+                    send(status, body, headers)
                     return
                 try:
                     status, body, headers = self._answer(
@@ -359,19 +370,31 @@ class GitHubEmulator:
                 except Exception as err:  # an emulator bug: answer 500, keep it for the test
                     self.errors.append(err)
                     status, body, headers = 500, _error_body(500, f"emulator error: {err!r}"), {}
-                self._send(h, status, body, headers, request_id)
+                send(status, body, headers)
         finally:
-            with self._store.lock:
-                self._requests.append(
-                    RecordedRequest(
-                        method=method,
-                        path=path,
-                        query=dict(query),
-                        status=status,
-                        graphql=is_graphql,
-                        token_login=login,
-                    )
+            if not recorded:
+                self._record(method, path, query, status, is_graphql, login)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        status: int,
+        graphql: bool,
+        login: str | None,
+    ) -> None:
+        with self._store.lock:
+            self._requests.append(
+                RecordedRequest(
+                    method=method,
+                    path=path,
+                    query=dict(query),
+                    status=status,
+                    graphql=graphql,
+                    token_login=login,
                 )
+            )
 
     def _take_fault(self, method: str, path: str) -> FaultRule | None:
         with self._store.lock:
@@ -537,6 +560,15 @@ class GitHubEmulator:
         h.end_headers()
         if data:
             h.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up without reading the answer (a retrying client giving up)
+        is ordinary here; anything else is an emulator bug and is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
