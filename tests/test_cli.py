@@ -404,6 +404,7 @@ def test_record_check_bad_state(repo: Repo) -> None:
 # -- help and docs -----------------------------------------------------------------------
 
 COMMANDS = [
+    "action",
     "status",
     "deploy",
     "history",

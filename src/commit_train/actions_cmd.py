@@ -96,7 +96,7 @@ APPLY = ActionSpec(
         Input("kubeconfig"),
         Input("dry-run", default="false"),
         Input("force-conflicts", default="false"),
-        Input("timeout", default="10m"),
+        Input("timeout", default=""),
         Input("config", default=CONFIG_DEFAULT),
     ),
     outputs=("changed", "result", "rollout"),
@@ -585,7 +585,7 @@ def apply_manifests(rt: Runtime) -> None:
                 "ledger; roll back with commit-train rollback, or deploy with commit-train apply",
                 title="commit-train apply",
             )
-        raise KubeError(f"rollout {run.rollout} in {environment}: {run.rollout_line}")
+        raise KubeError(run.summary)  # the cause first, the same line the CLI prints
 
 
 # ----------------------------------------------------------------------------- statuses

@@ -788,5 +788,30 @@ def help_command(ctx: click.Context, command: str | None) -> None:
     click.echo(sub.get_help(sub_ctx))
 
 
+class _ActionGroup(click.Group):
+    """``commit-train action NAME``: the GitHub Actions steps, loaded only when one runs,
+    so ``commit-train --help`` stays as cheap as importing click."""
+
+    def _steps(self) -> click.Group:
+        from .actions_cmd import action
+
+        return action
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._steps().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._steps().get_command(ctx, cmd_name)
+
+
+cli.add_command(
+    _ActionGroup(
+        "action",
+        help="Run one step of commit-train's GitHub Actions (inputs from INPUT_* variables; "
+        "see docs/actions/).",
+    )
+)
+
+
 def main() -> None:
     cli.main(prog_name="commit-train")
