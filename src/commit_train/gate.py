@@ -26,6 +26,11 @@ CHECKS_PENDING = "checks-pending"
 NO_CHECKS = "no-checks"
 LOCKED = "locked"
 PROMOTION_ORDER = "promotion-order"
+# Refusals raised outside ``decide`` (``RefusedError.reason``), kept in the same vocabulary:
+CHECKS_UNREADABLE = "checks-unreadable"  # deploy --offline without --reason
+GITHUB_ANSWERS = "github-answers"  # deploy --offline while GitHub answers
+NOT_LOCK_HOLDER = "not-lock-holder"  # unlock of someone else's lock without --force
+NO_PREVIOUS_DEPLOY = "no-previous-deploy"  # rollback with nothing to go back to
 
 REASONS = (
     OK,
@@ -36,6 +41,10 @@ REASONS = (
     NO_CHECKS,
     LOCKED,
     PROMOTION_ORDER,
+    CHECKS_UNREADABLE,
+    GITHUB_ANSWERS,
+    NOT_LOCK_HOLDER,
+    NO_PREVIOUS_DEPLOY,
 )
 
 

@@ -49,8 +49,8 @@ from .ports import Backend
 from .stats import requested_at
 from .train import PAYLOAD_VERSION, clip
 
-CHECKS_UNREADABLE = "checks-unreadable"
-GITHUB_ANSWERS = "github-answers"
+CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
+GITHUB_ANSWERS = gate.GITHUB_ANSWERS
 STATUS_PREFIX = "offline "
 SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are searched
 

@@ -458,6 +458,20 @@ class LocalBackend:
                 conn, "WHERE environment = ? ORDER BY id DESC LIMIT ?", (environment, limit)
             )
 
+    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments``, newest first (at most
+        100, as on GitHub): one query, on the ``deployments_by_sha`` index."""
+        names = list(dict.fromkeys(environments))
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        with self._read() as conn:
+            return self._select(
+                conn,
+                f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT 100",
+                (sha, *names),
+            )
+
     # -- tables kept by other modules -------------------------------------------------------
 
     @contextmanager

@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import LedgerError, NotFoundError, RefusedError, UsageError
-from .gate import describe_lock
+from .gate import NOT_LOCK_HOLDER, describe_lock
 from .models import Lock, RefTarget
 
 GLOBAL = "*"
 LOCKED = "locked"  # the gate's reason code, and RefusedError.reason of a refused lock
-NOT_HOLDER = "not-lock-holder"
+NOT_HOLDER = NOT_LOCK_HOLDER  # RefusedError.reason of an unlock by someone else
 LOCK_TITLE = "commit-train lock"
 UNLOCK_TITLE = "commit-train unlock"
 REF_PREFIX = "refs/commit-train/locks/"

@@ -71,3 +71,8 @@ class Backend(Protocol):
     def deployments(self, *, environment: str | None = None, limit: int = 20) -> list[Deployment]:
         """Newest first, each with all its statuses."""
         ...
+
+    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
+        100), each with all its statuses: the promotion-order rule's one question."""
+        ...

@@ -194,18 +194,9 @@ class Train:
         return blocking(current, environment, actor=self.actor, now=self.clock())
 
     def _deployments_of(self, sha: str, environments: list[str]) -> list[Deployment]:
-        """Deployments of ``sha`` to ``environments``: one query on GitHub; elsewhere the
-        newest 100 deploys of each environment, filtered."""
-        direct = getattr(self.backend, "deployments_of", None)
-        if callable(direct):
-            found: list[Deployment] = direct(sha, environments=environments)
-            return found
-        return [
-            d
-            for env in environments
-            for d in self.backend.deployments(environment=env, limit=HISTORY_LIMIT_MAX)
-            if d.sha == sha
-        ]
+        """Deployments of ``sha`` to ``environments``: one question to the backend (one
+        GraphQL query on GitHub, one SQL query locally)."""
+        return self.backend.deployments_of(sha, environments=environments)
 
     def deploy(self, environment: str, ref: str, *, dry_run: bool = False) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
