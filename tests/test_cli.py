@@ -416,6 +416,10 @@ COMMANDS = [
     "render",
     "apply",
     "rollback",
+    "lock",
+    "unlock",
+    "locks",
+    "stale",
 ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .gitrepo import GitRepo
     from .ledger import LocalBackend
+    from .notify import Notifier
     from .ports import Backend
     from .train import Train
 
@@ -39,6 +41,9 @@ Examples:
   commit-train deploy production HEAD --dry-run
                                            ask the gate only; nothing is recorded
   commit-train history production          what ran there, and whether it worked
+  commit-train lock production --reason "db migration" --ttl 2h
+                                           only you deploy there until you unlock it
+  commit-train stale                       remind about commits merged but not deployed
   commit-train record-check HEAD test success
                                            (local backend) record a check result
   commit-train demo                        the whole job on a scratch repository
@@ -110,7 +115,9 @@ class Options:
             git = self.git()  # raises the "not a git repository" error
             loaded = config_module.load(git.root).config
             backend: Backend = _local_backend(git, loaded)
-            return Train(backend, loaded, actor=_actor(git), source="cli")
+            return Train(
+                backend, loaded, actor=_actor(git), source="cli", notifier=_notifier(loaded)
+            )
         repo = self.repo
         if repo is None:
             origin = git.origin() if git is not None else None
@@ -127,7 +134,9 @@ class Options:
         from .github import GitHubBackend  # PyGithub: only now, only for this backend
 
         github_backend: Backend = GitHubBackend.from_env(repo, token=self.token)
-        return Train(github_backend, loaded, actor=_actor(git), source="cli")
+        return Train(
+            github_backend, loaded, actor=_actor(git), source="cli", notifier=_notifier(loaded)
+        )
 
     def local_backend(self) -> LocalBackend:
         from .ledger import LocalBackend
@@ -139,6 +148,13 @@ class Options:
                 fix="pass --backend local",
             )
         return train.backend
+
+
+def _notifier(loaded: Config) -> Notifier:
+    """Notifications to the routes of the config; webhook URLs come from the environment."""
+    from .notify import Notifier
+
+    return Notifier(loaded, environ=os.environ)
 
 
 def _local_backend(git: GitRepo, loaded: Config) -> Backend:
@@ -172,6 +188,12 @@ def _actor(git: GitRepo | None) -> str:
 
 def _echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _warn(warnings: Iterable[str]) -> None:
+    """Warnings (a notification not sent...) go to stderr and never change the exit code."""
+    for line in warnings:
+        click.echo(f"warning: {' '.join(line.split())}", err=True)
 
 
 # -- the group, and its error handling ---------------------------------------------------
@@ -311,6 +333,7 @@ def deploy(
         from .journal_sync import unreachable
 
         raise unreachable(exc) from None
+    _warn(result.warnings)
     if as_json:
         _echo_json(deploy_json(result))
     else:
@@ -424,6 +447,173 @@ def history(options: Options, environment: str | None, limit: int, as_json: bool
         _echo_json(history_json(found))
     else:
         click.echo(render_history(found, colour=options.colour))
+
+
+# -- operations: locks and stale commits -------------------------------------------------
+
+
+def _scope(environment: str | None, every: bool, verb: str) -> str | None:
+    """ENVIRONMENT, or None for the global lock (``--all``); exactly one of them."""
+    if every and environment is not None:
+        raise UsageError(
+            f"{verb} takes ENVIRONMENT or --all, not both", fix=f"drop {environment!r} or --all"
+        )
+    if not every and environment is None:
+        raise UsageError(
+            f"{verb} needs an environment", fix="name it, or pass --all for every environment"
+        )
+    return None if every else environment
+
+
+def _ttl_seconds(ttl: str | None) -> float | None:
+    from .config import parse_duration
+
+    if ttl is None:
+        return None
+    try:
+        seconds = parse_duration(ttl)
+    except ValueError:
+        raise UsageError(
+            f"--ttl {ttl!r} is not a duration", fix="write it like 30m, 2h or 1d"
+        ) from None
+    if seconds <= 0:
+        raise UsageError("--ttl must be longer than 0", fix="write it like 30m, 2h or 1d")
+    return seconds
+
+
+all_option = click.option(
+    "--all", "every", is_flag=True, help="The global lock, over every environment."
+)
+
+
+@cli.command("lock")
+@click.argument("environment", required=False)
+@all_option
+@click.option("--reason", default="", help="Why (required): shown to everyone it stops.")
+@click.option(
+    "--ttl",
+    default=None,
+    metavar="DURATION",
+    help="Let the lock expire after this long, like 30m, 2h or 1d (default: never).",
+)
+@json_option
+@pass_options
+def lock_command(
+    options: Options,
+    environment: str | None,
+    every: bool,
+    reason: str,
+    ttl: str | None,
+    as_json: bool,
+) -> None:
+    """Lock ENVIRONMENT (or --all) so that only you can deploy there.
+
+    Refused, naming the holder, when someone else holds the lock.
+    """
+    from .gate import describe_lock
+    from .locks import lock_json
+
+    scope = _scope(environment, every, "lock")
+    seconds = _ttl_seconds(ttl)
+    train = options.train()
+    lock, warnings = train.lock(scope, reason=reason, ttl=seconds)
+    _warn(warnings)
+    if as_json:
+        _echo_json({"version": 1, **lock_json(lock, train.clock())})
+    else:
+        click.echo(describe_lock(lock))
+
+
+@cli.command("unlock")
+@click.argument("environment", required=False)
+@all_option
+@click.option("--force", is_flag=True, help="Break someone else's lock (needs --reason).")
+@click.option("--reason", default="", help="Why; required with --force, and recorded.")
+@json_option
+@pass_options
+def unlock_command(
+    options: Options,
+    environment: str | None,
+    every: bool,
+    force: bool,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """End your lock of ENVIRONMENT (or --all); --force --reason ends anyone's."""
+    from .locks import lock_json, where
+
+    scope = _scope(environment, every, "unlock")
+    if force and not reason.strip():
+        raise UsageError(
+            "--force needs --reason: breaking a lock is recorded with why",
+            fix='pass --reason "..."',
+        )
+    train = options.train()
+    done, warnings = train.unlock(scope, force=force, reason=reason)
+    _warn(warnings)
+    lock = done.lock
+    if as_json:
+        _echo_json(
+            {
+                "version": 1,
+                "environment": lock.environment,
+                "global": lock.is_global,
+                "unlocked_by": done.by,
+                "forced": done.forced,
+                "reason": done.reason,
+                "lock": lock_json(lock, train.clock()),
+            }
+        )
+    elif done.forced:
+        click.echo(
+            f"unlocked {where(lock.environment)}: broke {lock.holder}'s lock "
+            f"({lock.reason}): {done.reason}"
+        )
+    else:
+        click.echo(f"unlocked {where(lock.environment)} ({lock.reason})")
+
+
+@cli.command("locks")
+@json_option
+@pass_options
+def locks_command(options: Options, as_json: bool) -> None:
+    """Every lock: who holds it, why, since when, until when."""
+    from .locks import locks_json
+    from .tables import render_locks
+
+    train = options.train()
+    found = train.current_locks()
+    now = train.clock()
+    if as_json:
+        _echo_json(locks_json(found, now))
+    else:
+        click.echo(render_locks(found, now=now, colour=options.colour))
+
+
+@cli.command("stale")
+@click.argument("environment", required=False)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List stale commits only: send nothing and leave them to be reminded later.",
+)
+@json_option
+@pass_options
+def stale_command(options: Options, environment: str | None, dry_run: bool, as_json: bool) -> None:
+    """Remind about commits merged but not deployed past each environment's stale-after.
+
+    Each commit is reminded once (to the environment's notification route), not on every run;
+    a locked environment stays quiet.
+    """
+    from .stale import stale_json
+    from .tables import render_stale
+
+    report, warnings = options.train().stale(environment, dry_run=dry_run)
+    _warn(warnings)
+    if as_json:
+        _echo_json(stale_json(report))
+    else:
+        click.echo(render_stale(report, dry_run=dry_run, colour=options.colour))
 
 
 @cli.command("stats")
@@ -632,6 +822,7 @@ def _show_run(result: Any, *, as_json: bool) -> None:
     from .errors import KubeError
     from .pipeline import result_json
 
+    _warn(result.warnings)
     if as_json:
         _echo_json(result_json(result))
     else:
@@ -744,6 +935,7 @@ def rollback_command(
 
     train = options.train()
     requested, live = request_rollback(train, environment, dry_run=dry_run)
+    _warn(requested.warnings)
     if not apply_now or dry_run:
         if as_json:
             _echo_json({**deploy_json(requested), "rolls_back": live.sha})

@@ -9,12 +9,22 @@ JSON document carries ``"version": JSON_VERSION``; its shape is documented in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import RefusedError
-from .gate import Decision
-from .models import Checks, CheckState, Commit, Deployment, DeploymentStatus, DeployState, Snapshot
+from .gate import Decision, describe_lock
+from .models import (
+    Checks,
+    CheckState,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    Lock,
+    Snapshot,
+)
+from .stale import StaleReport, age_text
 from .train import DeployResult, History, HistoryEntry
 
 JSON_VERSION = 1
@@ -326,3 +336,83 @@ def history_json(history: History) -> dict[str, Any]:
             for env in history.environments
         ],
     }
+
+
+# -- locks and stale commits -------------------------------------------------------------
+
+
+def render_locks(locks: Sequence[Lock], *, now: datetime, colour: bool = False) -> str:
+    """``commit-train locks``: who holds which lock, why, since and until when."""
+    if not locks:
+        return "no locks"
+    rows, paints = [], []
+    for lock in locks:
+        expires = "never" if lock.expires_at is None else _when(lock.expires_at.astimezone(UTC))
+        expired = lock.expired(now)
+        if expired:
+            expires += " (expired)"
+        rows.append(
+            [
+                "* (all)" if lock.is_global else lock.environment,
+                lock.holder,
+                _when(lock.since.astimezone(UTC)),
+                expires,
+                lock.reason,
+            ]
+        )
+        paints.append([None, None, None, "dim" if expired else None, None])
+    return table(
+        ["ENVIRONMENT", "HOLDER", "SINCE (UTC)", "EXPIRES (UTC)", "REASON"],
+        rows,
+        colours=paints,
+        colour=colour,
+    )
+
+
+_QUIET = {
+    "never-deployed": "never deployed, nothing to compare with",
+    "no-threshold": "no stale-after threshold configured",
+}
+
+
+def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = False) -> str:
+    """``commit-train stale``: per environment, the commits waiting too long, by author;
+    ``*`` marks the ones reminded by this run (or that a run would remind, in a dry run)."""
+    blocks = []
+    for env in report.environments:
+        title = _paint(env.environment, "bold", colour)
+        if env.quiet == "locked" and env.lock is not None:
+            head = f"{title}: quiet, {describe_lock(env.lock)}"
+        elif env.quiet is not None:
+            head = f"{title}: {_QUIET.get(env.quiet, env.quiet)}"
+        else:
+            after = age_text(env.threshold_seconds or 0)
+            live = (env.live_sha or "")[:7]
+            head = f"{title}: nothing older than {after} waiting (live {live})"
+            if env.stale:
+                verb = "would remind" if dry_run else "reminded"
+                head = (
+                    f"{title}: {len(env.stale)} commit(s) older than {after} not deployed "
+                    f"(live {live}); {verb} {len(env.remind)} now"
+                )
+        lines = [head]
+        reminded = {c.sha for c in env.remind}
+        for author, commits in env.by_author(env.stale).items():
+            lines.append(f"  {author}")
+            rows = [
+                ["*" if c.sha in reminded else " ", c.sha[:7], c.age, _clip(c.title)]
+                for c in commits
+            ]
+            lines += ["    " + "  ".join(r).rstrip() for r in _aligned(rows)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) if blocks else f"{report.repo}: no environments configured"
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        [cell if i == len(row) - 1 else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        for row in rows
+    ]
