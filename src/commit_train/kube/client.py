@@ -57,6 +57,8 @@ def api_client(
     try:
         source = _kubeconfig_source(kubeconfig, env)
         if source is not None:
+            for path in source.split(os.pathsep):
+                _check_kubeconfig_file(path)
             _check_context(source, context)
             config.load_kube_config(
                 config_file=source,
@@ -89,6 +91,14 @@ def api_client(
             f"cannot read the kubeconfig: {_one_line(exc)}",
             fix="check the path in --kubeconfig or KUBECONFIG",
         ) from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # The library indexes into whatever the file holds; a malformed file surfaces as
+        # these, never as ConfigException.
+        where = f" {source}" if source else ""
+        raise KubeError(
+            f"the kubeconfig{where} is malformed ({type(exc).__name__}: {_one_line(exc)})",
+            fix="check the file with `kubectl config view`",
+        ) from exc
     configuration.connection_pool_maxsize = max(1, pool_size)
     return client.ApiClient(configuration=configuration)
 
@@ -117,6 +127,49 @@ def _kubeconfig_source(
         return os.pathsep.join(existing)
     home = Path(env.get("HOME") or Path.home()) / ".kube" / "config"
     return str(home) if home.is_file() else None
+
+
+def _check_kubeconfig_file(path: str) -> None:
+    """Refuse, with the fix, the shapes a kubeconfig secret commonly goes wrong in: not YAML,
+    not a mapping, or the whole file base64-encoded (as some secret stores hand it out)."""
+    import base64
+    import binascii
+
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KubeError(
+            f"cannot read the kubeconfig {path}: {_one_line(exc)}",
+            fix="check the path in --kubeconfig or KUBECONFIG",
+        ) from exc
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise KubeError(
+            f"the kubeconfig {path} is not valid YAML{line}",
+            fix="check the file with `kubectl config view`",
+        ) from None
+    if isinstance(loaded, dict) or loaded is None:
+        return
+    if isinstance(loaded, str):
+        try:
+            decoded = yaml.safe_load(base64.b64decode(loaded.strip(), validate=True))
+        except (binascii.Error, ValueError, yaml.YAMLError):
+            decoded = None
+        if isinstance(decoded, dict):
+            raise KubeError(
+                f"the kubeconfig {path} is base64-encoded",
+                fix="pass the decoded file (for example `base64 -d`), not its base64 text",
+            )
+    raise KubeError(
+        f"the kubeconfig {path} is not a kubeconfig (expected a mapping with clusters, "
+        "users and contexts)",
+        fix="check the file with `kubectl config view`",
+    )
 
 
 def _check_context(source: str, context: str | None) -> None:
