@@ -118,8 +118,10 @@ def _git(root: Path, env: dict[str, str], *args: str) -> str:
 
 
 def _folder(directory: Path | None) -> Path:
-    if directory is None:
-        return Path(tempfile.mkdtemp(prefix="commit-train-demo-"))
+    if directory is None:  # named "shop" so the tables read the same on every run
+        scratch = Path(tempfile.mkdtemp(prefix="commit-train-demo-")) / "shop"
+        scratch.mkdir()
+        return scratch
     directory = Path(directory)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(
