@@ -40,6 +40,7 @@ What ``resolve`` accepts
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -77,6 +78,7 @@ from .models import (
     Deployment,
     DeploymentStatus,
     DeployState,
+    GateFacts,
     RefTarget,
     Snapshot,
     TrainCommit,
@@ -327,6 +329,63 @@ query CommitTrainCommitDeployments(
 """
     + _DEPLOYMENT_FIELDS
 )
+
+
+def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
+    """Every fact the gate weighs, in one query (``GitHubBackend.gate_facts``).
+
+    The commit is ``object(expression: $rev)`` (a sha, a short sha, a branch or a tag) and
+    its place on the default branch is ``defaultBranchRef.compare(headRef: $rev)``:
+    ``BEHIND`` or ``IDENTICAL`` means every commit of it is in the branch. For ``HEAD``
+    (``head``) the commit is the default branch's own tip, and there is nothing to compare.
+    With ``promotion`` the commit's deployments to ``$environments`` come along (the
+    promotion order); ``ref_count`` refs (``$ref0``...) are read with their commit's message
+    (the locks). Every name travels as a variable, never inside the query text.
+    """
+    params = "" if head else ", $rev: String!"
+    params += ", $environments: [String!]" if promotion else ""
+    params += "".join(f", $ref{i}: String!" for i in range(ref_count))
+    if head:
+        branch = "target { ... on Commit { ...GateCommit } }"
+        commit = ""
+    else:
+        branch = "compare(headRef: $rev) { status }"
+        commit = """
+    object(expression: $rev) { ... on Commit { ...GateCommit } }"""
+    refs = "".join(
+        f"""
+    ref{i}: ref(qualifiedName: $ref{i}) {{ target {{ oid ... on Commit {{ message }} }} }}"""
+        for i in range(ref_count)
+    )
+    deployments = (
+        """
+  deployments(
+    first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
+  ) { nodes { ...DeploymentFields } }"""
+        if promotion
+        else ""
+    )
+    return (
+        f"""
+query CommitTrainGate($owner: String!, $name: String!{params}) {{
+  repository(owner: $owner, name: $name) {{
+    defaultBranchRef {{ name {branch} }}{commit}{refs}
+  }}
+}}
+fragment GateCommit on Commit {{
+  ...CommitFields
+  message{deployments}
+}}
+"""
+        + _COMMIT_FIELDS
+        + (_DEPLOYMENT_FIELDS if promotion else "")
+    )
+
+
+# Errors GitHub may give beside data for the gate's fields that can be null: a ref it cannot
+# resolve or compare. The field is then null and ``gate_facts`` takes its fallback.
+_GATE_NULLABLE = (("repository", "object"), ("repository", "defaultBranchRef", "compare"))
+
 
 # The tree every lock commit points at: git's empty tree (a lock commit carries no files,
 # only its message). Should a GitHub ever refuse it, a one-file tree is made instead.
@@ -1038,11 +1097,20 @@ class GitHubBackend:
             next_url = next_link(headers.get("link"))
             query = None  # the next link carries its own query
 
-    def _graphql(self, query: str, variables: dict[str, Any], *, action: str) -> dict[str, Any]:
+    def _graphql(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        *,
+        action: str,
+        nullable: Sequence[Sequence[str]] = (),
+    ) -> dict[str, Any]:
         """One GraphQL request; GitHub's ``errors`` become our errors.
 
         GitHub answers a spent GraphQL limit with 200 and a ``RATE_LIMITED`` error, not a
-        403, so that case is waited for here by the same rules as the transport's.
+        403, so that case is waited for here by the same rules as the transport's. An error
+        whose ``path`` lies under one of ``nullable`` (beside data) only leaves that field
+        null: the caller reads the null.
         """
         attempt = 0
         while True:
@@ -1078,6 +1146,9 @@ class GitHubBackend:
                     "(a GitHub App installation token has its own limit)",
                 )
             self._policy.sleep(wait)
+        if errors and nullable and isinstance(data.get("data"), dict):
+            errors = [e for e in errors if not _under(e, nullable)]
+            first = errors[0] if errors and isinstance(errors[0], dict) else {}
         if errors:
             kind = first.get("type")
             text = str(first.get("message") or errors[0])
@@ -1234,6 +1305,78 @@ class GitHubBackend:
         if node is None or "oid" not in node:
             raise NotFoundError(f"no commit {sha} in {self._repo}", fix="check the sha")
         return checks_from_graphql(node)
+
+    def gate_facts(
+        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+    ) -> GateFacts:
+        """Everything the gate weighs about ``ref`` in one GraphQL request (``gate_query``):
+        the commit, the default branch and whether the commit is on it, its statuses and
+        check runs, its deployments to ``environments`` and the ``refs`` that exist.
+
+        Fallbacks, each one request more and each rare: a ref the query does not resolve to
+        a commit (an unknown or ambiguous short sha, an annotated tag) goes through
+        ``resolve``, which raises its usual errors, and when ``resolve`` does find the
+        commit the query is asked again for its full sha; a comparison GitHub cannot make
+        is asked of the REST compare (``on_default_branch``).
+        """
+        ref = ref.strip()
+        if not ref:
+            raise UsageError("no commit given", fix="give a sha, a short sha or HEAD")
+        envs = list(dict.fromkeys(environments))
+        names = [self._full_ref(r) for r in dict.fromkeys(refs)]
+        facts = self._gate_facts(ref, envs, names)
+        if facts is None:
+            commit = self.resolve(ref)  # NotFoundError / AmbiguousRefError, as always
+            facts = self._gate_facts(commit.sha, envs, names)
+        if facts is None:
+            raise NotFoundError(f"no commit {ref} in {self._repo}", fix="check the sha")
+        return facts
+
+    def _gate_facts(self, rev: str, envs: list[str], names: list[str]) -> GateFacts | None:
+        """``gate_facts``' query; None when ``rev`` does not name a commit in it."""
+        head = rev == "HEAD"
+        variables: dict[str, Any] = {} if head else {"rev": rev}
+        if envs:
+            variables["environments"] = envs
+        variables.update({f"ref{i}": name for i, name in enumerate(names)})
+        data = self._graphql(
+            gate_query(head=head, promotion=bool(envs), ref_count=len(names)),
+            variables,
+            action=f"read commit {rev} and its checks",
+            nullable=_GATE_NULLABLE,
+        )
+        repository = data["repository"]
+        branch = repository.get("defaultBranchRef")
+        node = (branch or {}).get("target") if head else repository.get("object")
+        if not head and (not node or "oid" not in node):
+            return None  # not a commit to GraphQL: the caller falls back on ``resolve``
+        if branch is None or not node or "oid" not in node:
+            raise NotFoundError(
+                f"{self._repo} has no default branch yet", fix="push a first commit"
+            )
+        self._default_branch = str(branch["name"])
+        commit = commit_from_graphql(node)
+        message = str(node.get("message") or "")
+        if message:  # the whole first line, as REST gives it (a headline may be shortened)
+            commit = dataclasses.replace(commit, title=message.split("\n", 1)[0].rstrip("\r"))
+        if head:
+            on_branch = True
+        elif branch.get("compare") is not None:
+            on_branch = str(branch["compare"]["status"]).upper() in ("BEHIND", "IDENTICAL")
+        else:
+            on_branch = self.on_default_branch(commit.sha)
+        deployments = tuple(
+            deployment_from_graphql(d, url=self._deployment_url(d.get("databaseId")))
+            for d in (node.get("deployments") or {}).get("nodes") or []
+        )
+        return GateFacts(
+            commit=commit,
+            default_branch=self._default_branch,
+            on_default_branch=on_branch,
+            checks=checks_from_graphql(node),
+            deployments=deployments,
+            refs=_ref_targets(repository, names),
+        )
 
     def checks_via_rest(self, sha: str) -> Checks:
         """The same answer as ``checks`` from the REST API (combined status + check runs).
@@ -1679,6 +1822,12 @@ class GitHubBackend:
             deployment_from_graphql(d, url=self._deployment_url(d.get("databaseId")))
             for d in (node.get("deployments") or {}).get("nodes") or []
         ]
+
+
+def _under(error: Any, paths: Sequence[Sequence[str]]) -> bool:
+    """Whether a GraphQL error's ``path`` starts with one of ``paths``."""
+    path = list(error.get("path") or []) if isinstance(error, dict) else []
+    return any(path[: len(p)] == list(p) for p in paths)
 
 
 def _ref_targets(repository: Mapping[str, Any], names: Sequence[str]) -> dict[str, RefTarget]:

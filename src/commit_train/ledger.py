@@ -38,6 +38,7 @@ from .models import (
     Deployment,
     DeploymentStatus,
     DeployState,
+    GateFacts,
     Snapshot,
     TrainCommit,
 )
@@ -291,6 +292,20 @@ class LocalBackend:
 
     def checks(self, sha: str) -> Checks:
         return self._checks_of([sha])[sha]
+
+    def gate_facts(
+        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+    ) -> GateFacts:
+        """The gate's facts from git and the journal. No refs are read: local locks live
+        in the journal (``LocalLockStore``), so ``refs`` is always answered empty."""
+        commit = self.resolve(ref)
+        return GateFacts(
+            commit=commit,
+            default_branch=self.default_branch(),
+            on_default_branch=self.on_default_branch(commit.sha),
+            checks=self.checks(commit.sha),
+            deployments=tuple(self.deployments_of(commit.sha, environments=environments)),
+        )
 
     def _checks_of(self, shas: Sequence[str]) -> dict[str, Checks]:
         found: dict[str, list[Check]] = {sha: [] for sha in shas}

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,6 +129,18 @@ class LockStore(Protocol):
 
     def current(self, environments: Sequence[str]) -> list[Lock]:
         """The locks of ``environments`` and the global one, expired ones included."""
+        ...
+
+    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
+        """The refs holding these locks when they live in ``backend``'s repository, so a
+        caller can read them with other facts in the same request (the gate's one query)
+        and hand what it found to ``from_refs``; None when the locks live elsewhere (then
+        ask ``current``)."""
+        ...
+
+    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
+        """``current`` over the refs of ``refs_in`` already read (``found``: those that
+        exist); a store without refs reads its own place."""
         ...
 
 
@@ -312,16 +324,25 @@ class GitHubLockStore:
         return Unlocked(lock=lock, by=by, forced=forced, reason=reason)
 
     def current(self, environments: Sequence[str]) -> list[Lock]:
-        names = [GLOBAL, *dict.fromkeys(e for e in environments if e != GLOBAL)]
-        refs = {lock_ref(name): name for name in names}
-        found = self._backend.read_refs(list(refs))
+        return self.from_refs(environments, self._backend.read_refs(_lock_refs(environments)))
+
+    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
+        return _lock_refs(environments) if backend is self._backend else None
+
+    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
         locks = []
-        for ref in refs:
+        for ref in _lock_refs(environments):
             if ref in found:
                 lock = parse_lock(found[ref])
                 if lock is not None:
                     locks.append(lock)
         return locks
+
+
+def _lock_refs(environments: Sequence[str]) -> list[str]:
+    """The global lock's ref, then each environment's (once each)."""
+    names = [GLOBAL, *dict.fromkeys(e for e in environments if e != GLOBAL)]
+    return [lock_ref(name) for name in names]
 
 
 # -- the local journal ----------------------------------------------------------------------
@@ -475,6 +496,12 @@ class LocalLockStore:
             return [lock for name in names if (lock := self._row(conn, name)) is not None]
         finally:
             conn.close()
+
+    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
+        return None  # locks live in the journal, not in refs
+
+    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
+        return self.current(environments)
 
 
 def _stamp_exact(when: datetime) -> str:

@@ -204,6 +204,21 @@ class BranchState:
 
 
 @dataclass(frozen=True)
+class GateFacts:
+    """Every fact the gate weighs about one commit, read in one go (one GraphQL query on
+    GitHub): the commit, the default branch and whether the commit is on it, its checks, its
+    deployments to the environments asked for (the promotion order; empty when none were
+    asked) and the refs asked for that exist (locks live in refs on GitHub)."""
+
+    commit: Commit
+    default_branch: str
+    on_default_branch: bool
+    checks: Checks
+    deployments: tuple[Deployment, ...] = ()
+    refs: Mapping[str, RefTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Lock:
     """An environment's lock (``environment`` is ``"*"`` for the global lock).
 

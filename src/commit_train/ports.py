@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .models import Checks, Commit, Deployment, DeploymentStatus, DeployState, Snapshot
+from .models import (
+    Checks,
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    GateFacts,
+    Snapshot,
+)
 
 
 class Backend(Protocol):
@@ -39,6 +47,18 @@ class Backend(Protocol):
     def on_default_branch(self, sha: str) -> bool: ...
 
     def checks(self, sha: str) -> Checks: ...
+
+    def gate_facts(
+        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+    ) -> GateFacts:
+        """Everything the gate asks about ``ref`` at once (one GraphQL query on GitHub):
+        ``resolve``, ``default_branch``, ``on_default_branch`` and ``checks`` together, the
+        commit's deployments to ``environments`` (none asked, none read) and the ``refs``
+        that exist among those asked (a backend that keeps no refs answers none).
+
+        Raises what ``resolve`` raises, with the same messages.
+        """
+        ...
 
     def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
         """The newest ``limit`` commits of the default branch with checks and live deploys."""

@@ -157,34 +157,46 @@ class Train:
     # -- deploy ----------------------------------------------------------------------------
 
     def check(self, environment: str, ref: str) -> tuple[Commit, Decision]:
-        """Resolve ``ref`` and ask the gate, without writing anything."""
+        """Resolve ``ref`` and ask the gate, without writing anything.
+
+        One question to the backend (``gate_facts``: one GitHub request, two when a short
+        sha needs resolving): the commit, its branch, its checks, its deployments to the
+        environments it must pass first, and the locks when they live in the backend's
+        refs; a lock store elsewhere (the local journal) is read on its own.
+        """
         if environment not in self.config.environments:
             # no lookup needed to refuse, and no commit to name
             decision = gate.unknown_environment(self.config, environment)
             raise RefusedError(decision.message, reason=decision.reason)
-        lock = self.blocking_lock(environment)
-        commit = self.backend.resolve(ref)
-        on_branch = self.backend.on_default_branch(commit.sha)
-        checks = self.backend.checks(commit.sha)
-        succeeded_in = None
         required = self.config.environments[environment].requires
-        if required:
-            succeeded_in = frozenset(
-                d.environment
-                for d in self._deployments_of(commit.sha, [*required, environment])
-                if d.ever_succeeded
+        lock_refs = None if self.locks is None else self.locks.refs_in(self.backend, [environment])
+        facts = self.backend.gate_facts(
+            ref,
+            environments=[*required, environment] if required else [],
+            refs=lock_refs or [],
+        )
+        lock = None
+        if self.locks is not None:
+            current = (
+                self.locks.current([environment])
+                if lock_refs is None
+                else self.locks.from_refs([environment], facts.refs)
             )
+            lock = blocking(current, environment, actor=self.actor, now=self.clock())
+        succeeded_in = None
+        if required:
+            succeeded_in = frozenset(d.environment for d in facts.deployments if d.ever_succeeded)
         decision = gate.decide(
             config=self.config,
             environment=environment,
-            sha=commit.sha,
-            default_branch=self.backend.default_branch(),
-            on_default_branch=on_branch,
-            checks=checks,
+            sha=facts.commit.sha,
+            default_branch=facts.default_branch,
+            on_default_branch=facts.on_default_branch,
+            checks=facts.checks,
             lock=lock,
             succeeded_in=succeeded_in,
         )
-        return commit, decision
+        return facts.commit, decision
 
     def blocking_lock(self, environment: str) -> Lock | None:
         """The lock that stops this actor deploying to ``environment`` (never their own)."""

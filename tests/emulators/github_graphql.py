@@ -343,6 +343,36 @@ class GRef:
     def target(self, info: Any) -> GCommit:
         return GCommit(self.store, self.repo, self.repo.commits[self.sha])
 
+    def compare(self, info: Any, headRef: str) -> GComparison | None:
+        """This ref as the base against ``headRef`` (a branch, a tag, a full or short
+        sha); null when the head is unknown or shares no history with the base."""
+        with self.store.lock:
+            head = self.repo.resolve(headRef)
+            compared = self.repo.compare(self.sha, head) if head else None
+        if head is None or compared is None:
+            return None
+        status, ahead, behind = compared
+        return GComparison(self.store, self.repo, self.sha, head, status, len(ahead), len(behind))
+
+
+class GComparison:
+    def __init__(
+        self,
+        store: Store,
+        repo: EmulatedRepo,
+        base: str,
+        head: str,
+        status: str,
+        ahead_by: int,
+        behind_by: int,
+    ) -> None:
+        self.id = legacy_node_id("Comparison", f"{repo.id}:{base}...{head}")
+        self.status = status.upper()
+        self.aheadBy = ahead_by
+        self.behindBy = behind_by
+        self.baseTarget = GCommit(store, repo, repo.commits[base])
+        self.headTarget = GCommit(store, repo, repo.commits[head])
+
 
 class GCommit:
     def __init__(self, store: Store, repo: EmulatedRepo, commit: Commit) -> None:

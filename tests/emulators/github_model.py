@@ -491,6 +491,25 @@ class EmulatedRepo:
             queue.extend(self.commits[current].parents)
         return None
 
+    def compare(self, base: str, head: str) -> tuple[str, list[str], list[str]] | None:
+        """GitHub's comparison of two commits: (status, ahead, behind), where ``ahead`` are
+        the commits of ``head`` missing from ``base`` and ``behind`` the other way round;
+        None when they share no history (no comparison can be made)."""
+        if self.merge_base(base, head) is None:
+            return None
+        base_set, head_set = self.ancestors(base), self.ancestors(head)
+        ahead = [c for c in head_set if c not in base_set]
+        behind = [c for c in base_set if c not in head_set]
+        if base == head:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+        return status, ahead, behind
+
     def latest_statuses(self, sha: str) -> list[Status]:
         """The newest status of each context, in the order the contexts first appeared."""
         latest: dict[str, Status] = {}

@@ -1132,19 +1132,10 @@ def compare(req: Request, repo: EmulatedRepo, basehead: str) -> Response:
     if base is None or head is None:
         raise ApiError(404, "Not Found")
     merge_base = repo.merge_base(base, head)
-    if merge_base is None:
+    compared = repo.compare(base, head)
+    if merge_base is None or compared is None:
         raise ApiError(404, f"No common ancestor between {base_ref} and {head_ref}.")
-    base_set, head_set = repo.ancestors(base), repo.ancestors(head)
-    ahead = [c for c in head_set if c not in base_set]
-    behind = [c for c in base_set if c not in head_set]
-    if base == head:
-        status = "identical"
-    elif not behind:
-        status = "ahead"
-    elif not ahead:
-        status = "behind"
-    else:
-        status = "diverged"
+    status, ahead, behind = compared
     ahead_commits = sorted(
         (repo.commits[c] for c in ahead), key=lambda c: (c.when, _depth(repo, c.sha))
     )
