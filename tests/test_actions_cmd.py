@@ -334,6 +334,9 @@ def test_bad_inputs_fail_with_one_line_naming_the_input(
 def test_stale_commit_notifier_lists_commits_waiting_too_long(
     github_emulator: GitHubEmulator, tmp_path: Path
 ) -> None:
+    """The action is ``Train.stale``: ages read as the CLI and Slack write them (``1d 0h``),
+    and a commit is reminded (the warning) once, not on every scheduled run: the second run
+    still lists it and counts it, but warns no more."""
     repo = github_emulator.create_repo("acme/shop", default_branch="main")
     now = datetime.now(UTC)
     live = repo.commit("Live one", when=now - timedelta(days=5))
@@ -341,13 +344,47 @@ def test_stale_commit_notifier_lists_commits_waiting_too_long(
     old = repo.commit("Waiting for days", when=now - timedelta(days=3))
     repo.commit("Fresh", when=now - timedelta(hours=1))
     runner = Runner(tmp_path, github_emulator, "schedule", actions_events.schedule())
+    github_emulator.reset_requests()
     done = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
     assert done.code == 0, done.stdout + done.stderr
+    assert github_emulator.request_count <= 2
     assert done.outputs["count"] == "1"
-    stale = json.loads(done.outputs["result"])["stale"]
-    assert [s["sha"] for s in stale] == [old]
-    assert f"| `{old[:7]}` | Waiting for days | alice |" in done.summary
-    assert (
+    result = json.loads(done.outputs["result"])
+    assert [s["sha"] for s in result["stale"]] == [old]
+    assert (result["reminded"], result["quiet"], result["live"]) == ([old], None, live)
+    assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | now |" in done.summary
+    warning = (
         "::warning title=commit-train%3A stale commits::1 commit(s) have waited more than "
-        "24.0 h for staging"
-    ) in done.stdout
+        "1d 0h for staging"
+    )
+    assert warning in done.stdout
+
+    again = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
+    assert again.code == 0, again.stdout + again.stderr
+    assert again.outputs["count"] == "1"
+    assert json.loads(again.outputs["result"])["reminded"] == []
+    assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | before |" in again.summary
+    assert "::warning" not in again.stdout
+
+
+def test_stale_commit_notifier_is_quiet_while_the_environment_is_locked(
+    github_emulator: GitHubEmulator, tmp_path: Path
+) -> None:
+    from commit_train.github import GitHubBackend
+    from commit_train.locks import GitHubLockStore
+
+    repo = github_emulator.create_repo("acme/shop", default_branch="main")
+    now = datetime.now(UTC)
+    live = repo.commit("Live one", when=now - timedelta(days=5))
+    repo.add_deployment(live, environment="staging", statuses=["success"])
+    repo.commit("Waiting for days", when=now - timedelta(days=3))
+    backend = GitHubBackend(
+        "acme/shop", token=github_emulator.token, base_url=github_emulator.base_url
+    )
+    GitHubLockStore(backend).acquire("staging", holder="alice", reason="load test")
+    runner = Runner(tmp_path, github_emulator, "schedule", actions_events.schedule())
+    done = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
+    assert done.code == 0, done.stdout + done.stderr
+    assert json.loads(done.outputs["result"])["quiet"] == "locked"
+    assert "Quiet while locked: staging is locked by alice since " in done.summary
+    assert "::warning" not in done.stdout

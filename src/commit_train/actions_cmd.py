@@ -24,9 +24,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +51,7 @@ from .errors import (
     UsageError,
 )
 from .gate import CHECKS_PENDING, Decision
-from .models import Commit, DeployState, Snapshot
+from .models import Commit, DeployState
 from .train import Train
 
 if TYPE_CHECKING:
@@ -306,7 +305,23 @@ def github_backend(rt: Runtime) -> GitHubBackend:
 
 
 def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
-    return Train(backend, config, actor=rt.context.actor or "github-actions", source="actions")
+    """The train of this run: the run's actor, and notifications to the config's routes
+    (webhook URLs from the step's environment, where the workflow puts its secrets)."""
+    from .notify import Notifier
+
+    return Train(
+        backend,
+        config,
+        actor=rt.context.actor or "github-actions",
+        source="actions",
+        notifier=Notifier(config, environ=rt.environ),
+    )
+
+
+def warn_all(rt: Runtime, warnings: Iterable[str]) -> None:
+    """Notification failures: ``::warning::`` annotations that never fail the step."""
+    for line in warnings:
+        rt.warning(rt.redact(line), title=f"commit-train {rt.spec.name}")
 
 
 def _row(*cells: str) -> str:
@@ -636,6 +651,7 @@ def create_deployment(rt: Runtime) -> None:
     config = load_config(rt)
     with github_backend(rt) as backend:
         result = make_train(rt, backend, config).deploy(environment, ref)
+    warn_all(rt, result.warnings)
     deployment = result.deployment
     if deployment is None:  # only a dry run returns no deployment, and this is none
         raise UsageError(f"no deployment was created for {environment}")
@@ -650,40 +666,27 @@ def create_deployment(rt: Runtime) -> None:
 # ----------------------------------------------------------------------------- stale commits
 
 
-@dataclass(frozen=True)
-class StaleCommit:
-    commit: Commit
-    age_seconds: float
+def with_threshold(config: Config, environment: str, seconds: float) -> Config:
+    """``config`` with ``environment``'s ``stale-after`` set to ``seconds`` (the action's
+    ``threshold`` input, or its default), adding the environment when it is not there."""
+    from .config import Environment
+
+    env = config.environments.get(environment) or Environment()
+    environments = {
+        **config.environments,
+        environment: env.model_copy(update={"stale_after": seconds}),
+    }
+    return config.model_copy(update={"environments": environments})
 
 
-def stale_commits(
-    snapshot: Snapshot, environment: str, *, threshold: float, now: datetime
-) -> tuple[str | None, list[StaleCommit]]:
-    """Commits of the default branch newer than what ``environment`` runs and older than
-    ``threshold`` seconds, newest first; with the sha that is live there (or ``None``).
-
-    Nothing is stale in an environment that has never been deployed: that is a new
-    environment, not a forgotten train.
+def stale_commit_notifier(rt: Runtime) -> None:
+    """``Train.stale`` for one environment: every stale commit in the outputs and the job
+    summary; the ones not reminded before (a mark per environment, kept in the repository)
+    to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
-    live = snapshot.live.get(environment)
-    if live is None:
-        return None, []
-    found: list[StaleCommit] = []
-    for row in snapshot.commits:
-        if row.commit.sha == live.sha:
-            return live.sha, found
-        age = (now - row.commit.committed_at).total_seconds()
-        if age >= threshold:
-            found.append(StaleCommit(row.commit, age))
-    return live.sha, found  # the live commit is older than the window: all of it counts
+    from .gate import describe_lock
+    from .stale import age_text
 
-
-def _age(seconds: float) -> str:
-    hours = seconds / 3600
-    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.1f} h"
-
-
-def stale_commit_notifier(rt: Runtime, *, now: Callable[[], datetime] | None = None) -> None:
     environment = rt.input("environment")
     config = load_config(rt)
     if rt.input("threshold"):
@@ -692,46 +695,74 @@ def stale_commit_notifier(rt: Runtime, *, now: Callable[[], datetime] | None = N
         env = config.environments.get(environment)
         configured = env.stale_after if env is not None else None
         threshold = configured or parse_duration(DEFAULT_STALE_THRESHOLD)
+    config = with_threshold(config, environment, threshold)
     with github_backend(rt) as backend:
-        snapshot = make_train(rt, backend, config).status(limit=50)
-    at = now() if now else datetime.now(UTC)
-    live, stale = stale_commits(snapshot, environment, threshold=threshold, now=at)
+        report, warnings = make_train(rt, backend, config).stale(environment)
+    warn_all(rt, warnings)
+    [found] = report.environments
+    stale, reminded = found.stale, {c.sha for c in found.remind}
     rt.set_output("count", str(len(stale)))
     rt.set_json_output(
         "result",
         {
             "environment": environment,
-            "live": live,
+            "live": found.live_sha,
             "threshold_seconds": threshold,
+            "quiet": found.quiet,
             "stale": [
-                {"sha": s.commit.sha, "title": s.commit.title, "age_seconds": s.age_seconds}
-                for s in stale
+                {
+                    "sha": c.sha,
+                    "title": c.title,
+                    "author": c.author,
+                    "age_seconds": c.age_seconds,
+                }
+                for c in stale
             ],
+            "reminded": [c.sha for c in found.remind],
         },
     )
+    after = age_text(threshold)
     heading = f"### Commits waiting for {environment}"
+    if found.quiet == "locked" and found.lock is not None:
+        rt.summary(f"{heading}\n\nQuiet while locked: {describe_lock(found.lock)}.\n")
+        rt.log(f"{environment}: quiet while locked ({len(stale)} stale commit(s))")
+        return
+    if found.quiet == "never-deployed":
+        rt.summary(f"{heading}\n\n{environment} has never been deployed: nothing to compare.\n")
+        rt.log(f"{environment}: never deployed, no stale commits")
+        return
     if not stale:
-        rt.summary(f"{heading}\n\nNothing older than {_age(threshold)} is waiting.\n")
+        rt.summary(f"{heading}\n\nNothing older than {after} is waiting.\n")
         rt.log(f"{environment}: no stale commits")
         return
     lines = [
         heading,
         "",
-        f"{len(stale)} commit(s) merged more than {_age(threshold)} ago are not live in "
-        f"{environment} (live: `{(live or '')[:7]}`).",
+        f"{len(stale)} commit(s) merged more than {after} ago are not live in "
+        f"{environment} (live: `{(found.live_sha or '')[:7]}`); "
+        f"{len(reminded)} reminded by this run.",
         "",
-        _row("commit", "title", "author", "waiting"),
-        "| --- | --- | --- | --- |",
+        _row("commit", "title", "author", "waiting", "reminded"),
+        "| --- | --- | --- | --- | --- |",
     ]
     lines += [
-        _row(f"`{s.commit.short_sha}`", s.commit.title, s.commit.author, _age(s.age_seconds))
-        for s in stale
+        _row(
+            f"`{c.sha[:7]}`",
+            c.title,
+            c.author,
+            c.age,
+            "now" if c.sha in reminded else "before",
+        )
+        for c in stale
     ]
     rt.summary("\n".join(lines) + "\n")
-    rt.warning(
-        f"{len(stale)} commit(s) have waited more than {_age(threshold)} for {environment}",
-        title="commit-train: stale commits",
-    )
+    if reminded:
+        rt.warning(
+            f"{len(reminded)} commit(s) have waited more than {after} for {environment}",
+            title="commit-train: stale commits",
+        )
+    else:
+        rt.log(f"{environment}: {len(stale)} stale commit(s), all reminded before")
 
 
 # ----------------------------------------------------------------------------- the commands
