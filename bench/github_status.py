@@ -4,7 +4,7 @@ Prints, for a repository of N commits with checks and deployments in three envir
 
 - requests and time for ``snapshot(limit=50)`` (the ``status`` screen; budget: 2 requests),
   next to what the same screen costs asked commit by commit over REST;
-- requests for one deploy's GitHub side (resolve, on the default branch, checks, create the
+- requests for one deploy's GitHub side (the gate's facts in one query, create the
   deployment, queued/in_progress/success statuses);
 - the cost of PyGithub's default pauses (0.25 s before every request, 1 s before every
   write) against ``GitHubBackend``'s (none), for the same writes.
@@ -79,9 +79,7 @@ def main() -> None:
 
         def deploy() -> None:
             backend = fresh
-            commit = backend.resolve(shas[-1][:7])
-            backend.on_default_branch(commit.sha)
-            backend.checks(commit.sha)
+            commit = backend.gate_facts(shas[-1][:7]).commit  # the gate: one query
             dep = backend.create_deployment(
                 sha=commit.sha, environment="staging", payload={}, description="", production=False
             )
