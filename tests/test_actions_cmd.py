@@ -388,3 +388,62 @@ def test_stale_commit_notifier_is_quiet_while_the_environment_is_locked(
     assert json.loads(done.outputs["result"])["quiet"] == "locked"
     assert "Quiet while locked: staging is locked by alice since " in done.summary
     assert "::warning" not in done.stdout
+
+
+NOTIFY_CONFIG = CONFIG + "notify: {slack-webhook-env: SLACK_TEST_HOOK}\n"
+
+
+def test_set_deployment_status_tells_the_route_started_and_succeeded(
+    shop: Any, tmp_path: Path
+) -> None:
+    """The apply action keeps no ledger, so on the runner set-deployment-status is where a
+    deploy's start and end are known: it tells the route, from the event, with no request
+    more than recording the status."""
+    from tests.slack_server import SlackWebhookServer
+
+    emu, repo, sha = shop
+    dep_id = repo.add_deployment(sha, environment="staging", creator="alice")
+    payload = actions_events.deployment_created(
+        deployment_id=dep_id,
+        sha=sha,
+        payload={"requested_by": "alice", "title": "Add the checkout page"},
+    )
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    (runner.workspace / ".commit-train.yml").write_text(NOTIFY_CONFIG)
+    with SlackWebhookServer() as slack:
+        runner.job_env["SLACK_TEST_HOOK"] = slack.url
+        started = runner.run("set-deployment-status", state="in_progress", token=emu.token)
+        assert started.code == 0, started.stdout + started.stderr
+        emu.reset_requests()
+        failed = runner.run(
+            "set-deployment-status",
+            state="failure",
+            description="rollout of web timed out",
+            token=emu.token,
+        )
+        assert failed.code == 0, failed.stdout + failed.stderr
+        assert emu.request_count == 1, "the status only: the event names the deployment"
+        assert "::warning" not in started.stdout + failed.stdout
+        texts = [m["text"] for m in slack.received]
+    assert texts == [
+        f":rocket: alice is deploying {sha[:7]} Add the checkout page to staging",
+        f":x: alice failed to deploy {sha[:7]} Add the checkout page to staging: "
+        "rollout of web timed out",
+    ]
+
+
+def test_a_dead_webhook_never_fails_set_deployment_status(shop: Any, tmp_path: Path) -> None:
+    emu, repo, sha = shop
+    dep_id = repo.add_deployment(sha, environment="staging", creator="alice")
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=sha)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    (runner.workspace / ".commit-train.yml").write_text(NOTIFY_CONFIG)
+    runner.job_env["SLACK_TEST_HOOK"] = "http://127.0.0.1:9/services/T000/B000/XXXXXXXX"
+    done = runner.run("set-deployment-status", state="success", token=emu.token)
+    assert done.code == 0, done.stdout + done.stderr
+    assert statuses(repo, dep_id)[-1][0] == "success"
+    assert (
+        "::warning title=commit-train set-deployment-status::notification deploy-succeeded "
+        "for staging not sent to SLACK_TEST_HOOK: the webhook could not be reached (URLError)"
+    ) in done.stdout.splitlines()
+    assert "127.0.0.1:9" not in done.stdout

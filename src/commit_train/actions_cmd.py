@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ from .errors import (
     UsageError,
 )
 from .gate import CHECKS_PENDING, Decision
-from .models import Commit, DeployState
+from .models import Commit, Deployment, DeployState
 from .train import Train
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ SET_DEPLOYMENT_STATUS = ActionSpec(
         Input("environment-url"),
         Input("log-url"),
         Input("token"),
+        Input("config", default=CONFIG_DEFAULT),
     ),
     outputs=("deployment-id", "state"),
 )
@@ -624,9 +626,10 @@ def set_deployment_status(rt: Runtime) -> None:
     deployment_id = resolve_deployment_id(rt)
     log_url = rt.input("log-url") or rt.context.run_url
     environment_url = rt.optional("environment-url")
+    config = notify_config(rt)
     backend = github_backend(rt)
     with backend:
-        train = make_train(rt, backend, Config())
+        train = make_train(rt, backend, config)
         status = train.set_status(
             deployment_id,
             state,
@@ -634,12 +637,90 @@ def set_deployment_status(rt: Runtime) -> None:
             log_url=log_url,
             environment_url=environment_url,
         )
+        notify_status(rt, train, deployment_id, status.state, status.description, log_url)
     rt.set_output("deployment-id", str(deployment_id))
     rt.set_output("state", status.state.value)
     rt.log(f"deployment {deployment_id}: {status.state.value} {status.description}".rstrip())
     rt.summary(
         f"### Deployment {deployment_id}: {status.state.value}\n\n{status.description}\n"
         + (f"\n[Run log]({log_url})\n" if log_url else "")
+    )
+
+
+# What each recorded state tells the environment's route (the apply action keeps no ledger,
+# so on the runner this step is where a deploy's start and end are known).
+STATE_EVENTS = {
+    DeployState.IN_PROGRESS: "deploy-started",
+    DeployState.SUCCESS: "deploy-succeeded",
+    DeployState.FAILURE: "deploy-failed",
+    DeployState.ERROR: "deploy-failed",
+}
+
+
+def notify_config(rt: Runtime) -> Config:
+    """The config for notifications only: none when the file is not checked out (this step
+    also runs when the job failed early), and a bad one is a warning: recording the status
+    matters more than telling about it."""
+    name = rt.input("config")
+    path = Path(name) if Path(name).is_absolute() else workspace(rt) / name
+    if not path.exists():
+        return Config()
+    try:
+        return load_config(rt)
+    except ConfigError as exc:
+        rt.warning(rt.redact(f"no notifications: {exc}"), title=f"commit-train {rt.spec.name}")
+        return Config()
+
+
+def notify_status(
+    rt: Runtime,
+    train: Train,
+    deployment_id: int,
+    state: DeployState,
+    description: str,
+    log_url: str | None,
+) -> None:
+    """Tell the environment's route that the deploy started, succeeded or failed.
+
+    No request when no route wants the event; the deployment comes from the event when it
+    is this run's, else one read."""
+    from .notify import Event, routes_for
+
+    name = STATE_EVENTS.get(state)
+    if name is None:
+        return
+    event = Event(name)
+
+    def wanted(environment: str) -> bool:
+        return any(event.value in r.events for r in routes_for(train.config, environment))
+
+    known = event_environment(rt)
+    if known is not None and not wanted(known):
+        return
+    if known is None and not any(wanted(e) for e in train.config.environments):
+        return
+    deployment = deployment_from_event(rt, deployment_id)
+    if deployment is None:
+        deployment = train.backend.get_deployment(deployment_id)
+    if not wanted(deployment.environment):
+        return
+    detail = description if event == Event.DEPLOY_FAILED else ""
+    warn_all(rt, train.notify_deploy(deployment, event, run_url=log_url, detail=detail))
+
+
+def deployment_from_event(rt: Runtime, deployment_id: int) -> Deployment | None:
+    """The deployment the ``deployment`` event carries, when it is ``deployment_id``."""
+    event = rt.event()
+    if not isinstance(event, DeploymentEvent) or event.deployment_id != deployment_id:
+        return None
+    return Deployment(
+        id=event.deployment_id,
+        sha=event.sha,
+        environment=event.environment,
+        creator=event.creator,
+        created_at=datetime.now(UTC),
+        payload=event.payload,
+        description=event.description,
     )
 
 
