@@ -506,7 +506,9 @@ def test_create_deployment_skips_github_own_status_gate(shop):
     )
     assert dep.id > 0
     assert (dep.sha, dep.environment, dep.creator) == (sha, "staging", "alice")
-    assert dict(dep.payload) == {"requested_by": "carol", "image": "shop:abc"}
+    nonce = dep.payload["request_id"]  # a new one for every deployment
+    assert len(nonce) == 32
+    assert dict(dep.payload) == {"requested_by": "carol", "image": "shop:abc", "request_id": nonce}
     assert dep.requested_by == "carol"
     assert dep.state == DeployState.NONE
     stored = shop.repo.deployments[-1]
@@ -678,14 +680,118 @@ def test_a_persistent_5xx_gives_up_after_the_last_attempt(shop):
     assert shop.backend.request_count == seen(shop.emu, shop.backend) == 4
 
 
-def test_writes_are_retried_too(shop):
+def create(shop, sha, environment="dev"):
+    return shop.backend.create_deployment(
+        sha=sha, environment=environment, payload={}, description="", production=False
+    )
+
+
+def labels(emu) -> list[str]:
+    return [
+        f"{r.method} {r.path.removeprefix('/api/v3/repos/acme/shop')} {r.status}"
+        for r in emu.requests
+    ]
+
+
+def test_a_deployment_whose_answer_was_lost_is_created_once(shop):
+    sha = shop.repo.commit("A")
+    shop.repo.add_deployment(sha, environment="dev", payload={"request_id": "someone else"})
+    # GitHub created it, then a proxy lost the answer: the retry must not create a second.
+    shop.emu.inject(status=502, method="POST", path=r"/deployments$", applied=True)
+    dep = create(shop, sha)
+    created = [d for d in shop.repo.deployments if d["payload"].get("request_id") != "someone else"]
+    assert [d["id"] for d in created] == [dep.id]
+    assert dep.payload["request_id"] == created[0]["payload"]["request_id"]
+    assert (dep.sha, dep.environment) == (sha, "dev")
+    assert shop.waits == [1.0]
+    seen(shop.emu, shop.backend)
+    assert labels(shop.emu) == [
+        "POST /deployments 502",
+        "GET /deployments 200",  # that commit's deployments to dev: the nonce is there
+    ]
+    assert shop.emu.requests[1].query == {"sha": sha, "environment": "dev", "per_page": "100"}
+
+
+def test_a_deployment_that_failed_before_github_recorded_it_is_sent_again(shop):
     sha = shop.repo.commit("A")
     shop.emu.inject(status=500, times=1, method="POST")
-    dep = shop.backend.create_deployment(
-        sha=sha, environment="dev", payload={}, description="", production=False
-    )
+    dep = create(shop, sha)
     assert [d["id"] for d in shop.repo.deployments] == [dep.id]
     assert shop.waits == [1.0]
+    seen(shop.emu, shop.backend)
+    assert labels(shop.emu) == [
+        "POST /deployments 500",
+        "GET /deployments 200",  # not there: only now is it sent again
+        "POST /deployments 201",
+    ]
+
+
+def test_a_rate_limited_deployment_is_simply_retried(shop):
+    sha = shop.repo.commit("A")
+    shop.emu.inject_rate_limit(times=1, retry_after=2)
+    dep = create(shop, sha)
+    assert [d["id"] for d in shop.repo.deployments] == [dep.id]
+    assert shop.waits == [2.0]
+    seen(shop.emu, shop.backend)
+    assert labels(shop.emu) == ["POST /deployments 429", "POST /deployments 201"]
+
+
+def test_a_deployment_github_never_records_ends_after_the_last_attempt(shop):
+    sha = shop.repo.commit("A")
+    shop.emu.inject(status=503, times=10, method="POST")
+    with pytest.raises(GitHubUnavailableError) as caught:
+        create(shop, sha)
+    assert str(caught.value) == (
+        "GitHub answered 503 to POST /api/v3/repos/acme/shop/deployments (4 attempts, no "
+        "deployment recorded); GitHub may be degraded (see https://www.githubstatus.com); "
+        "try again in a few minutes"
+    )
+    assert shop.repo.deployments == []
+    assert shop.waits == [1.0, 2.0, 4.0, 8.0]
+    assert shop.backend.request_count == seen(shop.emu, shop.backend) == 8  # 4 POST + 4 GET
+
+
+def test_a_lost_deployment_that_cannot_be_looked_up_says_so(shop):
+    sha = shop.repo.commit("A")
+    shop.emu.inject(status=502, method="POST", path=r"/deployments$", applied=True)
+    shop.emu.inject(status=502, times=10, method="GET", path=r"/deployments$")
+    with pytest.raises(GitHubUnavailableError) as caught:
+        create(shop, sha)
+    assert str(caught.value) == (
+        "GitHub answered 502 to POST /api/v3/repos/acme/shop/deployments, and whether GitHub "
+        "recorded the deployment is unknown (GitHub answered 502 to GET "
+        "/api/v3/repos/acme/shop/deployments 4 times); "
+        "look at commit-train history before trying again"
+    )
+    assert len(shop.repo.deployments) == 1  # it was created: never a second one
+
+
+def test_a_deployment_status_whose_answer_was_lost_is_recorded_once(shop):
+    sha = shop.repo.commit("A")
+    dep = create(shop, sha)
+    shop.emu.reset_requests()
+    shop.emu.inject(status=502, method="POST", path=r"/statuses$", applied=True)
+    status = shop.backend.add_status(
+        dep.id, state=DeployState.IN_PROGRESS, description="applying", log_url="https://ci/1"
+    )
+    assert (status.state, status.description, status.log_url) == (
+        DeployState.IN_PROGRESS,
+        "applying",
+        "https://ci/1",
+    )
+    assert [s["state"] for s in shop.repo.deployment_statuses(dep.id)] == ["in_progress"]
+    seen(shop.emu, shop.backend)
+    assert labels(shop.emu) == [
+        f"POST /deployments/{dep.id}/statuses 502",
+        f"GET /deployments/{dep.id}/statuses 200",
+    ]
+    # not recorded: sent again; the newest status then differs from the one asked for
+    shop.emu.inject(status=500, method="POST", path=r"/statuses$")
+    shop.backend.add_status(dep.id, state=DeployState.SUCCESS, description="rolled out")
+    assert [s["state"] for s in shop.repo.deployment_statuses(dep.id)] == [
+        "in_progress",
+        "success",
+    ]
 
 
 def test_no_connection(github_emulator):

@@ -21,9 +21,23 @@ Counting and retrying
     ``x-ratelimit-reset``; a secondary limit (``retry-after``, or GitHub's "secondary rate
     limit" message) waits as asked. Attempts are bounded (``max_attempts``); a wait longer
     than ``max_wait`` raises ``RateLimitError`` at once, and the last failed attempt raises
-    ``GitHubUnavailableError``. Writes are retried like reads: a retried POST whose first
-    attempt did reach GitHub may answer 422 (``create_ref``) or, for a deployment, leave a
-    second deployment without statuses behind.
+    ``GitHubUnavailableError``.
+
+Writes that must happen once
+    A 5xx answer, a timeout or a connection dropped after the request went out leave a
+    write's fate unknown: GitHub may have carried it out and lost only the answer. Reads,
+    GraphQL queries and the lock writes are replayed as above (a lock ref created twice
+    answers 422 "already exists", which ``create_ref`` reads as "held"; a lock commit
+    object made twice is an unreferenced duplicate). Creating a deployment is not: each
+    one fires its own ``deployment`` event, so a replayed POST would start a second
+    pipeline run. ``create_deployment`` therefore sends ``payload["request_id"]`` (a new
+    random nonce) and, after an ambiguous failure, first reads the deployments of that
+    commit and environment (one request) and adopts the one carrying its nonce; only when
+    none does is the POST sent again. A deployment status is treated the same way (each
+    fires a ``deployment_status`` event, and the offline replay counts statuses): the
+    deployment's newest status is read and adopted when it is the one just sent. A 403 or
+    429 rate-limit answer means GitHub did not process the request, so it is simply
+    retried, and so is a connection that was never opened.
 
 Pauses
     PyGithub sleeps 0.25 s before every request and 1 s before every write by default.
@@ -47,11 +61,12 @@ import re
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import github
 import requests
@@ -107,6 +122,7 @@ _STATUSES_PER_DEPLOYMENT = 20
 _DEPLOYMENTS_PER_ENVIRONMENT = 20
 # How far back ``resolve`` looks for the commits a short sha could mean.
 _AMBIGUITY_SEARCH_DEPTH = 500
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------------------
@@ -123,6 +139,7 @@ fragment CommitFields on Commit {
   checkSuites(first: 50) {
     nodes {
       app { slug }
+      workflowRun { databaseId workflow { name } }
       checkRuns(first: 100, filterBy: {checkType: LATEST}) {
         nodes { databaseId name status conclusion startedAt completedAt detailsUrl }
       }
@@ -511,12 +528,15 @@ def checks_from_graphql(node: Mapping[str, Any]) -> Checks:
         statuses.append((check.name, (ctx.get("createdAt") or "",), check))
     runs = []
     for suite in ((node.get("checkSuites") or {}).get("nodes")) or []:
+        workflow_run = (suite or {}).get("workflowRun") or {}  # an Actions run's suite
         for run in ((suite or {}).get("checkRuns") or {}).get("nodes") or []:
             check = Check(
                 name=str(run["name"]),
                 kind="check_run",
                 state=check_run_state(str(run["status"]), run.get("conclusion")),
                 url=run.get("detailsUrl"),
+                workflow_run=workflow_run.get("databaseId"),
+                workflow=(workflow_run.get("workflow") or {}).get("name"),
             )
             key = (run.get("startedAt") or "", run.get("databaseId") or 0)
             runs.append((check.name, key, check))
@@ -744,6 +764,27 @@ def _error_message(body: bytes) -> str:
     return str(data.get("message") or "") if isinstance(data, dict) else ""
 
 
+class _LostAnswer(GitHubUnavailableError):
+    """A write sent once (``_Policy.once``) failed in a way that leaves it unknown whether
+    GitHub carried it out: a 5xx answer, a timeout, a connection dropped after sending.
+    The adapter raises it at the first such failure instead of replaying the request; the
+    backend looks the write up before sending it again."""
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a connection error happened before the request could reach GitHub (no
+    connection was opened), so replaying it cannot make a second write."""
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    for arg in exc.args:
+        reason = getattr(arg, "reason", arg)
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return True
+    return False
+
+
 class _Policy:
     """Request counter and retry policy shared by every adapter of one backend."""
 
@@ -763,6 +804,21 @@ class _Policy:
         self.clock = clock
         self.count = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def once(self) -> Iterator[None]:
+        """Within this block, a request whose fate is unknown raises ``_LostAnswer``
+        instead of being sent again (see "Writes that must happen once")."""
+        self._local.once = True
+        try:
+            yield
+        finally:
+            self._local.once = False
+
+    @property
+    def sending_once(self) -> bool:
+        return bool(getattr(self._local, "once", False))
 
     def counted(self) -> None:
         with self._lock:
@@ -835,6 +891,12 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
             try:
                 response = super().send(request, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if policy.sending_once and not _never_sent(exc):
+                    raise _LostAnswer(
+                        f"the connection to GitHub failed during {method} {path} "
+                        f"({type(exc).__name__})",
+                        fix="check the network and GITHUB_API_URL, then try again",
+                    ) from exc
                 if attempt >= policy.max_attempts:
                     host = urllib.parse.urlsplit(request.url or "").netloc
                     raise GitHubUnavailableError(
@@ -861,6 +923,14 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                 policy.sleep(wait)
                 continue
             if response.status_code >= 500:
+                if policy.sending_once:
+                    response.close()
+                    raise _LostAnswer(
+                        f"GitHub answered {response.status_code} to {method} {path}",
+                        status=response.status_code,
+                        fix="GitHub may be degraded (see https://www.githubstatus.com); "
+                        "try again in a few minutes",
+                    )
                 if attempt >= policy.max_attempts:
                     response.close()
                     raise GitHubUnavailableError(
@@ -1503,6 +1573,40 @@ class GitHubBackend:
             return None
         return f"{self._api_url}{self._path('deployments', str(deployment_id))}"
 
+    def _write_once(self, noun: str, send: Callable[[], _T], find: Callable[[], _T | None]) -> _T:
+        """``send`` a write that must happen once (see "Writes that must happen once").
+
+        When its fate is unknown, wait the backoff, ``find`` it (one read) and adopt what
+        ``find`` answers; only when it answers None is the write sent again, up to
+        ``max_attempts`` sends in all.
+        """
+        policy = self._policy
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with policy.once():
+                    return send()
+            except _LostAnswer as lost:
+                policy.sleep(policy.backoff_wait(attempt))
+                try:
+                    found = find()
+                except CommitTrainError as exc:
+                    raise GitHubUnavailableError(
+                        f"{lost.message}, and whether GitHub recorded the {noun} is unknown "
+                        f"({exc.message})",
+                        status=lost.status,
+                        fix="look at commit-train history before trying again",
+                    ) from exc
+                if found is not None:
+                    return found
+                if attempt >= policy.max_attempts:
+                    raise GitHubUnavailableError(
+                        f"{lost.message} ({attempt} attempts, no {noun} recorded)",
+                        status=lost.status,
+                        fix=lost.fix,
+                    ) from lost
+
     def create_deployment(
         self,
         *,
@@ -1517,40 +1621,64 @@ class GitHubBackend:
         ``auto_merge: false`` (GitHub would otherwise merge the default branch into the ref
         and answer 202 without a deployment) and ``required_contexts: []`` (GitHub would
         otherwise demand every status be green, and ignore check runs' re-runs).
+
+        Exactly one deployment even when an answer is lost: the payload carries a new
+        ``request_id``, and an ambiguous failure is followed by one read of the
+        deployments of ``sha`` to ``environment`` before any second POST (``_write_once``).
         """
         action = f"create a deployment of {sha[:7]} to {environment}"
         repository = self._gh.get_repo(self._repo)  # lazy: no request
+        nonce = uuid.uuid4().hex
+        body = {**payload, "request_id": nonce}
 
         def no_ref() -> NotFoundError:
             return NotFoundError(f"no commit {sha} in {self._repo}", fix="push the commit first")
 
-        with self._calling(action, not_found=self._repo_not_found):
-            try:
-                created = repository.create_deployment(
-                    ref=sha,
-                    environment=environment,
-                    payload=dict(payload),
-                    description=description,
-                    auto_merge=False,
-                    required_contexts=[],
-                    production_environment=production,
-                    transient_environment=False,
+        def send() -> Deployment:
+            with self._calling(action, not_found=self._repo_not_found):
+                try:
+                    created = repository.create_deployment(
+                        ref=sha,
+                        environment=environment,
+                        payload=body,
+                        description=description,
+                        auto_merge=False,
+                        required_contexts=[],
+                        production_environment=production,
+                        transient_environment=False,
+                    )
+                except GithubException as exc:
+                    data = exc.data if isinstance(exc.data, dict) else {}
+                    message = str(data.get("message", "")).lower()
+                    if exc.status == 422 and "no ref found" in message:
+                        raise no_ref() from exc
+                    raise
+            data = created.raw_data
+            if "id" not in data:
+                raise GitHubError(
+                    f"GitHub did not create a deployment of {sha[:7]} to {environment}: it "
+                    f"answered 202 {data.get('message', '')!r}".rstrip(),
+                    status=202,
+                    fix="GitHub merged instead of deploying (auto_merge); deploy a commit sha "
+                    "of the default branch, not a branch name",
                 )
-            except GithubException as exc:
-                data = exc.data if isinstance(exc.data, dict) else {}
-                if exc.status == 422 and "no ref found" in str(data.get("message", "")).lower():
-                    raise no_ref() from exc
-                raise
-        data = created.raw_data
-        if "id" not in data:
-            raise GitHubError(
-                f"GitHub did not create a deployment of {sha[:7]} to {environment}: it answered "
-                f"202 {data.get('message', '')!r}".rstrip(),
-                status=202,
-                fix="GitHub merged instead of deploying (auto_merge); deploy a commit sha of the "
-                "default branch, not a branch name",
+            return deployment_from_rest(data)
+
+        def find() -> Deployment | None:
+            by = "sha" if len(sha) == 40 and _HEX.fullmatch(sha) else "ref"
+            _, found = self._rest(
+                "GET",
+                self._path("deployments"),
+                action=f"look for the deployment of {sha[:7]} to {environment} just requested",
+                params={by: sha, "environment": environment, "per_page": 100},
+                not_found=self._repo_not_found,
             )
-        return deployment_from_rest(data)
+            for item in found if isinstance(found, list) else []:
+                if _payload(item.get("payload")).get("request_id") == nonce:
+                    return deployment_from_rest(item)
+            return None
+
+        return self._write_once("deployment", send, find)
 
     def add_status(
         self,
@@ -1577,14 +1705,39 @@ class GitHubBackend:
             body["log_url"] = log_url
         if environment_url:
             body["environment_url"] = environment_url
-        _, data = self._rest(
-            "POST",
-            self._path("deployments", str(deployment_id), "statuses"),
-            action=f"set deployment {deployment_id} to {state.value}",
-            body=body,
-            not_found=lambda: self._deployment_not_found(deployment_id),
-        )
-        return deployment_status_from_rest(data)
+        path = self._path("deployments", str(deployment_id), "statuses")
+
+        def send() -> DeploymentStatus:
+            _, data = self._rest(
+                "POST",
+                path,
+                action=f"set deployment {deployment_id} to {state.value}",
+                body=body,
+                not_found=lambda: self._deployment_not_found(deployment_id),
+            )
+            return deployment_status_from_rest(data)
+
+        def find() -> DeploymentStatus | None:
+            # The newest status, when it is the one just sent. Should the same status have
+            # been sent earlier on purpose, adopting that one shows the same thing.
+            _, found = self._rest(
+                "GET",
+                path,
+                action=f"read the newest status of deployment {deployment_id}",
+                params={"per_page": 1},
+                not_found=lambda: self._deployment_not_found(deployment_id),
+            )
+            newest = found[0] if isinstance(found, list) and found else None
+            if newest is None or (
+                str(newest.get("state")),
+                str(newest.get("description") or ""),
+                str(newest.get("log_url") or ""),
+                str(newest.get("environment_url") or ""),
+            ) != (state.value, body["description"], log_url or "", environment_url or ""):
+                return None
+            return deployment_status_from_rest(newest)
+
+        return self._write_once("deployment status", send, find)
 
     def _deployment_not_found(self, deployment_id: int) -> NotFoundError:
         return NotFoundError(
