@@ -447,3 +447,36 @@ def test_a_dead_webhook_never_fails_set_deployment_status(shop: Any, tmp_path: P
         "for staging not sent to SLACK_TEST_HOOK: the webhook could not be reached (URLError)"
     ) in done.stdout.splitlines()
     assert "127.0.0.1:9" not in done.stdout
+
+
+def test_the_own_run_rule_reads_rest_check_runs_by_their_details_url() -> None:
+    """REST check runs carry no workflow run; their details URL names it
+    (``/actions/runs/<run id>/job/<job id>``), so the gate's own-run rule holds there too."""
+    from commit_train.actions_cmd import own_run
+    from commit_train.actions_io import Runtime
+    from commit_train.github import checks_from_rest
+    from commit_train.models import OwnRun
+
+    def run(name: str, run_id: int, status: str = "completed") -> dict[str, Any]:
+        return {
+            "id": run_id * 10,
+            "name": name,
+            "status": status,
+            "conclusion": None if status != "completed" else "success",
+            "started_at": "2024-05-02T10:00:00Z",
+            "details_url": f"https://github.com/acme/shop/actions/runs/{run_id}/job/{run_id}7",
+        }
+
+    checks = checks_from_rest(
+        "a" * 40, [], [run("test", 90010), run("Deploy to staging", 9001, "in_progress")]
+    )
+    assert [c.name for c in checks.without_run(OwnRun(run_id=9001)).checks] == ["test"]
+    assert checks.without_run(OwnRun(run_id=900)).checks == checks.checks, "900 is not 9001"
+
+    from commit_train.actions_cmd import SPECS
+
+    spec = SPECS["build-gate"]
+    env = {"GITHUB_RUN_ID": "9001", "GITHUB_WORKFLOW": "Deploy"}
+    rt = Runtime(spec, env=env, stream=sys.stdout)
+    assert own_run(rt) == OwnRun(run_id=9001, workflow="Deploy")
+    assert own_run(Runtime(spec, env={}, stream=sys.stdout)) is None

@@ -39,8 +39,6 @@ FINAL_STATES = {"success", "failure", "error", "inactive"}
 CONFIG = """\
 image: ghcr.io/acme/shop
 secrets: [API_KEY]
-checks:
-  ignore: [deploy]
 environments:
   staging:
     url: https://staging.shop.example.com
@@ -75,7 +73,8 @@ stringData:
 
 SECRET = "s3cr3t-api-key-4e1f9c"
 ENVIRONMENT_URL = "https://staging.shop.example.com"
-RUN_URL = "https://github.com/acme/shop/actions/runs/9001/attempts/1"
+RUN_ID = 9001  # the player's GITHUB_RUN_ID
+RUN_URL = f"https://github.com/acme/shop/actions/runs/{RUN_ID}/attempts/1"
 TIP_TITLE = "Add the checkout page"
 
 
@@ -358,6 +357,51 @@ def test_checks_that_turned_red_after_the_request_are_refused(shop: Shop) -> Non
     ]
     assert shop.statuses(dep_id)[1:] == [("in_progress", ""), ("failure", message)]
     assert deployed_image(shop.kube) is None, "nothing was applied"
+
+
+@pytest.mark.parametrize("earlier", ["in-progress", "failed-before"])
+def test_the_gate_leaves_out_the_deploy_workflows_own_check_runs(shop: Shop, earlier: str) -> None:
+    """The deploy job's own check run is in progress while its gate asks; a failed earlier
+    run of the deploy workflow must not keep the commit red. Neither is a gate. A check of
+    another workflow under the same name still counts (the next test's red one does)."""
+    shop.kube.controller.auto_complete(0.05)
+    dep_id = shop.request_deploy("staging", shop.green)
+    if earlier == "failed-before":  # an earlier deploy of this commit failed its rollout
+        shop.remote.add_check_run(
+            shop.green,
+            name="Deploy to staging",
+            conclusion="failure",
+            workflow_run=RUN_ID - 1,
+            workflow="Deploy",
+        )
+    # this very job, as GitHub shows it while it runs
+    shop.remote.add_check_run(
+        shop.green,
+        name="Deploy to staging",
+        status="in_progress",
+        workflow_run=RUN_ID,
+        workflow="Deploy",
+    )
+
+    run = shop.play_deployment(dep_id)
+
+    assert run.status == "success", [(s.name, s.log) for s in run.ran]
+    assert run.step("gate").outputs["decision"] == "allow"
+    assert [s for s, _ in shop.statuses(dep_id)] == ["queued", "in_progress", "success"]
+    assert deployed_image(shop.kube) == f"ghcr.io/acme/shop:{shop.green}"
+
+
+def test_a_red_check_of_another_workflow_still_refuses(shop: Shop) -> None:
+    dep_id = shop.request_deploy("staging", shop.green)
+    shop.remote.add_check_run(
+        shop.green, name="e2e", conclusion="failure", workflow_run=RUN_ID - 5, workflow="Build"
+    )
+
+    run = shop.play_deployment(dep_id)
+
+    assert run.step("gate").outputs["reason"] == "checks-failing"
+    message = f"{shop.green[:7]} has failing checks: e2e; fix them or deploy a green commit"
+    assert shop.statuses(dep_id)[-1] == ("failure", message)
 
 
 def test_a_commit_off_the_default_branch_is_refused(shop: Shop) -> None:

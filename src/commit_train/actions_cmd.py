@@ -52,7 +52,7 @@ from .errors import (
     UsageError,
 )
 from .gate import CHECKS_PENDING, Decision
-from .models import Commit, Deployment, DeployState
+from .models import Commit, Deployment, DeployState, OwnRun
 from .train import Train
 
 if TYPE_CHECKING:
@@ -306,9 +306,21 @@ def github_backend(rt: Runtime) -> GitHubBackend:
     return GitHubBackend(repository, token=token, base_url=rt.context.api_url)
 
 
+def own_run(rt: Runtime) -> OwnRun | None:
+    """This workflow run and its workflow, whose check runs the gate leaves out: the deploy
+    job is in progress while it asks, and a failed run of the deploy workflow must not make
+    the commit red for the next deploy. None outside Actions."""
+    run_id = rt.context.run_id
+    workflow = rt.context.workflow or None
+    if not run_id.isdigit() and workflow is None:
+        return None
+    return OwnRun(run_id=int(run_id) if run_id.isdigit() else None, workflow=workflow)
+
+
 def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
-    """The train of this run: the run's actor, and notifications to the config's routes
-    (webhook URLs from the step's environment, where the workflow puts its secrets)."""
+    """The train of this run: the run's actor, notifications to the config's routes
+    (webhook URLs from the step's environment, where the workflow puts its secrets), and
+    this run's own checks left out of the gate."""
     from .notify import Notifier
 
     return Train(
@@ -317,6 +329,7 @@ def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
         actor=rt.context.actor or "github-actions",
         source="actions",
         notifier=Notifier(config, environ=rt.environ),
+        own_run=own_run(rt),
     )
 
 

@@ -7,6 +7,7 @@ Times are timezone-aware UTC ``datetime`` values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,34 @@ class Check:
     state: CheckState
     url: str | None = None
     description: str | None = None
+    # A check run made by a GitHub Actions job: the workflow run and the workflow's name,
+    # when the API tells them (GraphQL's CheckSuite.workflowRun; REST does not).
+    workflow_run: int | None = None
+    workflow: str | None = None
+
+    def in_run(self, run_id: int) -> bool:
+        """Whether this is a check run of the Actions workflow run ``run_id``: by the run the
+        API named, else by a details URL of the run (``.../actions/runs/<run_id>/job/...``)."""
+        if self.kind != "check_run":
+            return False
+        if self.workflow_run is not None:
+            return self.workflow_run == run_id
+        return self.url is not None and bool(_run_url(run_id).search(self.url))
+
+
+def _run_url(run_id: int) -> re.Pattern[str]:
+    return re.compile(rf"/actions/runs/{run_id}(?:[/?#]|$)")
+
+
+@dataclass(frozen=True)
+class OwnRun:
+    """The GitHub Actions run that asks the gate (on the runner), whose checks the gate
+    leaves out: its own check runs (the deploy job is in progress while it asks) and those
+    of every run of its workflow ``workflow`` (a failed deploy must not make the commit red
+    for the next one)."""
+
+    run_id: int | None = None
+    workflow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,18 @@ class Checks:
     def without(self, names: frozenset[str]) -> Checks:
         """The same checks less those named (a deploy workflow's own check, for example)."""
         return Checks(self.sha, tuple(c for c in self.checks if c.name not in names))
+
+    def without_run(self, run: OwnRun) -> Checks:
+        """The same checks less the check runs of ``run`` and of its workflow's other runs."""
+        return Checks(
+            self.sha,
+            tuple(
+                c
+                for c in self.checks
+                if not (run.run_id is not None and c.in_run(run.run_id))
+                and not (run.workflow and c.kind == "check_run" and c.workflow == run.workflow)
+            ),
+        )
 
 
 @dataclass(frozen=True)

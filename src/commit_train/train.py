@@ -26,6 +26,7 @@ from .models import (
     DeploymentStatus,
     DeployState,
     Lock,
+    OwnRun,
     Snapshot,
     TrainCommit,
 )
@@ -122,9 +123,12 @@ class Train:
         locks: LockStore | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] | None = None,
+        own_run: OwnRun | None = None,
     ) -> None:
         """``locks`` defaults to the backend's own store (refs on GitHub, the journal
-        locally); ``notifier`` defaults to none (nothing is sent)."""
+        locally); ``notifier`` defaults to none (nothing is sent). ``own_run`` is the
+        GitHub Actions run asking, on the runner: the gate leaves out its check runs and
+        those of its workflow's other runs (``Checks.without_run``)."""
         self.backend = backend
         self.config = config
         self.actor = actor
@@ -132,6 +136,7 @@ class Train:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.locks = locks if locks is not None else store_for(backend, clock=self.clock)
         self.notifier = notifier
+        self.own_run = own_run
 
     # -- status ----------------------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class Train:
             sha=facts.commit.sha,
             default_branch=facts.default_branch,
             on_default_branch=facts.on_default_branch,
-            checks=facts.checks,
+            checks=facts.checks if self.own_run is None else facts.checks.without_run(self.own_run),
             lock=lock,
             succeeded_in=succeeded_in,
         )

@@ -10,6 +10,7 @@ request per connection per parent node, summed, divided by 100, at least 1.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -472,6 +473,20 @@ class GCheckSuite:
             "name": app.name,
             "slug": app.slug,
         }
+        self.workflowRun = None
+        if suite.workflow_run is not None:  # a GitHub Actions run: the run and its workflow
+            name = suite.workflow or "workflow"
+            workflow_id = int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+            self.workflowRun = {
+                "id": legacy_node_id("WorkflowRun", suite.workflow_run),
+                "databaseId": suite.workflow_run,
+                "runNumber": 1,
+                "workflow": {
+                    "id": legacy_node_id("Workflow", workflow_id),
+                    "databaseId": workflow_id,
+                    "name": name,
+                },
+            }
 
     def checkRuns(self, info: Any, filterBy: dict[str, Any] | None = None, **args: Any) -> Any:
         wanted = filterBy or {}
@@ -503,7 +518,8 @@ class GCheckRun:
         self.startedAt = stamp(run.started_at) if run.started_at else None
         self.completedAt = stamp(run.completed_at) if run.completed_at else None
         repo_name = next((r.full_name for r in store.repos.values() if run in r.check_runs), "")
-        self.detailsUrl = f"{store.base_url}/{repo_name}/actions/runs/{run.suite.id}/job/{run.id}"
+        run_id = run.suite.workflow_run or run.suite.id
+        self.detailsUrl = f"{store.base_url}/{repo_name}/actions/runs/{run_id}/job/{run.id}"
 
 
 _DEPLOYMENT_STATE = {

@@ -29,6 +29,7 @@ CHECK_CONCLUSIONS = (
     "timed_out",
     "startup_failure",
 )
+_NOT_STARTED = ("queued", "waiting", "requested", "pending")
 DEPLOYMENT_STATUS_STATES = (
     "error",
     "failure",
@@ -133,6 +134,8 @@ class CheckSuite:
     head_branch: str | None
     created_at: datetime
     updated_at: datetime
+    workflow_run: int | None = None  # the GitHub Actions run this suite is, if any
+    workflow: str | None = None  # that run's workflow name
 
 
 @dataclass
@@ -312,8 +315,13 @@ class EmulatedRepo:
         app_slug: str = "github-actions",
         started_at: datetime | None = None,
         completed_at: datetime | None = None,
+        workflow_run: int | None = None,
+        workflow: str | None = None,
     ) -> int:
-        """Add a check run; the same ``name`` again is a re-run attempt (newer id, same suite)."""
+        """Add a check run; the same ``name`` again is a re-run attempt (newer id, same suite).
+
+        ``workflow_run`` makes it a job of that GitHub Actions run of the workflow named
+        ``workflow``: each run has its own check suite, as on GitHub."""
         with self._store.lock:
             self._require_commit(sha)
             if status not in CHECK_STATUSES:
@@ -324,7 +332,14 @@ class EmulatedRepo:
                 conclusion = None
             now = self._store.now()
             app = self._store.app(app_slug)
-            suite = next((s for s in self.check_suites if s.sha == sha and s.app is app), None)
+            suite = next(
+                (
+                    s
+                    for s in self.check_suites
+                    if s.sha == sha and s.app is app and s.workflow_run == workflow_run
+                ),
+                None,
+            )
             if suite is None:
                 suite = CheckSuite(
                     id=self._store.next_id(),
@@ -333,6 +348,8 @@ class EmulatedRepo:
                     head_branch=self._branch_at(sha),
                     created_at=now,
                     updated_at=now,
+                    workflow_run=workflow_run,
+                    workflow=workflow,
                 )
                 self.check_suites.append(suite)
             suite.updated_at = now
@@ -342,7 +359,8 @@ class EmulatedRepo:
                 name=name,
                 status=status,
                 conclusion=conclusion,
-                started_at=started_at or now,
+                # a run not started yet (a re-run still queued) has no start time
+                started_at=started_at or (None if status in _NOT_STARTED else now),
                 completed_at=(completed_at or now) if status == "completed" else completed_at,
                 suite=suite,
             )

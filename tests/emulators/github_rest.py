@@ -353,7 +353,7 @@ def render_check_run(store: Store, repo: EmulatedRepo, run: CheckRun) -> dict[st
         "external_id": "",
         "url": f"{a}/check-runs/{run.id}",
         "html_url": f"{html}/runs/{run.id}",
-        "details_url": f"{html}/actions/runs/{run.suite.id}/job/{run.id}",
+        "details_url": f"{html}/actions/runs/{run.suite.workflow_run or run.suite.id}/job/{run.id}",
         "status": run.status,
         "conclusion": run.conclusion,
         "started_at": stamp(run.started_at) if run.started_at else None,
