@@ -297,6 +297,95 @@ def test_a_check_that_failed_then_passed_on_rerun_is_green(shop):
         assert checks.state == CheckState.SUCCESS
 
 
+def test_a_check_of_one_app_never_hides_the_same_name_of_another(shop):
+    sha = shop.repo.commit("Two CIs")
+    shop.repo.add_check_run(sha, name="test", conclusion="failure", app_slug="circleci")
+    shop.repo.add_check_run(sha, name="test", conclusion="success")  # newer, GitHub Actions
+    shop.repo.add_check_run(sha, name="lint", conclusion="success")
+    for checks in (shop.backend.checks(sha), shop.backend.checks_via_rest(sha)):
+        assert sorted((c.name, c.state) for c in checks.checks) == [
+            ("lint", CheckState.SUCCESS),  # one app: the name alone
+            ("test (circleci)", CheckState.FAILURE),
+            ("test (github-actions)", CheckState.SUCCESS),
+        ]
+        assert checks.state == CheckState.FAILURE
+
+
+def test_a_rerun_still_queued_is_pending_though_it_has_not_started(shop):
+    sha = shop.repo.commit("Re-run")
+    t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    shop.repo.add_check_run(sha, name="test", conclusion="success", started_at=t0)
+    shop.repo.add_check_run(sha, name="test", status="queued", conclusion=None)
+    runs = shop.emu.repo("acme/shop").check_runs
+    assert runs[-1].started_at is None  # GitHub's startedAt is null until it starts
+    for checks in (shop.backend.checks(sha), shop.backend.checks_via_rest(sha)):
+        assert [(c.name, c.state) for c in checks.checks] == [("test", CheckState.PENDING)]
+
+
+def test_a_matrix_beyond_one_page_is_read_whole_by_the_gate(shop):
+    sha = shop.repo.commit("Big matrix")
+    for i in range(130):
+        shop.repo.add_check_run(sha, name=f"job {i:03}", conclusion="success")
+    shop.repo.add_check_run(sha, name="job 000", conclusion="failure")  # the newest 100 hide
+    shop.repo.add_check_run(sha, name="job 001", conclusion="success")  # none of this
+    for i in range(2, 30):  # the oldest 28 jobs, which the first page leaves out
+        shop.repo.add_check_run(sha, name=f"job {i:03}", conclusion="success")
+    shop.repo.add_check_run(sha, name="job 050", conclusion="failure", app_slug="circleci")
+    shop.emu.reset_requests()
+    checks = shop.backend.checks(sha)
+    assert len(checks.checks) == 131
+    assert sorted(checks.named(CheckState.FAILURE)) == ["job 000", "job 050 (circleci)"]
+    seen(shop.emu, shop.backend)
+    assert [(r.method, r.query.get("page")) for r in shop.emu.requests] == [
+        ("POST", None),  # the GraphQL read says there is more
+        ("GET", None),  # so every check run is read through REST
+        ("GET", "2"),
+    ]
+    facts = shop.backend.gate_facts(sha)
+    assert facts.checks.state == CheckState.FAILURE
+    assert gh.UNREAD_CHECKS not in [c.name for c in facts.checks.checks]
+
+
+def test_a_commit_with_unread_checks_is_never_green(shop):
+    shas = []
+    for apps in (51, 1):
+        sha = shop.repo.commit(f"{apps} apps")
+        for i in range(apps):
+            shop.repo.add_check_run(sha, name="build", conclusion="success", app_slug=f"ci-{i}")
+        shas.append(sha)
+    snap = shop.backend.snapshot(limit=2, environments=[])
+    states = {row.commit.sha: row.checks for row in snap.commits}
+    many = states[shas[0]]
+    assert many.state == CheckState.PENDING  # 50 suites read, more exist: not green
+    assert many.named(CheckState.PENDING) == (gh.UNREAD_CHECKS,)
+    assert states[shas[1]].state == CheckState.SUCCESS
+    whole = shop.backend.checks(shas[0])
+    assert whole.state == CheckState.SUCCESS
+    assert len(whole.checks) == 51
+    assert "build (ci-50)" in [c.name for c in whole.checks]
+
+
+def test_checks_from_graphql_fails_closed_on_a_partial_page():
+    run = {"databaseId": 1, "name": "test", "status": "COMPLETED", "conclusion": "SUCCESS"}
+    suite = {"app": {"slug": "github-actions"}, "checkRuns": {"nodes": [run]}}
+    for more in (
+        {"checkSuites": {"pageInfo": {"hasNextPage": True}, "nodes": [suite]}},
+        {
+            "checkSuites": {
+                "nodes": [
+                    {**suite, "checkRuns": {"pageInfo": {"hasNextPage": True}, "nodes": [run]}}
+                ]
+            }
+        },
+    ):
+        checks = gh.checks_from_graphql({"oid": "a" * 40, **more})
+        assert [(c.name, c.state) for c in checks.checks] == [
+            ("test", CheckState.SUCCESS),
+            ("(more checks than commit-train reads)", CheckState.PENDING),
+        ]
+        assert checks.state == CheckState.PENDING
+
+
 def test_a_running_check_is_pending(shop):
     sha = shop.repo.commit("Slow")
     shop.repo.add_check_run(sha, name="build", conclusion="success")

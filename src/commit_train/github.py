@@ -62,6 +62,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,10 +138,12 @@ fragment CommitFields on Commit {
   author { name email user { login } }
   status { contexts { context state description targetUrl createdAt } }
   checkSuites(first: 50) {
+    pageInfo { hasNextPage }
     nodes {
       app { slug }
       workflowRun { databaseId workflow { name } }
       checkRuns(first: 100, filterBy: {checkType: LATEST}) {
+        pageInfo { hasNextPage }
         nodes { databaseId name status conclusion startedAt completedAt detailsUrl }
       }
     }
@@ -467,6 +470,43 @@ def _newest_per_name(items: list[tuple[str, tuple[Any, ...], Check]]) -> list[Ch
     return [check for _, check in best.values()]
 
 
+def _newest_per_app_and_name(items: list[tuple[str, str, int, Check]]) -> list[Check]:
+    """Check runs ``(app slug, name, id, check)`` -> the newest attempt of each.
+
+    A check run is one app's: CircleCI's ``test`` and GitHub Actions' ``test`` are two
+    checks, so a green one never hides a red one. The newest attempt is the greatest id
+    (GitHub's ids only grow), not the latest start: a re-run still queued has no start
+    time yet and must not lose to the attempt it replaces. A name two apps share is shown
+    with its app, ``test (circleci)``; any other keeps its own name. First-seen order.
+    """
+    best: dict[tuple[str, str], tuple[int, Check]] = {}
+    for app, name, run_id, check in items:
+        if (app, name) not in best or run_id > best[(app, name)][0]:
+            best[(app, name)] = (run_id, check)
+    apps_per_name = Counter(name for _, name in best)
+    return [
+        dataclasses.replace(check, name=f"{name} ({app})")
+        if apps_per_name[name] > 1 and app
+        else check
+        for (app, name), (_, check) in best.items()
+    ]
+
+
+# The check that stands for the ones a read did not return (GraphQL pages: 50 check suites
+# and 100 runs each). It is pending, so such a commit is never green by accident; the gate
+# then reads every check run through REST (``GitHubBackend._all_check_runs``).
+UNREAD_CHECKS = "(more checks than commit-train reads)"
+
+
+def _unread_checks() -> Check:
+    return Check(
+        name=UNREAD_CHECKS,
+        kind="check_run",
+        state=CheckState.PENDING,
+        description="GitHub holds more check suites or runs for this commit than one read returns",
+    )
+
+
 def check_from_rest_status(data: Mapping[str, Any]) -> Check:
     """One entry of ``GET /commits/{ref}/status`` (``statuses``) or ``/statuses``."""
     return Check(
@@ -496,7 +536,8 @@ def checks_from_rest(
 
     Statuses: the newest per context (by ``created_at``, then ``id``), so a raw status list
     works as well as the combined status's already-reduced one. Check runs: the newest per
-    name (by ``started_at``, then ``id``): a run that failed and passed on re-run is green.
+    app and name (by ``id``, ``_newest_per_app_and_name``): a run that failed and passed on
+    re-run is green, and a re-run still queued is pending.
     """
     status_items = [
         (check.name, (s.get("created_at") or "", s.get("id") or 0), check)
@@ -505,17 +546,23 @@ def checks_from_rest(
     ]
     run_items = [
         (
+            str((r.get("app") or {}).get("slug") or ""),
             str(r["name"]),
-            (r.get("started_at") or "", r.get("id") or 0),
+            int(r.get("id") or 0),
             check_from_rest_check_run(r),
         )
         for r in check_runs
     ]
-    return Checks(sha, tuple(_newest_per_name(status_items) + _newest_per_name(run_items)))
+    return Checks(sha, tuple(_newest_per_name(status_items) + _newest_per_app_and_name(run_items)))
 
 
 def checks_from_graphql(node: Mapping[str, Any]) -> Checks:
-    """A GraphQL ``Commit`` with ``CommitFields`` -> its ``Checks``."""
+    """A GraphQL ``Commit`` with ``CommitFields`` -> its ``Checks``.
+
+    Check runs: the newest attempt per app and name (``_newest_per_app_and_name``). When
+    GitHub says a connection has more (over 50 check suites, or over 100 runs in one), the
+    answer holds the pending ``UNREAD_CHECKS``: never green on a partial read.
+    """
     statuses = []
     for ctx in ((node.get("status") or {}).get("contexts")) or []:
         check = Check(
@@ -527,9 +574,14 @@ def checks_from_graphql(node: Mapping[str, Any]) -> Checks:
         )
         statuses.append((check.name, (ctx.get("createdAt") or "",), check))
     runs = []
-    for suite in ((node.get("checkSuites") or {}).get("nodes")) or []:
+    suites = node.get("checkSuites") or {}
+    unread = bool((suites.get("pageInfo") or {}).get("hasNextPage"))
+    for suite in suites.get("nodes") or []:
+        app = str(((suite or {}).get("app") or {}).get("slug") or "")
         workflow_run = (suite or {}).get("workflowRun") or {}  # an Actions run's suite
-        for run in ((suite or {}).get("checkRuns") or {}).get("nodes") or []:
+        connection = (suite or {}).get("checkRuns") or {}
+        unread = unread or bool((connection.get("pageInfo") or {}).get("hasNextPage"))
+        for run in connection.get("nodes") or []:
             check = Check(
                 name=str(run["name"]),
                 kind="check_run",
@@ -538,9 +590,11 @@ def checks_from_graphql(node: Mapping[str, Any]) -> Checks:
                 workflow_run=workflow_run.get("databaseId"),
                 workflow=(workflow_run.get("workflow") or {}).get("name"),
             )
-            key = (run.get("startedAt") or "", run.get("databaseId") or 0)
-            runs.append((check.name, key, check))
-    return Checks(str(node["oid"]), tuple(_newest_per_name(statuses) + _newest_per_name(runs)))
+            runs.append((app, check.name, int(run.get("databaseId") or 0), check))
+    checks = _newest_per_name(statuses) + _newest_per_app_and_name(runs)
+    if unread:
+        checks.append(_unread_checks())
+    return Checks(str(node["oid"]), tuple(checks))
 
 
 def commit_from_rest(data: Mapping[str, Any]) -> Commit:
@@ -1374,7 +1428,30 @@ class GitHubBackend:
         node = data["repository"]["object"]
         if node is None or "oid" not in node:
             raise NotFoundError(f"no commit {sha} in {self._repo}", fix="check the sha")
-        return checks_from_graphql(node)
+        return self._all_check_runs(checks_from_graphql(node))
+
+    def _all_check_runs(self, checks: Checks) -> Checks:
+        """``checks`` whole: when the GraphQL read left some out (``UNREAD_CHECKS``), its
+        check runs are read again through REST, every page (``per_page=100``: a matrix of
+        130 jobs costs two requests more). Paging rather than refusing: a big matrix is a
+        normal project, not an error. Only the gate's reads do this; ``snapshot`` shows
+        such a commit pending, naming the unread checks."""
+        if not any(c.name == UNREAD_CHECKS for c in checks.checks):
+            return checks
+        sha = checks.sha
+        runs = list(
+            self._pages(
+                self._path("commits", sha, "check-runs"),
+                action=f"read the check runs of {sha}",
+                params={"filter": "latest"},
+                key="check_runs",
+                not_found=lambda: NotFoundError(
+                    f"no commit {sha} in {self._repo}", fix="check the sha"
+                ),
+            )
+        )
+        statuses = tuple(c for c in checks.checks if c.kind == "status")
+        return Checks(sha, statuses + checks_from_rest(sha, (), runs).checks)
 
     def gate_facts(
         self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
@@ -1443,7 +1520,7 @@ class GitHubBackend:
             commit=commit,
             default_branch=self._default_branch,
             on_default_branch=on_branch,
-            checks=checks_from_graphql(node),
+            checks=self._all_check_runs(checks_from_graphql(node)),
             deployments=deployments,
             refs=_ref_targets(repository, names),
         )
