@@ -336,6 +336,36 @@ def test_a_manual_run_creates_the_deployment_and_deploys_it(shop: Shop) -> None:
     assert deployed_image(shop.kube) == f"ghcr.io/acme/shop:{old}"
 
 
+def test_an_older_deploy_whose_run_was_cancelled_ends_superseded(shop: Shop) -> None:
+    """Runs queue per environment; one GitHub cancels while it waits runs no step, so the
+    run that starts after it closes its deployment. Another tool's deployment is left alone."""
+    shop.kube.controller.auto_complete(0.05)
+    older = shop.request_deploy("staging", shop.green)  # its run is cancelled in the queue
+    foreign = shop.remote.add_deployment(
+        shop.green, environment="staging", creator="vercel", statuses=["pending"]
+    )
+    newer = shop.request_deploy("staging", shop.green)
+    shop.emu.reset_requests()
+
+    run = shop.play_deployment(newer)
+
+    assert run.status == "success", [(s.name, s.log) for s in run.ran]
+    assert shop.statuses(older) == [
+        ("queued", "queued by alice via cli"),
+        (
+            "error",
+            f"superseded: deployment {newer} of {shop.green[:7]} started after it; "
+            "its run was cancelled",
+        ),
+    ]
+    assert [s for s, _ in shop.statuses(newer)] == ["queued", "in_progress", "success"]
+    assert [s for s, _ in shop.statuses(foreign)] == ["pending"], "not commit-train's"
+    assert shop.emu.request_count <= 10
+    with shop.emu.store.lock:  # its own tool's business
+        stored = shop.remote.get_deployment(foreign)
+        shop.remote.new_deployment_status(stored, state="inactive", creator=stored.creator)
+
+
 # ------------------------------------------------------------------------------- the gate
 
 

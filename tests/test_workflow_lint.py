@@ -224,6 +224,7 @@ def test_deploy_template_shape() -> None:
     assert workflow["concurrency"] == {
         "group": "deploy-${{ github.event.deployment.environment || inputs.environment }}",
         "cancel-in-progress": False,
+        "queue": "max",  # every pending deploy waits its turn (at most one would, else)
     }
     (job,) = workflow["jobs"].values()
     assert job["environment"]["name"] == (

@@ -651,6 +651,8 @@ def set_deployment_status(rt: Runtime) -> None:
             environment_url=environment_url,
         )
         notify_status(rt, train, deployment_id, status.state, status.description, log_url)
+        if status.state == DeployState.IN_PROGRESS:
+            supersede_older(rt, train, deployment_id)
     rt.set_output("deployment-id", str(deployment_id))
     rt.set_output("state", status.state.value)
     rt.log(f"deployment {deployment_id}: {status.state.value} {status.description}".rstrip())
@@ -658,6 +660,24 @@ def set_deployment_status(rt: Runtime) -> None:
         f"### Deployment {deployment_id}: {status.state.value}\n\n{status.description}\n"
         + (f"\n[Run log]({log_url})\n" if log_url else "")
     )
+
+
+def supersede_older(rt: Runtime, train: Train, deployment_id: int) -> None:
+    """Once a deploy started, close the older ones of its environment that never will
+    (``Train.supersede``: their runs were cancelled while queued). Housekeeping: a failure
+    here is a warning, the in_progress status is already recorded."""
+    event = rt.event()
+    sha = event.sha if isinstance(event, DeploymentEvent) else ""
+    try:
+        closed = train.supersede(deployment_id, environment=event_environment(rt), sha=sha)
+    except CommitTrainError as exc:
+        rt.warning(
+            rt.redact(f"could not close older queued deploys: {exc}"),
+            title=f"commit-train {rt.spec.name}",
+        )
+        return
+    for dep in closed:
+        rt.log(f"deployment {dep.id} ({dep.short_sha}): error {dep.statuses[-1].description}")
 
 
 # What each recorded state tells the environment's route (the apply action keeps no ledger,

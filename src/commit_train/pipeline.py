@@ -504,6 +504,7 @@ def deploy(
     recorder.status(DeployState.IN_PROGRESS, f"applying {sha[:7]} to {environment}")
     if recorder.active and train is not None and deployment is not None:
         warnings += train.notify_deploy(deployment, Event.DEPLOY_STARTED, run_url=run_url)
+        warnings += _supersede(train, deployment)
     try:
         info = (
             DeploymentInfo(deployment.id, deployment.requested_by, deployment.url)
@@ -589,6 +590,15 @@ def deploy(
         notes=rendered.notes,
         warnings=tuple(warnings),
     )
+
+
+def _supersede(train: Train, deployment: Deployment) -> list[str]:
+    """``Train.supersede`` once ``deployment`` started; a failure is a warning."""
+    try:
+        train.supersede(deployment.id, environment=deployment.environment, sha=deployment.sha)
+    except CommitTrainError as exc:
+        return [f"could not close older queued deploys: {exc}"]
+    return []
 
 
 def _auto_rollback(

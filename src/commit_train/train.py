@@ -37,6 +37,8 @@ PAYLOAD_VERSION = 1
 DESCRIPTION_LIMIT = 140  # GitHub rejects longer deployment and status descriptions
 STATUS_LIMIT_MAX = 50
 HISTORY_LIMIT_MAX = 100
+SUPERSEDE_WINDOW = 30  # how many of an environment's newest deployments ``supersede`` reads
+NEVER_STARTED = (DeployState.QUEUED, DeployState.PENDING, DeployState.NONE)
 
 
 def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -414,6 +416,44 @@ class Train:
         )
 
     # -- the pipeline's progress -----------------------------------------------------------
+
+    def supersede(
+        self, deployment_id: int, *, environment: str | None, sha: str = ""
+    ) -> list[Deployment]:
+        """Close every older deploy of the environment that never started, once deployment
+        ``deployment_id`` has started: each gets ``error`` "superseded: deployment N of
+        <sha> started after it; its run was cancelled". Answers the ones closed.
+
+        Why: runs of the deploy workflow queue per environment, and a run that GitHub
+        cancels while it waits (a newer one took its place in the queue) runs no step, so
+        nothing else would ever give its deployment a final status. Only commit-train's
+        own deployments (``payload.commit_train``) are touched, never another tool's. One
+        read (the environment's newest ``SUPERSEDE_WINDOW`` deployments, which also names
+        the environment when ``environment`` is None) and one status per stale deploy.
+        """
+        recent = self.backend.deployments(environment=environment, limit=SUPERSEDE_WINDOW)
+        own = next((d for d in recent if d.id == deployment_id), None)
+        if own is not None:
+            environment, sha = own.environment, own.sha
+        if environment is None:
+            return []
+        stale = [
+            d
+            for d in recent
+            if d.id < deployment_id
+            and d.environment == environment
+            and d.payload.get("commit_train")
+            and d.state in NEVER_STARTED
+        ]
+        line = clip(
+            f"superseded: deployment {deployment_id} of {sha[:7]} started after it; "
+            "its run was cancelled"
+        )
+        closed = []
+        for dep in stale:
+            status = self.backend.add_status(dep.id, state=DeployState.ERROR, description=line)
+            closed.append(dataclasses.replace(dep, statuses=(*dep.statuses, status)))
+        return closed
 
     def set_status(
         self,
