@@ -659,11 +659,76 @@ def test_statuses_carry_log_url_and_success_retires_older_deployments(shop):
     stored = shop.repo.deployment_statuses(dep.id)[-1]
     assert stored["log_url"] == "https://ci.example/run/1"
     assert stored["environment_url"] == "https://shop.example"
-    assert shop.backend.get_deployment(older).state == DeployState.INACTIVE
+    # GitHub's auto_inactive spares production deployments: the older one keeps success
+    assert shop.backend.get_deployment(older).state == DeployState.SUCCESS
     got = shop.backend.get_deployment(dep.id)
     assert [s.state for s in got.statuses] == [DeployState.QUEUED, DeployState.SUCCESS]
     assert got.finished_at == got.statuses[-1].created_at
     assert got.url is not None and got.url.startswith(shop.emu.base_url)
+
+
+def test_success_retires_older_non_production_deployments_only(shop):
+    sha = shop.repo.commit("Add cart")
+    kinds = {
+        "staging": shop.repo.add_deployment(sha, environment="staging", statuses=["success"]),
+        "transient": shop.repo.add_deployment(
+            sha, environment="staging", statuses=["success"], transient=True
+        ),
+        "production-flagged": shop.repo.add_deployment(
+            sha, environment="staging", statuses=["success"], production=True
+        ),
+        "failed": shop.repo.add_deployment(sha, environment="staging", statuses=["failure"]),
+        "elsewhere": shop.repo.add_deployment(sha, environment="dev", statuses=["success"]),
+    }
+    newer = create(shop, sha, environment="staging")
+    shop.backend.add_status(newer.id, state=DeployState.SUCCESS)
+    assert {kind: shop.backend.get_deployment(i).state for kind, i in kinds.items()} == {
+        "staging": DeployState.INACTIVE,
+        "transient": DeployState.SUCCESS,
+        "production-flagged": DeployState.SUCCESS,
+        "failed": DeployState.FAILURE,
+        "elsewhere": DeployState.SUCCESS,
+    }
+
+
+def test_a_production_history_of_three_successes(shop):
+    from commit_train import config
+    from commit_train.pipeline import rollback_target
+    from commit_train.train import Train
+
+    shas = [shop.repo.commit(title) for title in ("One", "Two", "Three", "Four")]
+    ids = []
+    for sha in shas[:3]:
+        dep = shop.backend.create_deployment(
+            sha=sha, environment="production", payload={}, description="", production=True
+        )
+        shop.backend.add_status(dep.id, state=DeployState.SUCCESS)
+        ids.append(dep.id)
+    queued = create(shop, shas[3], environment="production")
+    shop.backend.add_status(queued.id, state=DeployState.QUEUED)
+    history = shop.backend.deployments(environment="production", limit=10)
+    assert [(d.id, d.state) for d in history] == [
+        (queued.id, DeployState.QUEUED),
+        (ids[2], DeployState.SUCCESS),
+        (ids[1], DeployState.SUCCESS),  # production keeps its successes
+        (ids[0], DeployState.SUCCESS),
+    ]
+    snap = shop.backend.snapshot(limit=4, environments=["production"])
+    assert snap.live["production"].id == ids[2]  # the newest success is the live one
+    rows = {row.commit.sha: row for row in snap.commits}
+    assert [sha for sha in shas if rows[sha].live_in] == [shas[2]]
+    assert [d.id for d in rows[shas[3]].in_flight] == [queued.id]
+    assert all(not rows[sha].in_flight for sha in shas[:3])
+    state = shop.backend.branch_state(environments=["production"], refs=[])
+    assert state.live["production"].id == ids[2]
+    train = Train(
+        shop.backend,
+        config.parse("version: 1\nenvironments:\n  production: {production: true}\n"),
+        actor="alice",
+        source="cli",
+    )
+    live, target = rollback_target(train, "production")
+    assert (live.id, target.id) == (ids[2], ids[1])
 
 
 def test_unknown_deployment(shop):

@@ -148,6 +148,48 @@ def test_success_marks_older_successes_inactive(backend: LocalBackend, repo: Rep
     assert all(c.in_flight == () for c in snap.commits)
 
 
+def test_a_production_history_of_three_successes(backend: LocalBackend, repo: Repo) -> None:
+    # GitHub's auto_inactive spares production deployments; the journal does the same,
+    # by the production flag each deployment was created with
+    from commit_train import config
+    from commit_train.pipeline import rollback_target
+    from commit_train.train import Train
+
+    shas = [repo.commit(title) for title in ("third", "fourth", "fifth")]
+    ids = []
+    for sha in shas:
+        dep = backend.create_deployment(
+            sha=sha, environment="production", payload={}, description="", production=True
+        )
+        backend.add_status(dep.id, state=DeployState.SUCCESS)
+        ids.append(dep.id)
+    queued = deploy(backend, repo.git("rev-parse", "HEAD~3"), "production")
+    backend.add_status(queued, state=DeployState.QUEUED)
+    history = backend.deployments(environment="production")
+    assert [(d.id, d.state) for d in history] == [
+        (queued, DeployState.QUEUED),
+        (ids[2], DeployState.SUCCESS),
+        (ids[1], DeployState.SUCCESS),
+        (ids[0], DeployState.SUCCESS),
+    ]
+    snap = backend.snapshot(limit=5, environments=["production"])
+    assert snap.live["production"].id == ids[2]
+    assert [(c.commit.title, c.live_in) for c in snap.commits if c.live_in] == [
+        ("fifth", ("production",))
+    ]
+    assert [(c.commit.title, [d.id for d in c.in_flight]) for c in snap.commits if c.in_flight] == [
+        ("second", [queued])
+    ]
+    train = Train(
+        backend,
+        config.parse("version: 1\nenvironments:\n  production: {production: true}\n"),
+        actor="alice",
+        source="cli",
+    )
+    live, target = rollback_target(train, "production")
+    assert (live.id, target.id) == (ids[2], ids[1])
+
+
 def test_in_flight_deploys_show_in_the_snapshot(backend: LocalBackend, repo: Repo) -> None:
     sha = repo.git("rev-parse", "HEAD")
     queued = deploy(backend, sha)

@@ -1768,8 +1768,9 @@ class GitHubBackend:
     ) -> DeploymentStatus:
         """Record a status (a raw request: PyGithub's ``create_status`` cannot send ``log_url``).
 
-        ``auto_inactive: true``: a ``success`` marks the environment's older deployments
-        inactive, so the newest success is the live one.
+        ``auto_inactive: true``: a ``success`` marks the environment's older successful
+        deployments inactive, except production and transient ones (GitHub spares them), so
+        an environment's live deployment is its newest success, never its only one.
         """
         if state == DeployState.NONE:
             raise UsageError("a deployment status cannot be 'none'", fix="give a real state")

@@ -3,9 +3,12 @@
 ``LocalBackend`` implements ``ports.Backend``. Commits come from git; deployments, their
 statuses and checks live in ``<git-dir>/commit-train/journal.sqlite3``, with GitHub's
 semantics: ids only grow, statuses are kept oldest first, and a ``success`` adds an
-``inactive`` status to every older deployment of the same environment whose latest state is
-``success`` (GitHub's ``auto_inactive``; a deploy that never finished keeps its state, so it
-still shows as unfinished).
+``inactive`` status to every older non-production deployment of the same environment whose
+latest state is ``success`` (GitHub's ``auto_inactive``, which spares production and
+transient deployments: an older production deploy keeps its ``success``, and the live one is
+the newest success; a deploy that never finished keeps its state, so it still shows as
+unfinished). Each deployment records the ``production`` flag it was created with (schema
+version 1 already did).
 
 The journal is safe for several processes at once: WAL mode, a busy timeout, and every write
 in one ``BEGIN IMMEDIATE`` transaction. Its schema is versioned with ``PRAGMA user_version``;
@@ -404,7 +407,7 @@ class LocalBackend:
             if state == DeployState.SUCCESS:
                 older = conn.execute(
                     "SELECT d.id FROM deployments d"
-                    " WHERE d.environment = ? AND d.id < ?"
+                    " WHERE d.environment = ? AND d.id < ? AND d.production = 0"
                     " AND (SELECT s.state FROM deployment_statuses s"
                     "      WHERE s.deployment_id = d.id ORDER BY s.id DESC LIMIT 1) = 'success'",
                     (row[0], deployment_id),

@@ -83,7 +83,9 @@ class Backend(Protocol):
         log_url: str | None = None,
         environment_url: str | None = None,
     ) -> DeploymentStatus:
-        """Record a status; a ``success`` marks older deployments of that environment inactive."""
+        """Record a status; a ``success`` marks older successful deployments of that
+        environment inactive, except production ones (GitHub's ``auto_inactive``): the live
+        deployment is the newest success."""
         ...
 
     def get_deployment(self, deployment_id: int) -> Deployment: ...

@@ -379,8 +379,12 @@ class EmulatedRepo:
         description: str = "",
         task: str = "deploy",
         ref: str | None = None,
+        production: bool | None = None,
+        transient: bool = False,
     ) -> int:
-        """Record a deployment directly (no gate); ``statuses`` are applied in order."""
+        """Record a deployment directly (no gate); ``statuses`` are applied in order.
+
+        ``production`` defaults to GitHub's: true for the environment named production."""
         with self._store.lock:
             self._require_commit(sha)
             deployment = self.new_deployment(
@@ -391,8 +395,10 @@ class EmulatedRepo:
                 environment=environment,
                 description=description,
                 creator=self._store.user(creator),
-                transient_environment=False,
-                production_environment=environment == "production",
+                transient_environment=transient,
+                production_environment=(
+                    environment == "production" if production is None else production
+                ),
                 created_at=created_at,
             )
             for state in statuses:
@@ -624,8 +630,10 @@ class EmulatedRepo:
     ) -> DeploymentStatus:
         """Add a status; a ``success`` with ``auto_inactive`` retires older deployments.
 
-        GitHub adds an ``inactive`` status to every older deployment of the same repository
-        and environment whose latest state is ``success`` (failed ones keep their state).
+        GitHub adds an ``inactive`` status to every prior non-transient, non-production
+        deployment of the same repository and environment whose latest state is ``success``
+        (failed ones keep their state; production and transient ones keep theirs too, so an
+        environment's live deployment is its newest success, not its only one).
         """
         if state not in DEPLOYMENT_STATUS_STATES:
             raise ValueError(f"bad deployment status state {state!r}")
@@ -650,6 +658,8 @@ class EmulatedRepo:
                 if (
                     older.id < deployment.id
                     and older.environment == deployment.environment
+                    and not older.production_environment
+                    and not older.transient_environment
                     and older.latest_state == "success"
                 ):
                     older.statuses.append(
