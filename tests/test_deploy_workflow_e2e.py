@@ -366,6 +366,30 @@ def test_an_older_deploy_whose_run_was_cancelled_ends_superseded(shop: Shop) -> 
         shop.remote.new_deployment_status(stored, state="inactive", creator=stored.creator)
 
 
+def test_another_tools_deployment_runs_nothing(shop: Shop) -> None:
+    """A deployment commit-train did not create (Vercel's, Heroku's) also fires the event;
+    the job's if: skips it, so it gets no status from us and nothing is applied."""
+    foreign = shop.remote.add_deployment(
+        shop.green,
+        environment="staging",
+        creator="vercel",
+        payload={"app": "shop-preview"},
+        statuses=["pending"],
+    )
+    shop.emu.reset_requests()
+
+    run = shop.play_deployment(foreign)
+
+    assert run.status == "skipped"
+    assert run.steps == []
+    assert shop.emu.request_count == 0
+    assert [s for s, _ in shop.statuses(foreign)] == ["pending"]
+    assert deployed_image(shop.kube) is None
+    with shop.emu.store.lock:  # its own tool's business
+        stored = shop.remote.get_deployment(foreign)
+        shop.remote.new_deployment_status(stored, state="success", creator=stored.creator)
+
+
 # ------------------------------------------------------------------------------- the gate
 
 
@@ -440,7 +464,9 @@ def test_a_commit_off_the_default_branch_is_refused(shop: Shop) -> None:
     topic = shop.commit("Try something on a branch", {"NOTES.md": "wip\n"}, branch="topic")
     shop.remote.add_check_run(topic, name="test")
     # created straight through the API: the CLI's own gate would have refused it
-    dep_id = shop.remote.add_deployment(topic, environment="staging", statuses=["queued"])
+    dep_id = shop.remote.add_deployment(
+        topic, environment="staging", payload={"commit_train": 1}, statuses=["queued"]
+    )
 
     run = shop.play_deployment(dep_id)
 

@@ -16,6 +16,9 @@ What is played:
 - A job's steps in order. A step whose ``if:`` names no status function runs under an
   implicit ``success() && (...)``; after a failing step the job status is ``failure`` and
   later steps without ``always()``/``failure()`` are skipped. ``continue-on-error`` is honoured.
+- A job-level ``if:`` (contexts ``github``, ``inputs``, ``vars``, ``needs``; no status
+  function means ``success()``, which holds for a job with no ``needs``): when false the job
+  is ``skipped`` and runs no step at all.
 - ``run:`` steps with ``bash --noprofile --norc -eo pipefail`` in the workspace.
 - ``uses:`` of commit-train's own actions (``owner/repo/actions/NAME@ref``, ``owner/repo@ref``,
   ``./actions/NAME``, ``./``), mapped to the local ``action.yml``: inputs resolved (``with:``,
@@ -33,7 +36,7 @@ What is played:
   ``::error``/``::warning``/``::notice`` annotations.
 
 Not played: matrices, services, containers, ``needs``, artifacts, JavaScript or Docker
-actions, ``hashFiles()``, job-level ``if:`` (recorded only).
+actions, ``hashFiles()``.
 """
 
 from __future__ import annotations
@@ -82,7 +85,19 @@ class PlayerError(Exception):
 # ================================================================================ expressions
 
 CONTEXTS = frozenset(
-    {"github", "inputs", "steps", "secrets", "vars", "env", "job", "runner", "matrix", "strategy"}
+    {
+        "github",
+        "inputs",
+        "steps",
+        "secrets",
+        "vars",
+        "env",
+        "job",
+        "runner",
+        "matrix",
+        "strategy",
+        "needs",
+    }
 )
 STATUS_FUNCTIONS = frozenset({"always", "success", "failure", "cancelled"})
 
@@ -827,6 +842,17 @@ class WorkflowPlayer:
         concurrency = spec.get("concurrency", self.workflow.get("concurrency"))
         if isinstance(concurrency, Mapping):
             concurrency = concurrency.get("group")
+        if not condition(spec.get("if"), {**name_ctx, "needs": {}}, Status("success")):
+            return JobRun(
+                job=job,
+                name=name,
+                environment=interpolate_str(environment, name_ctx) if environment else None,
+                concurrency=interpolate_str(concurrency, name_ctx) if concurrency else None,
+                status="skipped",
+                steps=[],
+                env={},
+                masks=list(self.masks),
+            )
         wf_env = {
             k: _value_string(interpolate(v, {**base_ctx, "env": {}}))
             for k, v in (self.workflow.get("env") or {}).items()
