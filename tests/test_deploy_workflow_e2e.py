@@ -567,6 +567,67 @@ def test_a_crash_looping_rollout_fails_at_the_configured_rollout_timeout(shop: S
     assert "CrashLoopBackOff" in description
 
 
+def test_auto_rollback_on_the_runner_restores_the_previous_image_and_records_it(
+    shop: Shop,
+) -> None:
+    config = CONFIG.replace(
+        "    url: https://staging.shop.example.com\n",
+        "    url: https://staging.shop.example.com\n    auto-rollback: true\n",
+    )
+    good = shop.commit("Roll back by itself", {".commit-train.yml": config})
+    shop.remote.add_check_run(good, name="test")
+    shop.kube.controller.auto_complete(0.05)
+    first = shop.request_deploy("staging", good)
+    assert shop.play_deployment(first).status == "success"
+    shop.kube.controller.manual()
+    shop.git.switch("main")  # the run checked out the commit it deployed
+    bad = shop.commit("Break the web", {"NOTES.md": "the rollout of this one fails\n"})
+    shop.remote.add_check_run(bad, name="test")
+
+    def fail_then_heal(rtype: Any, namespace: str, obj: dict[str, Any] | None) -> None:
+        if rtype.kind != "Deployment" or obj is None or fired.is_set():
+            return
+        if obj["spec"]["template"]["spec"]["containers"][0]["image"].endswith(bad):
+            fired.set()
+
+            def act() -> None:
+                shop.kube.controller.exceed_deadline("Deployment", "default", "web")
+                shop.kube.controller.auto_complete(0.05)  # the rollback's rollout finishes
+
+            threading.Timer(0.2, act).start()
+
+    fired = threading.Event()
+    shop.kube.store.after_commit.append(fail_then_heal)
+    failed = shop.request_deploy("staging", bad)
+
+    run = shop.play_deployment(failed)
+
+    assert run.status == "failure"
+    apply = run.step("apply")
+    assert apply.outputs["rollout"] == "failed"
+    rollback = json.loads(apply.outputs["result"])["rollback"]
+    rollback_id = rollback.pop("deployment_id")
+    assert rollback == {
+        "rolls_back": bad,
+        "sha": good,
+        "ok": True,
+        "line": f"auto-rollback restored {good[:7]} in staging (deployment {rollback_id})",
+    }
+    assert deployed_image(shop.kube) == f"ghcr.io/acme/shop:{good}", "the previous image"
+    restored = shop.kube.get("Deployment", "default", "web")
+    assert restored is not None
+    annotations = restored["metadata"]["annotations"]
+    assert annotations["commit-train.dev/deployment-id"] == str(rollback_id)
+    state, description = shop.statuses(failed)[-1]
+    assert state == "failure"
+    assert description == 'rollout failed: web: deployment "web" exceeded its progress deadline'
+    [stored] = [d for d in shop.remote.deployments if d["id"] == rollback_id]
+    assert stored["sha"] == good
+    assert (stored["payload"]["rollback_of"], stored["payload"]["auto"]) == (bad, True)
+    assert [s for s, _ in shop.statuses(rollback_id)] == ["in_progress", "success"]
+    assert shop.statuses(rollback_id)[-1][1].startswith(f"rolled back {bad[:7]}: ")
+
+
 # ------------------------------------------------------------------------------- the root action
 
 ONE_STEP = """\

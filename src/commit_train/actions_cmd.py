@@ -57,6 +57,7 @@ from .train import Train
 
 if TYPE_CHECKING:
     from .github import GitHubBackend
+    from .pipeline import RollbackResult
 
 CONFIG_DEFAULT = CONFIG_FILE
 GATE_POLL_SECONDS = 10.0
@@ -98,6 +99,8 @@ APPLY = ActionSpec(
         Input("force-conflicts", default="false"),
         Input("timeout", default=""),
         Input("config", default=CONFIG_DEFAULT),
+        Input("token"),
+        Input("secrets", default="{}"),
     ),
     outputs=("changed", "result", "rollout"),
 )
@@ -532,6 +535,7 @@ def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def apply_manifests(rt: Runtime) -> None:
     from .pipeline import apply_and_wait, applyset_name
 
+    secrets = mask_secrets(rt, rt.input("secrets"))  # only an auto-rollback renders again
     folder = Path(rt.input("manifests-dir"))
     dry_run = rt.boolean("dry-run")
     force = rt.boolean("force-conflicts")
@@ -555,8 +559,12 @@ def apply_manifests(rt: Runtime) -> None:
             kubeconfig = Path(scratch) / "kubeconfig"
             kubeconfig.touch(mode=0o600)
             kubeconfig.write_text(rt.input("kubeconfig"), encoding="utf-8")
+
+        def make_client() -> Any:
+            return api_client(kubeconfig=kubeconfig, environ=rt.environ)
+
         run = apply_and_wait(
-            lambda: api_client(kubeconfig=kubeconfig, environ=rt.environ),
+            make_client,
             objects,
             environment=environment,
             namespace=namespace,
@@ -570,6 +578,17 @@ def apply_manifests(rt: Runtime) -> None:
             on_line=lambda line: rt.log(rt.redact(line)),
             group=rt.group,
         )
+        rollback = None
+        if not run.ok and env_config.auto_rollback and not dry_run:
+            rollback = roll_back(
+                rt,
+                config=config,
+                environment=environment,
+                failed_sha=sha,
+                make_client=make_client,
+                secrets=secrets,
+                timeout=config.kubernetes.rollout_timeout if timeout is None else timeout,
+            )
     rt.set_output("changed", run.changed)
     rt.set_output("rollout", run.rollout)
     rt.set_json_output(
@@ -591,6 +610,15 @@ def apply_manifests(rt: Runtime) -> None:
             ],
             "rollout": run.rollout,
             "rollout_summary": run.rollout_line,
+            "rollback": None
+            if rollback is None
+            else {
+                "rolls_back": rollback.failed_sha,
+                "sha": rollback.sha,
+                "deployment_id": rollback.deployment.id if rollback.deployment else None,
+                "ok": rollback.ok,
+                "line": rollback.line,
+            },
         },
     )
     rows = [_row(r.ref.kind, r.ref.namespace, r.ref.name, r.action.value) for r in run.objects]
@@ -604,18 +632,72 @@ def apply_manifests(rt: Runtime) -> None:
         + "\n".join(rows)
         + f"\n\nRollout: **{run.rollout}**: {run.rollout_line}\n"
         + diagnosis
+        + (f"\n{rt.redact(rollback.line)}\n" if rollback is not None else "")
     )
     rt.log(f"{run.apply_line}; rollout {run.rollout}: {run.rollout_line}")
     if not run.ok:
         for line in run.details[2:]:
             rt.log(line)
-        if env_config.auto_rollback:
-            rt.warning(
-                f"auto-rollback is on for {environment}, but the apply action keeps no deploy "
-                "ledger; roll back with commit-train rollback, or deploy with commit-train apply",
-                title="commit-train apply",
-            )
         raise KubeError(run.summary)  # the cause first, the same line the CLI prints
+
+
+def roll_back(
+    rt: Runtime,
+    *,
+    config: Config,
+    environment: str,
+    failed_sha: str,
+    make_client: Callable[[], Any],
+    secrets: Mapping[str, Any],
+    timeout: float,
+) -> RollbackResult | None:
+    """Auto-rollback on the runner, the CLI's way (``pipeline.restore_previous``): the
+    previous successful deploy of the environment, from the ledger (the ``token`` input),
+    its tree from the checkout (``fetch-depth: 0``), rendered with the ``secrets`` input
+    and applied as a new deployment with its own statuses. The failed deployment itself
+    ends ``failure`` in the final set-deployment-status step. No token: a warning."""
+    from .gitrepo import GitRepo
+    from .notify import Event
+    from .pipeline import applyset_name, restore_previous
+    from .render import SECRETS_BLOB
+
+    if not rt.input("token"):
+        rt.warning(
+            f"auto-rollback is on for {environment}, but the token input is empty; roll "
+            "back with commit-train rollback",
+            title="commit-train apply",
+        )
+        return None
+    env = {**rt.environ, SECRETS_BLOB: json.dumps(secrets)}
+    with github_backend(rt) as backend:
+        train = make_train(rt, backend, config)
+        rollback = restore_previous(
+            train=train,
+            git=GitRepo(workspace(rt)),
+            fallback=config,
+            environment=environment,
+            failed_sha=failed_sha,
+            make_client=make_client,
+            applyset=applyset_name(rt.context.repository),
+            run_url=rt.context.run_url,
+            env=env,
+            timeout=timeout,
+            on_line=lambda line: rt.log(rt.redact(line)),
+            group=rt.group,
+        )
+        if rollback.deployment is not None:
+            warn_all(
+                rt,
+                train.notify_deploy(
+                    rollback.deployment,
+                    Event.ROLLED_BACK,
+                    run_url=rt.context.run_url,
+                    detail=rollback.line,
+                ),
+            )
+    if not rollback.ok:
+        rt.warning(rt.redact(rollback.line), title="commit-train apply: auto-rollback")
+    return rollback
 
 
 # ----------------------------------------------------------------------------- statuses

@@ -562,7 +562,7 @@ def deploy(
     rollback = None
     wanted = env_config.auto_rollback if auto_rollback is None else auto_rollback
     if wanted and not dry_run:
-        rollback = _auto_rollback(
+        rollback = restore_previous(
             train=train,
             git=git,
             fallback=config,
@@ -601,7 +601,7 @@ def _supersede(train: Train, deployment: Deployment) -> list[str]:
     return []
 
 
-def _auto_rollback(
+def restore_previous(
     *,
     train: Train | None,
     git: GitRepo | None,
@@ -616,7 +616,11 @@ def _auto_rollback(
     on_line: Lines,
     group: Group,
 ) -> RollbackResult:
-    """Re-apply the last good commit's manifests after ``failed_sha``'s rollout failed."""
+    """Re-apply the last good commit's manifests after ``failed_sha``'s rollout failed:
+    auto-rollback, for ``deploy`` here and for the ``apply`` action on the runner. The
+    previous successful deployment of ``environment`` (another commit) comes from the
+    ledger; its tree, from ``git`` (a full clone: ``fetch-depth: 0`` in Actions), is
+    rendered with that commit's own config and applied as a new deployment."""
     from .render import DeploymentInfo, render
     from .train import HISTORY_LIMIT_MAX
 
