@@ -599,7 +599,8 @@ def test_github_deploy_and_history(shop) -> None:
     [stored] = gh.deployments
     assert stored["sha"] == shas[2]
     assert stored["environment"] == "staging"
-    assert stored["payload"]["requested_by"] == "carol"
+    # the token's login (alice), never GITHUB_ACTOR (carol) or git's user.name
+    assert stored["payload"]["requested_by"] == "alice"
     assert stored["payload"]["commit_train"] == 1
     assert [s["state"] for s in gh.deployment_statuses(stored["id"])] == ["queued"]
 

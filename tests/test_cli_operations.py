@@ -445,8 +445,13 @@ def shop(github_emulator, tmp_path: Path):
 
 
 def gh_as(shop, actor: str, *args: str, **extra: str) -> Result:
-    _emu, _gh, _shas, folder, env = shop
-    return run(folder, "--repo", "acme/shop", *args, env={**env, "GITHUB_ACTOR": actor, **extra})
+    """The CLI with ``actor``'s own token: on GitHub the token's login is who acts
+    (``GITHUB_ACTOR`` is set to the same name, and would not count)."""
+    emu, _gh, _shas, folder, env = shop
+    token = f"ghs_test_token_for_{actor}"
+    emu.add_user(actor, token)
+    env = {**env, "GITHUB_TOKEN": token, "GITHUB_ACTOR": actor, **extra}
+    return run(folder, "--repo", "acme/shop", *args, env=env)
 
 
 def test_github_lock_refuses_others_and_allows_the_holder(shop) -> None:

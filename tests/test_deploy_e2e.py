@@ -320,7 +320,7 @@ def test_a_crash_looping_rollout_times_out_naming_the_container_on_github(
     assert "Warning events (newest first):" in result.stdout
     [stored] = gh.deployments
     assert stored["sha"] == sha
-    assert stored["payload"]["requested_by"] == "carol"
+    assert stored["payload"]["requested_by"] == "alice"  # the token's login, not GITHUB_ACTOR
     recorded = gh.deployment_statuses(stored["id"])
     assert [s["state"] for s in recorded] == ["queued", "in_progress", "failure"]
     assert recorded[-1]["description"] == f"rollout timed out: {cause}"

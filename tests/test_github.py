@@ -175,6 +175,19 @@ def test_a_rejected_token(github_emulator):
     assert backend.request_count == seen(github_emulator, backend) == 1
 
 
+def test_the_token_login_is_asked_once_or_comes_with_the_gate(shop):
+    sha = shop.repo.commit("Initial")
+    assert shop.backend.viewer_login() == "alice"
+    assert shop.backend.viewer_login() == "alice"
+    assert shop.backend.request_count == seen(shop.emu, shop.backend) == 1
+    shop.emu.add_user("bob", "ghs_token_bob")
+    bob, _ = make_backend(shop.emu, token="ghs_token_bob")
+    bob.gate_facts(sha)
+    assert bob.viewer_login() == "bob"
+    assert bob.request_count == 1  # the gate's query read it
+    bob.close()
+
+
 # -- resolve ----------------------------------------------------------------------------------
 
 
@@ -1110,6 +1123,9 @@ def github_schema():
         gh.snapshot_query(1),
         gh.snapshot_query(3),
         gh.live_query(2),
+        gh.VIEWER_QUERY,
+        gh.gate_query(head=False, promotion=True, ref_count=1),
+        gh.branch_state_query(1, 1),
     ],
     ids=[
         "checks",
@@ -1120,6 +1136,9 @@ def github_schema():
         "snapshot-1",
         "snapshot-3",
         "live-2",
+        "viewer",
+        "gate",
+        "branch-state",
     ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):

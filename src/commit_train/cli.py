@@ -27,6 +27,7 @@ from .errors import CommitTrainError, RefusedError, UsageError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .github import GitHubBackend
     from .gitrepo import GitRepo
     from .ledger import LocalBackend
     from .notify import Notifier
@@ -133,9 +134,13 @@ class Options:
         loaded = config_module.load(root).config
         from .github import GitHubBackend  # PyGithub: only now, only for this backend
 
-        github_backend: Backend = GitHubBackend.from_env(repo, token=self.token)
+        github_backend = GitHubBackend.from_env(repo, token=self.token)
         return Train(
-            github_backend, loaded, actor=_actor(git), source="cli", notifier=_notifier(loaded)
+            github_backend,
+            loaded,
+            actor=lambda: _github_actor(github_backend),
+            source="cli",
+            notifier=_notifier(loaded),
         )
 
     def local_backend(self) -> LocalBackend:
@@ -174,7 +179,24 @@ def _is_github_host(host: str) -> bool:
     return False
 
 
+def _github_actor(backend: GitHubBackend) -> str:
+    """Who acts on the github backend: the token's login, never a name anyone can set.
+
+    One exception: a workflow step with the workflow's own token (its login is a bot's,
+    ``github-actions[bot]``) acts for the person who started the run, whom GitHub names in
+    ``GITHUB_ACTOR``. Asked only when a command needs it; a deploy gets it from the gate's
+    query at no cost.
+    """
+    login = backend.viewer_login()
+    on_behalf = os.environ.get("GITHUB_ACTOR")
+    if login.endswith("[bot]") and os.environ.get("GITHUB_ACTIONS") == "true" and on_behalf:
+        return on_behalf
+    return login
+
+
 def _actor(git: GitRepo | None) -> str:
+    """Who acts on the local backend (and in a deploy recorded offline, when GitHub cannot
+    say): ``GITHUB_ACTOR``, else git's ``user.name``, else the login name."""
     who = os.environ.get("GITHUB_ACTOR") or (git.user_name() if git is not None else None)
     if who:
         return who

@@ -202,6 +202,12 @@ query CommitTrainHistory($owner: String!, $name: String!, $first: Int!, $after: 
 }
 """
 
+VIEWER_QUERY = """
+query CommitTrainViewer {
+  viewer { login }
+}
+"""
+
 DEPLOYMENTS_QUERY = (
     """
 query CommitTrainDeployments(
@@ -297,7 +303,7 @@ query CommitTrainRefs($owner: String!, $name: String!{params}) {{
 def branch_state_query(environment_count: int, ref_count: int) -> str:
     """A stale-commit scan's whole read in one query: the default branch's newest commits,
     each environment's recent deployments (for its live one), and the refs holding locks
-    and reminder marks."""
+    and reminder marks; and the token's login, who sends the reminders."""
     params = "".join(f", $env{i}: [String!]" for i in range(environment_count))
     params += "".join(f", $ref{i}: String!" for i in range(ref_count))
     envs = "".join(
@@ -315,6 +321,7 @@ def branch_state_query(environment_count: int, ref_count: int) -> str:
     )
     return f"""
 query CommitTrainBranchState($owner: String!, $name: String!, $limit: Int!{params}) {{
+  viewer {{ login }}
   repository(owner: $owner, name: $name) {{
     defaultBranchRef {{
       name
@@ -360,7 +367,9 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
     (``head``) the commit is the default branch's own tip, and there is nothing to compare.
     With ``promotion`` the commit's deployments to ``$environments`` come along (the
     promotion order); ``ref_count`` refs (``$ref0``...) are read with their commit's message
-    (the locks). Every name travels as a variable, never inside the query text.
+    (the locks). ``viewer { login }`` comes along: the token's login is who acts
+    (``GitHubBackend.viewer_login``). Every name travels as a variable, never inside the
+    query text.
     """
     params = "" if head else ", $rev: String!"
     params += ", $environments: [String!]" if promotion else ""
@@ -388,6 +397,7 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
     return (
         f"""
 query CommitTrainGate($owner: String!, $name: String!{params}) {{
+  viewer {{ login }}
   repository(owner: $owner, name: $name) {{
     defaultBranchRef {{ name {branch} }}{commit}{refs}
   }}
@@ -1064,6 +1074,7 @@ class GitHubBackend:
         self._install_counter()
         self._repository: Any = None
         self._default_branch: str | None = None
+        self._viewer: str | None = None
 
     def _install_counter(self) -> None:
         # PyGithub builds its HTTP connection lazily from this (name-mangled) attribute;
@@ -1228,8 +1239,12 @@ class GitHubBackend:
         *,
         action: str,
         nullable: Sequence[Sequence[str]] = (),
+        scoped: bool = True,
     ) -> dict[str, Any]:
         """One GraphQL request; GitHub's ``errors`` become our errors.
+
+        ``scoped`` queries take the repository as ``$owner`` and ``$name``; the others get
+        no variables they do not declare.
 
         GitHub answers a spent GraphQL limit with 200 and a ``RATE_LIMITED`` error, not a
         403, so that case is waited for here by the same rules as the transport's. An error
@@ -1245,7 +1260,11 @@ class GitHubBackend:
                 action=action,
                 body={
                     "query": query,
-                    "variables": {"owner": self._owner, "name": self._name, **variables},
+                    "variables": (
+                        {"owner": self._owner, "name": self._name, **variables}
+                        if scoped
+                        else variables
+                    ),
                 },
             )
             if not isinstance(data, dict):
@@ -1295,6 +1314,27 @@ class GitHubBackend:
         return result
 
     # -- Backend --------------------------------------------------------------------------
+
+    def viewer_login(self) -> str:
+        """The login of the token's owner: who asks for deploys and holds locks on GitHub
+        (a person's own login, or ``<app>[bot]`` for an app's or Actions' token).
+
+        Known for free once ``gate_facts`` has run (its query reads it); otherwise one
+        GraphQL request, once per backend. Unlike git's ``user.name`` or ``GITHUB_ACTOR``,
+        nobody can claim another person's login with it.
+        """
+        if self._viewer is None:
+            data = self._graphql(
+                VIEWER_QUERY, {}, action="read who the token belongs to", scoped=False
+            )
+            login = str((data.get("viewer") or {}).get("login") or "")
+            if not login:
+                raise GitHubError(
+                    "GitHub did not say who the token belongs to",
+                    fix="use a token of a user or an app installation",
+                )
+            self._viewer = login
+        return self._viewer
 
     def default_branch(self) -> str:
         """The repository's default branch (one request per backend, then cached)."""
@@ -1492,6 +1532,7 @@ class GitHubBackend:
             action=f"read commit {rev} and its checks",
             nullable=_GATE_NULLABLE,
         )
+        self._viewer = str((data.get("viewer") or {}).get("login") or "") or self._viewer
         repository = data["repository"]
         branch = repository.get("defaultBranchRef")
         node = (branch or {}).get("target") if head else repository.get("object")
@@ -2010,6 +2051,7 @@ class GitHubBackend:
             variables,
             action=f"read the train of {self._repo}",
         )
+        self._viewer = str((data.get("viewer") or {}).get("login") or "") or self._viewer
         repository = data["repository"]
         branch = repository.get("defaultBranchRef")
         if branch is None:

@@ -120,7 +120,7 @@ class Train:
         backend: Backend,
         config: Config,
         *,
-        actor: str,
+        actor: str | Callable[[], str],
         source: str,
         locks: LockStore | None = None,
         notifier: Notifier | None = None,
@@ -130,15 +130,24 @@ class Train:
         """``locks`` defaults to the backend's own store (refs on GitHub, the journal
         locally); ``notifier`` defaults to none (nothing is sent). ``own_run`` is the
         GitHub Actions run asking, on the runner: the gate leaves out its check runs and
-        those of its workflow's other runs (``Checks.without_run``)."""
+        those of its workflow's other runs (``Checks.without_run``). ``actor`` (who asks
+        for deploys and holds locks) is a name, or a function asked once, the first time
+        the name is needed: on GitHub the token's login, which the gate's one query brings
+        along, so a deploy asks nothing more for it."""
         self.backend = backend
         self.config = config
-        self.actor = actor
+        self._actor = actor
         self.source = source
         self.clock = clock or (lambda: datetime.now(UTC))
         self.locks = locks if locks is not None else store_for(backend, clock=self.clock)
         self.notifier = notifier
         self.own_run = own_run
+
+    @property
+    def actor(self) -> str:
+        if callable(self._actor):
+            self._actor = self._actor()
+        return self._actor
 
     # -- status ----------------------------------------------------------------------------
 
