@@ -5,6 +5,10 @@
 # uv when the runner has it (astral-sh/setup-uv, or a self-hosted image), else pip installs
 # uv into the new venv first: with warm caches uv installs commit-train in about a second,
 # pip takes well over ten (bench/cold_start.py; docs/setup.md, Cold start).
+#
+# Every dependency is installed at the exact version the test suite ran with
+# (actions/constraints.txt, written by scripts/gen_constraints.py), not at whatever the open
+# ranges of pyproject.toml resolve to on the day of the deploy.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,15 +22,16 @@ if [ -x "$exe" ] && [ -f "$venv/.installed-from" ] && [ "$(cat "$venv/.installed
 fi
 
 python="${COMMIT_TRAIN_PYTHON:-python3}"
+constraints="$root/actions/constraints.txt"
 {
   echo "commit-train: installing from $root"
   if command -v uv >/dev/null 2>&1; then
     uv venv --quiet --python "$python" "$venv"
-    uv pip install --quiet --python "$venv/bin/python" "$root"
+    uv pip install --quiet --python "$venv/bin/python" -c "$constraints" "$root"
   else
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "$root"
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -c "$constraints" "$root"
   fi
 } >&2
 printf '%s' "$root" > "$venv/.installed-from"
