@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint typecheck bench docs clean
 
-$(BIN)/commit-train: pyproject.toml
+# The runtime dependencies at the versions the actions install (actions/constraints.txt), so
+# the tests run against exactly what a deploy runs; uv because it installs in seconds.
+$(BIN)/commit-train: pyproject.toml actions/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -c actions/constraints.txt -e '.[test]'
 	touch $@
 
 demo: $(BIN)/commit-train
