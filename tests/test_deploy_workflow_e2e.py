@@ -612,6 +612,7 @@ def test_auto_rollback_on_the_runner_restores_the_previous_image_and_records_it(
         "sha": good,
         "ok": True,
         "line": f"auto-rollback restored {good[:7]} in staging (deployment {rollback_id})",
+        "rollout": "complete",
     }
     assert deployed_image(shop.kube) == f"ghcr.io/acme/shop:{good}", "the previous image"
     restored = shop.kube.get("Deployment", "default", "web")

@@ -48,16 +48,23 @@ from .errors import (
     ConfigError,
     KubeError,
     RefusedError,
-    RenderError,
     UsageError,
 )
 from .gate import CHECKS_PENDING, Decision
 from .models import Commit, Deployment, DeployState, OwnRun
+from .pipeline import (
+    RollbackResult,
+    apply_and_wait,
+    applyset_name,
+    failure_state,
+    restore_previous,
+    rollback_json,
+    run_json,
+)
 from .train import Train
 
 if TYPE_CHECKING:
     from .github import GitHubBackend
-    from .pipeline import RollbackResult
 
 CONFIG_DEFAULT = CONFIG_FILE
 GATE_POLL_SECONDS = 10.0
@@ -157,17 +164,6 @@ DEPLOY_STEPS = frozenset({"build-gate", "render-manifests", "apply", "create-dep
 # ----------------------------------------------------------------------------- the frame
 
 
-class StepFailed(Exception):
-    """The step already reported its failure (annotation, summary); exit 1 quietly."""
-
-
-def failure_state(error: BaseException) -> DeployState:
-    """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
-    if isinstance(error, RefusedError | ConfigError | RenderError | KubeError | StepFailed):
-        return DeployState.FAILURE
-    return DeployState.ERROR
-
-
 def _report(rt: Runtime, error: BaseException) -> None:
     name = rt.spec.name
     if isinstance(error, CommitTrainError):
@@ -177,14 +173,13 @@ def _report(rt: Runtime, error: BaseException) -> None:
         line += "; please report this at the commit-train issue tracker"
     line = " ".join(line.split())
     state = failure_state(error)
-    if not isinstance(error, StepFailed):
-        rt.error(
-            line,
-            title=f"commit-train {name}",
-            file=getattr(error, "file", None),
-            line=getattr(error, "line", None),
-        )
-        rt.summary(f"### commit-train {name} failed\n\n{line}\n")
+    rt.error(
+        line,
+        title=f"commit-train {name}",
+        file=getattr(error, "file", None),
+        line=getattr(error, "line", None),
+    )
+    rt.summary(f"### commit-train {name} failed\n\n{line}\n")
     if name in DEPLOY_STEPS and rt.job_value(JOB_FAILURE) is None:
         rt.export(JOB_FAILURE, line)
         rt.export(JOB_FAILURE_STATE, state.value)
@@ -496,13 +491,6 @@ def render_manifests(rt: Runtime) -> None:
 # ----------------------------------------------------------------------------- apply
 
 
-def applyset_name(repository: str) -> str:
-    """The ApplySet that holds a repository's objects (see ``pipeline.applyset_name``)."""
-    from .pipeline import applyset_name as name
-
-    return name(repository)
-
-
 def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The objects of every ``*.yaml`` in ``folder`` (sorted by name), and render's record."""
     import yaml
@@ -533,8 +521,6 @@ def read_manifests(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def apply_manifests(rt: Runtime) -> None:
-    from .pipeline import apply_and_wait, applyset_name
-
     secrets = mask_secrets(rt, rt.input("secrets"))  # only an auto-rollback renders again
     folder = Path(rt.input("manifests-dir"))
     dry_run = rt.boolean("dry-run")
@@ -547,7 +533,7 @@ def apply_manifests(rt: Runtime) -> None:
         environment = resolve_environment(rt)
     config = load_config(rt)
     env_config = config.environment(environment)
-    namespace = env_config.namespace or config.kubernetes.namespace
+    namespace = config.namespace_of(environment)
     sha = str(record.get("sha") or "")
     dep_id = record.get("deployment_id") or deployment_id_if_any(rt) or ""
 
@@ -595,30 +581,9 @@ def apply_manifests(rt: Runtime) -> None:
         "result",
         {
             "environment": environment,
-            "namespace": namespace,
             "dry_run": dry_run,
-            "changed": run.changed,
-            "counts": dict(run.counts),
-            "objects": [
-                {
-                    "kind": r.ref.kind,
-                    "namespace": r.ref.namespace,
-                    "name": r.ref.name,
-                    "action": r.action.value,
-                }
-                for r in run.objects
-            ],
-            "rollout": run.rollout,
-            "rollout_summary": run.rollout_line,
-            "rollback": None
-            if rollback is None
-            else {
-                "rolls_back": rollback.failed_sha,
-                "sha": rollback.sha,
-                "deployment_id": rollback.deployment.id if rollback.deployment else None,
-                "ok": rollback.ok,
-                "line": rollback.line,
-            },
+            **run_json(run, brief=True),
+            "rollback": rollback_json(rollback),
         },
     )
     rows = [_row(r.ref.kind, r.ref.namespace, r.ref.name, r.action.value) for r in run.objects]
@@ -658,7 +623,6 @@ def roll_back(
     ends ``failure`` in the final set-deployment-status step. No token: a warning."""
     from .gitrepo import GitRepo
     from .notify import Event
-    from .pipeline import applyset_name, restore_previous
     from .render import SECRETS_BLOB
 
     if not rt.input("token"):

@@ -157,6 +157,11 @@ class Config(_Strict):
                 fix=f"use one of them, or add {name!r} under environments: in {CONFIG_FILE}",
             ) from None
 
+    def namespace_of(self, environment: str) -> str:
+        """Where ``environment``'s objects (and its ApplySet parent) live: its own
+        ``namespace``, else ``kubernetes.namespace``."""
+        return self.environment(environment).namespace or self.kubernetes.namespace
+
 
 @dataclass(frozen=True)
 class LoadedConfig:

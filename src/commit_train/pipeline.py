@@ -86,12 +86,6 @@ def applyset_name(repository: str) -> str:
     return name or "commit-train"
 
 
-def namespace_of(config: Config, environment: str) -> str:
-    """Where an environment's objects (and its ApplySet parent) live."""
-    env = config.environment(environment)
-    return env.namespace or config.kubernetes.namespace
-
-
 def failure_state(error: BaseException) -> DeployState:
     """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
     if isinstance(error, RefusedError | ConfigError | RenderError | KubeError):
@@ -496,7 +490,7 @@ def deploy(
     from .render import DeploymentInfo, render
 
     env_config = config.environment(environment)
-    namespace = env_config.namespace or config.kubernetes.namespace
+    namespace = config.namespace_of(environment)
     wait_for = config.kubernetes.rollout_timeout if timeout is None else timeout
     environ = os.environ if env is None else env
     recorder = _Recorder(train, None if dry_run else deployment, run_url, frozenset())
@@ -659,7 +653,7 @@ def restore_previous(
             make_client,
             [m.obj for m in rendered.apply_order()],
             environment=environment,
-            namespace=namespace_of(config, environment),
+            namespace=config.namespace_of(environment),
             applyset=applyset,
             sha=sha,
             deployment_id=deployment.id,
@@ -817,31 +811,51 @@ def apply_ref(
 # ----------------------------------------------------------------------------- JSON shapes
 
 
-def run_json(run: RunResult) -> dict[str, Any]:
-    return {
+def run_json(run: RunResult, *, brief: bool = False) -> dict[str, Any]:
+    """One apply and its wait as JSON. ``brief`` (the ``apply`` action's ``result``
+    output) leaves out each object's diff and the summary and details lines: the step
+    summary and the log carry those."""
+    objects = []
+    for r in run.objects:
+        obj: dict[str, Any] = {
+            "kind": r.ref.kind,
+            "namespace": r.ref.namespace,
+            "name": r.ref.name,
+            "action": r.action.value,
+        }
+        if not brief:
+            obj["diff"] = list(r.diff)
+        objects.append(obj)
+    shape: dict[str, Any] = {
         "namespace": run.namespace,
         "changed": run.changed,
         "counts": dict(run.counts),
-        "objects": [
-            {
-                "kind": r.ref.kind,
-                "namespace": r.ref.namespace,
-                "name": r.ref.name,
-                "action": r.action.value,
-                "diff": list(r.diff),
-            }
-            for r in run.objects
-        ],
+        "objects": objects,
         "rollout": run.rollout,
         "rollout_summary": run.rollout_line,
-        "summary": run.summary,
-        "details": list(run.details),
+    }
+    if not brief:
+        shape["summary"] = run.summary
+        shape["details"] = list(run.details)
+    return shape
+
+
+def rollback_json(rollback: RollbackResult | None) -> dict[str, Any] | None:
+    """What auto-rollback did, as ``apply --json`` and the ``apply`` action show it."""
+    if rollback is None:
+        return None
+    return {
+        "rolls_back": rollback.failed_sha,
+        "sha": rollback.sha,
+        "deployment_id": rollback.deployment.id if rollback.deployment else None,
+        "ok": rollback.ok,
+        "line": rollback.line,
+        "rollout": rollback.run.rollout if rollback.run else None,
     }
 
 
 def result_json(result: PipelineResult) -> dict[str, Any]:
     """``commit-train apply --json`` (and ``rollback --apply --json``), version 1."""
-    rollback = result.rollback
     return {
         "version": 1,
         "environment": result.environment,
@@ -851,16 +865,7 @@ def result_json(result: PipelineResult) -> dict[str, Any]:
         "ok": result.ok,
         "rendered": result.rendered,
         **run_json(result.run),
-        "rollback": None
-        if rollback is None
-        else {
-            "rolls_back": rollback.failed_sha,
-            "sha": rollback.sha,
-            "deployment_id": rollback.deployment.id if rollback.deployment else None,
-            "ok": rollback.ok,
-            "line": rollback.line,
-            "rollout": rollback.run.rollout if rollback.run else None,
-        },
+        "rollback": rollback_json(result.rollback),
         "notes": list(result.notes),
         "warnings": list(result.warnings),
     }

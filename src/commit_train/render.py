@@ -1037,7 +1037,7 @@ def render(
         masks |= secret_forms(value)
     where.secret_values = frozenset(masks)
     values = _load_values(root, config, environment, env_config, where)
-    namespace = env_config.namespace or config.kubernetes.namespace
+    namespace = config.namespace_of(environment)
     context: dict[str, Any] = {
         "environment": environment,
         "sha": sha,
