@@ -390,6 +390,27 @@ def test_another_tools_deployment_runs_nothing(shop: Shop) -> None:
         shop.remote.new_deployment_status(stored, state="success", creator=stored.creator)
 
 
+def test_a_deploy_replayed_by_sync_runs_nothing(shop: Shop) -> None:
+    """`commit-train sync` replays a deploy made during an outage: it already happened, so the
+    deployment event it fires must not deploy that commit again hours later."""
+    replayed = shop.remote.add_deployment(
+        shop.green,
+        environment="staging",
+        creator="alice",
+        payload={"commit_train": 1, "offline": True, "reason": "GitHub was down"},
+        statuses=["success"],
+    )
+    shop.emu.reset_requests()
+
+    run = shop.play_deployment(replayed)
+
+    assert run.status == "skipped"
+    assert run.steps == []
+    assert shop.emu.request_count == 0
+    assert [s for s, _ in shop.statuses(replayed)] == ["success"]
+    assert deployed_image(shop.kube) is None
+
+
 # ------------------------------------------------------------------------------- the gate
 
 
