@@ -58,8 +58,33 @@ def test_full_file(tmp_path: Path) -> None:
             ".commit-train.yml: expected a mapping at the top level; "
             "start the file with keys such as environments:",
         ),
-        ("a: [\n", ".commit-train.yml: line 2 is not valid YAML; fix the syntax"),
+        ("a: [\n", ".commit-train.yml: line 1 is not valid YAML; fix the syntax"),
         ("version: 2\n", ".commit-train.yml: version: 2 is not supported; write version: 1"),
+        (
+            "environments:\n  staging:\n    production: maybe\n",
+            ".commit-train.yml: environments.staging.production: expected true or false, "
+            "got 'maybe'; write true or false",
+        ),
+        (
+            "checks:\n  ignore: lint\n",
+            ".commit-train.yml: checks.ignore: expected a list, got 'lint'; "
+            "write it as a list, like [a, b] or one '- item' a line",
+        ),
+        (
+            "environments: [staging]\n",
+            ".commit-train.yml: environments: expected a mapping, got list; "
+            "write it as keys under this one, or {} for none",
+        ),
+        (
+            "environments:\n  staging: 3\n",
+            ".commit-train.yml: environments.staging: expected a mapping, got int; "
+            "write it as keys under this one, or {} for none",
+        ),
+        (
+            "image: [a]\n",
+            ".commit-train.yml: image: expected a string, got list; "
+            "quote it if YAML reads it as something else",
+        ),
     ],
 )
 def test_errors_name_file_key_and_fix(text: str, message: str) -> None:

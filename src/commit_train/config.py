@@ -213,8 +213,30 @@ def _describe(error: Any, source: str) -> str:
         guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
         fix = f"did you mean {guess[0]!r}?" if guess else f"allowed keys: {', '.join(known)}"
         return f"{where}: unknown key; {fix}"
+    expected = _EXPECTED.get(error["type"])
+    if expected is not None:
+        got = error.get("input")
+        shown = (
+            "nothing" if got is None else repr(got) if isinstance(got, str) else type(got).__name__
+        )
+        return f"{where}: expected {expected[0]}, got {shown}; {expected[1]}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}"
+
+
+# pydantic's error types, in the words of the YAML a person writes, each with the fix.
+_EXPECTED: dict[str, tuple[str, str]] = {
+    "bool_type": ("true or false", "write true or false"),
+    "bool_parsing": ("true or false", "write true or false"),
+    "tuple_type": ("a list", "write it as a list, like [a, b] or one '- item' a line"),
+    "list_type": ("a list", "write it as a list, like [a, b] or one '- item' a line"),
+    "dict_type": ("a mapping", "write it as keys under this one, or {} for none"),
+    "model_type": ("a mapping", "write it as keys under this one, or {} for none"),
+    "model_attributes_type": ("a mapping", "write it as keys under this one, or {} for none"),
+    "string_type": ("a string", "quote it if YAML reads it as something else"),
+    "int_type": ("a whole number", "write a number such as 1"),
+    "int_parsing": ("a whole number", "write a number such as 1"),
+}
 
 
 def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
@@ -223,7 +245,9 @@ def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
+        # An unclosed bracket is found at the end of the stream: name the last line there is.
+        last = max(1, len(text.rstrip("\n").splitlines()))
+        line = f" line {min(mark.line + 1, last)}" if mark is not None else ""
         raise ConfigError(f"{source}:{line} is not valid YAML", fix="fix the syntax") from None
     if raw is None:
         raw = {}
