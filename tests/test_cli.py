@@ -589,6 +589,35 @@ def test_github_status(shop) -> None:
     assert doc["live"]["production"]["sha"] == shas[0]
 
 
+def test_github_status_of_fifty_commits_costs_at_most_two_requests(shop) -> None:
+    """The budget, through the CLI: 60 commits, each with statuses and check runs (one re-run),
+    deployments in both environments; `status --limit 50` reads it all in at most 2 requests."""
+    emu, gh, _shas, _folder, _env = shop
+    more = [gh.commit(f"Change {i}", author="bob" if i % 2 else "alice") for i in range(57)]
+    for i, sha in enumerate(more):
+        gh.add_check_run(sha, name="lint")
+        gh.add_check_run(sha, name="test", conclusion="failure" if i == 20 else "success")
+        gh.add_status(sha, context="ci/coverage", state="success")
+    gh.add_check_run(more[20], name="test")  # the re-run passed
+    gh.add_deployment(more[15], environment="production", statuses=["success"])
+    gh.add_deployment(more[40], environment="staging", statuses=["success"])
+    gh.add_deployment(more[50], environment="staging", statuses=["in_progress"])
+    emu.reset_requests()
+
+    doc = json.loads(gh_run(shop, "status", "--limit", "50", "--json").stdout)
+
+    assert emu.request_count <= 2
+    commits = doc["commits"]
+    assert len(commits) == 50
+    assert commits[0]["sha"] == more[-1]
+    by_sha = {c["sha"]: c for c in commits}
+    assert by_sha[more[20]]["checks"]["state"] == "success"  # newest attempt counts
+    assert by_sha[more[15]]["live_in"] == ["production"]
+    assert by_sha[more[40]]["live_in"] == ["staging"]
+    assert [d["environment"] for d in by_sha[more[50]]["in_flight"]] == ["staging"]
+    assert all(c["checks"]["state"] == "success" for c in commits)
+
+
 def test_github_deploy_and_history(shop) -> None:
     emu, gh, shas, _folder, _env = shop
     result = gh_run(shop, "deploy", "staging", shas[2][:7])
