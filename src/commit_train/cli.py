@@ -683,7 +683,7 @@ def stats_command(
     try:
         seconds = parse_duration(since)
     except ValueError as exc:
-        raise UsageError(f"--since {since!r}: {exc}", fix="write it like 30d, 12h or 2w") from None
+        raise UsageError(f"--since: {exc}") from None  # the message already says how
     if seconds <= 0:
         raise UsageError("--since must be longer than 0", fix="write it like 30d, 12h or 2w")
     until = datetime.now(UTC)
