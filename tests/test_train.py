@@ -166,3 +166,48 @@ def test_clip() -> None:
     assert clip("x" * 140) == "x" * 140
     assert clip("x" * 141) == "x" * 139 + "…"
     assert clip("word " * 40, limit=20) == "word word word word…"
+
+
+def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
+    train: Train, repo: Repo
+) -> None:
+    from commit_train.pipeline import request_rollback
+
+    one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
+
+    def succeed(deployment_id: int) -> None:
+        train.set_status(deployment_id, DeployState.SUCCESS)
+
+    for sha in (one, two, three):
+        deployment = train.deploy("staging", sha).deployment
+        assert deployment is not None
+        succeed(deployment.id)
+
+    first, live = request_rollback(train, "staging")
+    assert (live.sha, first.commit.sha) == (three, two)
+    assert first.deployment is not None
+    assert first.action == (
+        f"created deployment {first.deployment.id}: roll back staging from {three[:7]} "
+        f"to {two[:7]} two"
+    )
+    stored = train.backend.get_deployment(first.deployment.id)
+    assert (stored.payload["rollback_of"], stored.payload["auto"]) == (three, False)
+    assert stored.description == f"rollback of {three[:7]} to {two[:7]} two"
+    assert stored.statuses[0].description == "rollback queued by carol via cli"
+    succeed(first.deployment.id)
+
+    # the live commit is now two; three was rolled back from, so one it is
+    second, live = request_rollback(train, "staging")
+    assert (live.sha, second.commit.sha) == (two, one)
+    assert second.deployment is not None
+    succeed(second.deployment.id)
+
+    # one is live; two and three were both rolled back from: nothing good is left
+    with pytest.raises(RefusedError) as caught:
+        request_rollback(train, "staging", dry_run=True)
+    assert caught.value.reason == "no-previous-deploy"
+    assert str(caught.value) == (
+        f"staging has no successful deploy of a commit before {one[:7]} other than "
+        f"{two[:7]}, {three[:7]} (rolled back before), so there is nothing to roll back to; "
+        "deploy the commit you want with commit-train deploy"
+    )

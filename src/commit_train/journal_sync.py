@@ -31,7 +31,6 @@ success is replayed as ``inactive`` ("succeeded offline ...; replaced since by .
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping
@@ -47,7 +46,7 @@ from .ledger import LocalBackend
 from .models import Commit, Deployment, DeploymentStatus, DeployState
 from .ports import Backend
 from .stats import requested_at
-from .train import PAYLOAD_VERSION, clip
+from .train import clip, record_deployment
 
 CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
 GITHUB_ANSWERS = gate.GITHUB_ANSWERS
@@ -154,34 +153,24 @@ def offline_deploy(
             reason=CHECKS_UNREADABLE,
             fix='to deploy without them, say why with --reason "..." (it is recorded)',
         )
-    env = config.environments[environment]
-    recorded = clock()
-    payload: dict[str, Any] = {
-        "commit_train": PAYLOAD_VERSION,
-        "requested_by": actor,
-        "source": source,
-        "title": commit.title,
-        "short_sha": commit.short_sha,
-        "offline": True,
-        "recorded_at": _iso(recorded),
-        "reason": why,
-        "cause": cause,
-        "repo": repo,
-        "journal_id": uuid.uuid4().hex,
-    }
-    deployment = local.create_deployment(
+    deployment = record_deployment(
+        local,
+        config,
         sha=commit.sha,
+        title=commit.title,
         environment=environment,
-        payload=payload,
-        description=clip(f"{commit.short_sha} {commit.title}"),
-        production=env.production,
+        actor=actor,
+        source=source,
+        payload_extra={
+            "offline": True,
+            "recorded_at": _iso(clock()),
+            "reason": why,
+            "cause": cause,
+            "repo": repo,
+            "journal_id": uuid.uuid4().hex,
+        },
+        queued=f"queued offline by {actor} via {source}: {why}",
     )
-    queued = local.add_status(
-        deployment.id,
-        state=DeployState.QUEUED,
-        description=clip(f"queued offline by {actor} via {source}: {why}"),
-    )
-    deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
     return OfflineDeploy(
         environment=environment,
         commit=commit,

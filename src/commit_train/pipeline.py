@@ -303,42 +303,72 @@ def tree_config(root: Path, fallback: Config) -> Config:
 # ----------------------------------------------------------------------------- previous good
 
 
+def live_deployment(deployments: Sequence[Deployment], *, environment: str) -> Deployment | None:
+    """The live deployment of ``environment``: the newest that ever succeeded (GitHub
+    marks the older ones inactive). ``deployments`` is newest first."""
+    return next((d for d in deployments if d.environment == environment and d.ever_succeeded), None)
+
+
 def previous_success(
-    deployments: Sequence[Deployment], *, environment: str, not_sha: str | None = None
-) -> Deployment | None:
-    """The newest deployment of ``environment`` that ever succeeded, of another commit than
-    ``not_sha`` (re-applying the commit that just failed cannot help). ``deployments`` is
-    newest first, as the backends answer."""
+    deployments: Sequence[Deployment],
+    *,
+    environment: str,
+    not_sha: str,
+    older_than: Deployment | None = None,
+) -> tuple[Deployment | None, list[str]]:
+    """The deployment to go back to, and the shas passed over because they were rolled back.
+
+    The newest deployment of ``environment`` that ever succeeded (and is older than
+    ``older_than``, when given) whose commit is neither ``not_sha`` (the live or the failed
+    commit: applying it again cannot help) nor one that a newer deployment rolled back from
+    (its payload's ``rollback_of``): a commit somebody rolled back is never restored, so
+    rolling back twice never returns to the bad commit. ``deployments`` is newest first,
+    as the backends answer.
+    """
+    rolled_back: list[str] = []
+    passed: list[str] = []
+    reached = older_than is None
     for dep in deployments:
-        if dep.environment != environment or not dep.ever_succeeded:
+        if dep.environment != environment:
             continue
-        if not_sha is not None and dep.sha == not_sha:
-            continue
-        return dep
-    return None
+        if reached and dep.ever_succeeded and dep.sha != not_sha:
+            if dep.sha not in rolled_back:
+                return dep, passed
+            if dep.sha not in passed:
+                passed.append(dep.sha)
+        if older_than is not None and dep.id == older_than.id:
+            reached = True
+        rolled = dep.payload.get("rollback_of")
+        if isinstance(rolled, str) and rolled not in rolled_back:
+            rolled_back.append(rolled)
+    return None, passed
 
 
 def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deployment]:
-    """For ``commit-train rollback``: the live deployment of ``environment`` and the
-    previous successful one of another commit. ``RefusedError`` (reason
-    ``no-previous-deploy``) when there is no live deploy or nothing before it."""
+    """For ``commit-train rollback``: the live deployment of ``environment`` and the one
+    to go back to (``previous_success``: an earlier good commit, never one rolled back
+    before). ``RefusedError`` (reason ``no-previous-deploy``) when there is no live deploy
+    or nothing to go back to."""
     from .train import HISTORY_LIMIT_MAX
 
     train.config.environment(environment)  # NotFoundError naming the known ones
     history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
-    live = previous_success(history, environment=environment)
+    live = live_deployment(history, environment=environment)
     if live is None:
         raise RefusedError(
             f"{environment} has no successful deploy, so there is nothing to roll back",
             reason=NO_PREVIOUS,
             fix="deploy a commit with commit-train deploy",
         )
-    older = history[history.index(live) + 1 :]
-    target = previous_success(older, environment=environment, not_sha=live.sha)
+    target, passed = previous_success(
+        history, environment=environment, not_sha=live.sha, older_than=live
+    )
     if target is None:
+        skipped = ", ".join(sha[:7] for sha in passed)
         raise RefusedError(
-            f"{environment} has no successful deploy of a commit before {live.short_sha}, "
-            "so there is nothing to roll back to",
+            f"{environment} has no successful deploy of a commit before {live.short_sha}"
+            + (f" other than {skipped} (rolled back before)" if passed else "")
+            + ", so there is nothing to roll back to",
             reason=NO_PREVIOUS,
             fix="deploy the commit you want with commit-train deploy",
         )
@@ -346,70 +376,14 @@ def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deploym
 
 
 def request_rollback(
-    train: Train, environment: str, *, dry_run: bool = False, auto: bool = False
+    train: Train, environment: str, *, dry_run: bool = False
 ) -> tuple[DeployResult, Deployment]:
-    """Deploy the previous good commit of ``environment`` through the normal path (the
-    gate, then a deployment with a ``queued`` status) whose payload says which commit it
-    rolls back. Answers the deploy and the live deployment it rolls back."""
-    import dataclasses
-
-    from .train import DeployResult, clip
-
+    """Deploy the previous good commit of ``environment`` through the normal path
+    (``Train.deploy``: the gate, then a deployment with a ``queued`` status) whose payload
+    says which commit it rolls back. Answers the deploy and the live deployment it rolls
+    back."""
     live, target = rollback_target(train, environment)
-    commit, decision = train.check(environment, target.sha)
-    if not decision.allowed:
-        raise RefusedError(decision.message, reason=decision.reason)
-    action = f"roll back {environment} from {live.short_sha} to {commit.short_sha} {commit.title}"
-    if dry_run:
-        return DeployResult(
-            environment=environment,
-            commit=commit,
-            decision=decision,
-            deployment=None,
-            dry_run=True,
-            action=f"would {action} (dry run: nothing was recorded)",
-            progress_url=train.backend.progress_url,
-        ), live
-    deployment = _create_rollback(train, environment, commit.sha, commit.title, live.sha, auto=auto)
-    queued = train.backend.add_status(
-        deployment.id,
-        state=DeployState.QUEUED,
-        description=clip(f"rollback queued by {train.actor} via {train.source}"),
-    )
-    deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
-    return DeployResult(
-        environment=environment,
-        commit=commit,
-        decision=decision,
-        deployment=deployment,
-        dry_run=False,
-        action=f"created deployment {deployment.id}: {action}",
-        progress_url=train.backend.progress_url,
-    ), live
-
-
-def _create_rollback(
-    train: Train, environment: str, sha: str, title: str, failed_sha: str, *, auto: bool
-) -> Deployment:
-    from .train import PAYLOAD_VERSION, clip
-
-    payload = {
-        "commit_train": PAYLOAD_VERSION,
-        "requested_by": train.actor,
-        "source": train.source,
-        "title": title,
-        "short_sha": sha[:7],
-        "rollback_of": failed_sha,
-        "auto": auto,
-    }
-    how = "auto-rollback" if auto else "rollback"
-    return train.backend.create_deployment(
-        sha=sha,
-        environment=environment,
-        payload=payload,
-        description=clip(f"{how} of {failed_sha[:7]} to {sha[:7]} {title}"),
-        production=train.config.environment(environment).production,
-    )
+    return train.deploy(environment, target.sha, dry_run=dry_run, rollback_of=live), live
 
 
 # ----------------------------------------------------------------------------- the run
@@ -626,7 +600,7 @@ def restore_previous(
         on_line(line)
         return RollbackResult(failed_sha, None, None, None, line)
     history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
-    previous = previous_success(history, environment=environment, not_sha=failed_sha)
+    previous, _passed = previous_success(history, environment=environment, not_sha=failed_sha)
     if previous is None:
         line = f"auto-rollback skipped: {environment} has no earlier successful deploy to restore"
         on_line(line)
@@ -634,7 +608,7 @@ def restore_previous(
     sha = previous.sha
     on_line(f"auto-rollback: restoring {sha[:7]} in {environment} (rolls back {failed_sha[:7]})")
     title = str(previous.payload.get("title") or previous.description or "")
-    deployment = _create_rollback(train, environment, sha, title, failed_sha, auto=True)
+    deployment = train.record_rollback(environment, sha, title, failed_sha, auto=True)
     recorder = _Recorder(train, deployment, run_url, frozenset())
     recorder.status(DeployState.IN_PROGRESS, f"auto-rollback of {failed_sha[:7]} to {sha[:7]}")
     try:

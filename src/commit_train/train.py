@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from . import gate
 from . import stale as stale_module
@@ -51,6 +52,45 @@ def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     if line[limit - 1] != " " and space >= limit * 2 // 3:  # cut inside a word: drop it
         head = head[:space]
     return head.rstrip(" ,;:.-") + "…"
+
+
+def record_deployment(
+    backend: Backend,
+    config: Config,
+    *,
+    sha: str,
+    title: str,
+    environment: str,
+    actor: str,
+    source: str,
+    description: str | None = None,
+    payload_extra: Mapping[str, Any] | None = None,
+    queued: str | None = None,
+) -> Deployment:
+    """The one place a commit-train deployment is created (deploy, rollback, auto-rollback,
+    an offline deploy): the payload (``commit_train`` version, who, from where, the title
+    and short sha, then ``payload_extra``), the description (clipped; by default the short
+    sha and the title) and the environment's ``production`` flag. With ``queued`` (its
+    description) a ``queued`` status follows, and is part of the answer."""
+    payload = {
+        "commit_train": PAYLOAD_VERSION,
+        "requested_by": actor,
+        "source": source,
+        "title": title,
+        "short_sha": sha[:7],
+        **(payload_extra or {}),
+    }
+    deployment = backend.create_deployment(
+        sha=sha,
+        environment=environment,
+        payload=payload,
+        description=clip(description if description is not None else f"{sha[:7]} {title}"),
+        production=config.environment(environment).production,
+    )
+    if queued is None:
+        return deployment
+    status = backend.add_status(deployment.id, state=DeployState.QUEUED, description=clip(queued))
+    return dataclasses.replace(deployment, statuses=(*deployment.statuses, status))
 
 
 @dataclass(frozen=True)
@@ -226,16 +266,34 @@ class Train:
         GraphQL query on GitHub, one SQL query locally)."""
         return self.backend.deployments_of(sha, environments=environments)
 
-    def deploy(self, environment: str, ref: str, *, dry_run: bool = False) -> DeployResult:
+    def deploy(
+        self,
+        environment: str,
+        ref: str,
+        *,
+        dry_run: bool = False,
+        rollback_of: Deployment | None = None,
+    ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
 
         Refused (``RefusedError`` with the gate's ``reason``) unless the commit is on the
         default branch and green; a dry run asks the same questions and writes nothing.
+        With ``rollback_of`` (the live deployment, for ``commit-train rollback``) the
+        payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
+        description and the queued status say it is a rollback, and no ``deploy-requested``
+        notice goes out (the route hears of it when it runs).
         """
         commit, decision = self.check(environment, ref)
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
-        env = self.config.environments[environment]
+        if rollback_of is None:
+            what = f"{commit.short_sha} to {environment}"
+            dry_what = f"deploy {what}"
+        else:
+            what = dry_what = (
+                f"roll back {environment} from {rollback_of.short_sha} to "
+                f"{commit.short_sha} {commit.title}"
+            )
         if dry_run:
             return DeployResult(
                 environment=environment,
@@ -243,40 +301,63 @@ class Train:
                 decision=decision,
                 deployment=None,
                 dry_run=True,
-                action=f"would deploy {commit.short_sha} to {environment} "
-                f"(dry run: nothing was recorded)",
+                action=f"would {dry_what} (dry run: nothing was recorded)",
                 progress_url=self.backend.progress_url,
             )
-        payload = {
-            "commit_train": PAYLOAD_VERSION,
-            "requested_by": self.actor,
-            "source": self.source,
-            "title": commit.title,
-            "short_sha": commit.short_sha,
-        }
-        deployment = self.backend.create_deployment(
-            sha=commit.sha,
-            environment=environment,
-            payload=payload,
-            description=clip(f"{commit.short_sha} {commit.title}"),
-            production=env.production,
-        )
-        queued = self.backend.add_status(
-            deployment.id,
-            state=DeployState.QUEUED,
-            description=clip(f"queued by {self.actor} via {self.source}"),
-        )
-        deployment = dataclasses.replace(deployment, statuses=(*deployment.statuses, queued))
-        warnings = self.notify_deploy(deployment, Event.DEPLOY_REQUESTED, title=commit.title)
+        queued = f"queued by {self.actor} via {self.source}"
+        if rollback_of is None:
+            deployment = record_deployment(
+                self.backend,
+                self.config,
+                sha=commit.sha,
+                title=commit.title,
+                environment=environment,
+                actor=self.actor,
+                source=self.source,
+                queued=queued,
+            )
+            warnings = self.notify_deploy(deployment, Event.DEPLOY_REQUESTED, title=commit.title)
+        else:
+            deployment = self.record_rollback(
+                environment, commit.sha, commit.title, rollback_of.sha, queued=f"rollback {queued}"
+            )
+            warnings = []
         return DeployResult(
             environment=environment,
             commit=commit,
             decision=decision,
             deployment=deployment,
             dry_run=False,
-            action=f"created deployment {deployment.id}: {commit.short_sha} to {environment}",
+            action=f"created deployment {deployment.id}: {what}",
             progress_url=self.backend.progress_url,
             warnings=tuple(warnings),
+        )
+
+    def record_rollback(
+        self,
+        environment: str,
+        sha: str,
+        title: str,
+        failed_sha: str,
+        *,
+        auto: bool = False,
+        queued: str | None = None,
+    ) -> Deployment:
+        """A deployment of ``sha`` that rolls back ``failed_sha``: its payload says so
+        (``rollback_of``, ``auto``), and so does its description. No gate: the caller
+        asked it already (``deploy``), or the commit was live a moment ago (auto-rollback)."""
+        how = "auto-rollback" if auto else "rollback"
+        return record_deployment(
+            self.backend,
+            self.config,
+            sha=sha,
+            title=title,
+            environment=environment,
+            actor=self.actor,
+            source=self.source,
+            description=f"{how} of {failed_sha[:7]} to {sha[:7]} {title}",
+            payload_extra={"rollback_of": failed_sha, "auto": auto},
+            queued=queued,
         )
 
     # -- notifications ---------------------------------------------------------------------
