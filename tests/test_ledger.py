@@ -231,11 +231,59 @@ from pathlib import Path
 from commit_train.ledger import LocalBackend
 from commit_train.models import DeployState
 backend = LocalBackend(Path(sys.argv[1]), creator=sys.argv[2])
-for _ in range(25):
-    d = backend.create_deployment(sha=sys.argv[3], environment="staging", payload={},
-                                  description="", production=False)
-    backend.add_status(d.id, state=DeployState.SUCCESS)
+def create():
+    return backend.create_deployment(sha=sys.argv[3], environment="staging", payload={},
+                                     description="", production=False).id
+for _ in range(12):
+    older, newer = create(), create()
+    # the newer one succeeds first: the older one's success, recorded later, must not
+    # make it inactive
+    backend.add_status(newer, state=DeployState.SUCCESS)
+    backend.add_status(older, state=DeployState.SUCCESS)
 """
+
+
+def expected_statuses(successes: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """What GitHub's auto_inactive leaves, given the deployments in the order their
+    ``success`` was recorded: a success makes inactive every deployment created before it
+    (a lower id) whose latest state is still ``success``; later-created ones keep theirs."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for dep in successes:
+        for older, statuses in found.items():
+            if older < dep and statuses[-1][0] == "success":
+                statuses.append(("inactive", f"replaced by deployment {dep}"))
+        found[dep] = [("success", "")]
+    return found
+
+
+def success_order(journal: Path) -> list[int]:
+    """Deployment ids in the order their ``success`` status was written to the journal."""
+    with sqlite3.connect(journal) as conn:
+        rows = conn.execute(
+            "SELECT deployment_id FROM deployment_statuses WHERE state = 'success' ORDER BY id"
+        ).fetchall()
+    return [dep for (dep,) in rows]
+
+
+def test_a_success_recorded_late_leaves_newer_successes_alone(
+    backend: LocalBackend, repo: Repo
+) -> None:
+    sha = repo.git("rev-parse", "HEAD")
+    first, second, third = (deploy(backend, sha) for _ in range(3))
+    backend.add_status(second, state=DeployState.SUCCESS)
+    backend.add_status(first, state=DeployState.SUCCESS)  # older: leaves second alone
+
+    assert backend.get_deployment(second).state == DeployState.SUCCESS
+    assert backend.get_deployment(first).state == DeployState.SUCCESS
+
+    backend.add_status(third, state=DeployState.SUCCESS)
+
+    assert [(s.state, s.description) for s in backend.get_deployment(first).statuses] == [
+        (DeployState.SUCCESS, ""),
+        (DeployState.INACTIVE, f"replaced by deployment {third}"),
+    ]
+    assert backend.get_deployment(second).state == DeployState.INACTIVE
+    assert backend.snapshot(limit=1, environments=["staging"]).live["staging"].id == third
 
 
 def test_concurrent_processes(backend: LocalBackend, repo: Repo) -> None:
@@ -246,8 +294,16 @@ def test_concurrent_processes(backend: LocalBackend, repo: Repo) -> None:
     ]
     assert [w.wait(timeout=60) for w in writers] == [0, 0]
     found = backend.deployments(limit=100)
-    assert len(found) == 50
-    assert len({d.id for d in found}) == 50
-    # exactly one deployment is live: every older success was made inactive
-    assert [d.state for d in found].count(DeployState.SUCCESS) == 1
-    assert found[0].state == DeployState.SUCCESS
+    assert len(found) == 48
+    assert len({d.id for d in found}) == 48
+    assert {d.creator for d in found} == {"alice", "bob"}
+    # However the two writers interleaved, the journal holds exactly what auto_inactive
+    # leaves for the order in which the successes were recorded: a deployment is still
+    # ``success`` only if no later-created one succeeded after it.
+    order = success_order(backend.journal_path)
+    assert sorted(order) == sorted(d.id for d in found)
+    expected = expected_statuses(order)
+    actual = {d.id: [(s.state.value, s.description) for s in d.statuses] for d in found}
+    assert actual == expected
+    # the newest deployment and the last one to succeed (the older of a pair) are both live
+    assert sum(d.state == DeployState.SUCCESS for d in found) >= 2
