@@ -26,7 +26,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,8 @@ def check_state(text: str | CheckState) -> CheckState:
     return state
 
 
-def _stamp(when: datetime) -> str:
+def stamp(when: datetime) -> str:
+    """How the journal writes a time: ISO 8601 in UTC, to the microsecond."""
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -144,6 +145,7 @@ class LocalBackend:
         self._clock = clock or _now
         self._default_branch: str | None = None
         self._journal: Path | None = None
+        self._journal_db: Journal | None = None
         self._repo: str | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -171,86 +173,12 @@ class LocalBackend:
             self._creator = self.git.user_name() or _login()
         return self._creator
 
-    # -- the journal -----------------------------------------------------------------------
-
-    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        path = self.journal_path
-        if not path.exists():
-            if not create:
-                return None
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise LedgerError(
-                    f"cannot create {path.parent} ({exc.strerror})",
-                    fix="check the permissions of the repository's .git folder",
-                ) from None
-        try:
-            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            _use_wal(conn)
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(
-                f"the deploy journal {path} cannot be opened ({exc})",
-                fix="move the file away to start a new journal",
-            ) from None
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise LedgerError(
-                f"the deploy journal {self.journal_path} has schema version {version}, "
-                f"newer than this commit-train understands ({SCHEMA_VERSION})",
-                fix="upgrade commit-train",
-            )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # another process may have created it while we waited for the lock
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection | None]:
-        conn = self._connect(create=False)
-        try:
-            yield conn
-        except sqlite3.Error as exc:
-            raise LedgerError(f"reading the deploy journal failed ({exc})") from None
-        finally:
-            if conn is not None:
-                conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect(create=True)
-        if conn is None:  # pragma: no cover - create=True always connects
-            raise LedgerError(f"cannot open {self.journal_path}")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise LedgerError(
-                f"writing the deploy journal failed ({exc})", fix="retry the command"
-            ) from None
-        finally:
-            conn.close()
+    @property
+    def journal(self) -> Journal:
+        """The SQLite journal (``Journal``): every connection to it goes through there."""
+        if self._journal_db is None:
+            self._journal_db = Journal(self.journal_path)
+        return self._journal_db
 
     # -- commits and checks ----------------------------------------------------------------
 
@@ -285,11 +213,11 @@ class LocalBackend:
         if not name:
             raise UsageError("a check needs a name", fix="pass a name such as test or lint")
         commit = self.git.resolve(sha)
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO checks (sha, name, state, created_at, description, url)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (commit.sha, name, parsed.value, _stamp(self._clock()), description, url),
+                (commit.sha, name, parsed.value, stamp(self._clock()), description, url),
             )
         return Check(name=name, kind="status", state=parsed, url=url, description=description)
 
@@ -314,7 +242,7 @@ class LocalBackend:
         found: dict[str, list[Check]] = {sha: [] for sha in shas}
         if not shas:
             return {}
-        with self._read() as conn:
+        with self.reading() as conn:
             if conn is not None:
                 marks = ",".join("?" * len(shas))
                 rows = conn.execute(
@@ -348,7 +276,7 @@ class LocalBackend:
     ) -> Deployment:
         commit = self.git.resolve(sha)
         created = self._clock()
-        with self._write() as conn:
+        with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO deployments"
                 " (sha, environment, creator, created_at, payload, description, production)"
@@ -357,14 +285,18 @@ class LocalBackend:
                     commit.sha,
                     environment,
                     self.creator,
-                    _stamp(created),
+                    stamp(created),
                     json.dumps(dict(payload), sort_keys=True),
                     description,
                     int(production),
                 ),
             )
             new_id = cursor.lastrowid
-        assert new_id is not None
+        if new_id is None:  # SQLite gives every inserted row an id; this is a broken file
+            raise LedgerError(
+                f"the deploy journal {self.journal_path} recorded no deployment id",
+                fix="move the file away to start a new journal",
+            )
         return Deployment(
             id=new_id,
             sha=commit.sha,
@@ -389,7 +321,7 @@ class LocalBackend:
         if state == DeployState.NONE:
             raise UsageError("'none' is not a deployment status", fix="pass a real state")
         created = self._clock()
-        with self._write() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 "SELECT environment FROM deployments WHERE id = ?", (deployment_id,)
             ).fetchone()
@@ -447,7 +379,7 @@ class LocalBackend:
             (
                 deployment_id,
                 state.value,
-                _stamp(created),
+                stamp(created),
                 description,
                 self.creator,
                 log_url,
@@ -462,14 +394,14 @@ class LocalBackend:
         )
 
     def get_deployment(self, deployment_id: int) -> Deployment:
-        with self._read() as conn:
+        with self.reading() as conn:
             found = self._select(conn, "WHERE id = ?", (deployment_id,))
         if not found:
             raise self._missing(deployment_id)
         return found[0]
 
     def deployments(self, *, environment: str | None = None, limit: int = 20) -> list[Deployment]:
-        with self._read() as conn:
+        with self.reading() as conn:
             if environment is None:
                 return self._select(conn, "ORDER BY id DESC LIMIT ?", (limit,))
             return self._select(
@@ -483,7 +415,7 @@ class LocalBackend:
         if not names:
             return []
         marks = ",".join("?" * len(names))
-        with self._read() as conn:
+        with self.reading() as conn:
             return self._select(
                 conn,
                 f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT 100",
@@ -492,27 +424,17 @@ class LocalBackend:
 
     # -- tables kept by other modules -------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``) on the journal, creating it if missing.
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """``Journal.transaction`` on this repository's journal (see there)."""
+        return self.journal.transaction()
 
-        For modules that keep their own tables beside the deployments (``journal_sync``
-        notes which offline deploys reached GitHub): they create them with ``IF NOT
-        EXISTS``, name them after themselves, and leave this module's tables to it.
-        ``sqlite3`` errors become ``LedgerError``.
-        """
-        with self._write() as conn:
-            yield conn
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection | None]:
-        """A read connection, or None when there is no journal yet (reads never create it)."""
-        with self._read() as conn:
-            yield conn
+    def reading(self) -> AbstractContextManager[sqlite3.Connection | None]:
+        """``Journal.reading`` on this repository's journal (see there)."""
+        return self.journal.reading()
 
     def environments(self) -> list[str]:
         """Every environment the journal has seen, by name."""
-        with self._read() as conn:
+        with self.reading() as conn:
             if conn is None:
                 return []
             rows = conn.execute("SELECT DISTINCT environment FROM deployments ORDER BY 1")
@@ -574,7 +496,7 @@ class LocalBackend:
         live: dict[str, Deployment] = {}
         in_flight: dict[str, list[Deployment]] = {}
         shas = {c.sha for c in commits}
-        with self._read() as conn:
+        with self.reading() as conn:
             for env in names:
                 recent = self._select(
                     conn, "WHERE environment = ? ORDER BY id DESC LIMIT 50", (env,)
@@ -611,6 +533,105 @@ class LocalBackend:
             (environment,),
         )
         return found[0] if found else None
+
+
+class Journal:
+    """The SQLite journal file, for every module that keeps tables in it.
+
+    Each connection gets a busy timeout, WAL mode and foreign keys, and the schema is
+    checked (and created, or migrated) against ``SCHEMA_VERSION`` before any use: a
+    journal from a newer commit-train is refused rather than misread. This module's tables
+    are in ``_SCHEMA``; another module (``locks``, ``stale``, ``journal_sync``) keeps its
+    own beside them, creates them with ``IF NOT EXISTS`` inside a ``transaction`` and names
+    them after itself. ``sqlite3`` errors become ``LedgerError``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), creating the journal if missing:
+        committed when the block ends, rolled back when it raises."""
+        conn = self._open()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"writing the deploy journal failed ({exc})", fix="retry the command"
+            ) from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read connection, or None when there is no journal yet (reads never create it,
+        so a dry run or a ``status`` leaves the repository untouched)."""
+        if not self.path.exists():
+            yield None
+            return
+        conn = self._open()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise LedgerError(f"reading the deploy journal failed ({exc})") from None
+        finally:
+            conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot create {path.parent} ({exc.strerror})",
+                fix="check the permissions of the repository's .git folder",
+            ) from None
+        try:
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA busy_timeout = 30000")
+                _use_wal(conn)
+                conn.execute("PRAGMA foreign_keys = ON")
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(
+                f"the deploy journal {path} cannot be opened ({exc})",
+                fix="move the file away to start a new journal",
+            ) from None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the deploy journal {self.path} has schema version {version}, "
+                f"newer than this commit-train understands ({SCHEMA_VERSION})",
+                fix="upgrade commit-train",
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have created it while we waited for the lock
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

@@ -26,8 +26,9 @@ Two stores with the same semantics:
     is ours.
 
 ``LocalLockStore``: a ``locks`` table in the local journal (``.git/commit-train/``),
-    one row per environment; its primary key is the atomic step (an insert fails when the
-    row exists). Unlocks are kept in ``lock_events``.
+    one row per environment, read and written in one ``BEGIN IMMEDIATE`` transaction over
+    the ledger's connection (``ledger.Journal``), so of many lockers exactly one finds the
+    row missing. Unlocks are kept in ``lock_events``.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import LedgerError, NotFoundError, RefusedError, UsageError
+from .errors import NotFoundError, RefusedError, UsageError
 from .gate import NOT_LOCK_HOLDER, describe_lock
+from .ledger import Journal, stamp
 from .models import Lock, RefTarget
 
 GLOBAL = "*"
@@ -305,14 +307,14 @@ class GitHubLockStore:
         self, environment: str, *, by: str, force: bool = False, reason: str = ""
     ) -> Unlocked:
         ref = lock_ref(environment)
-        target, held = self._read(environment)
+        _, held = self._read(environment)
         now = self._clock()
         live = held if held is not None and not held.expired(now) else None
         lock = _check_release(live, environment, by=by, force=force, reason=reason)
         forced = lock.holder != by
-        assert target is not None
         message = unlock_message(lock, by=by, forced=forced, reason=reason, at=now)
-        sha = self._backend.create_commit(message, parents=[target.sha])
+        # a lock read from its ref carries the ref's commit as its token: the parent
+        sha = self._backend.create_commit(message, parents=[lock.token])
         if not self._backend.update_ref(ref, sha, force=False):
             again, _ = self._read(environment)
             if again is None or again.sha != sha:
@@ -359,29 +361,17 @@ _LOCAL_SCHEMA = (
 
 
 class LocalLockStore:
-    """Locks in the local journal: a ``locks`` table whose primary key is the environment."""
+    """Locks in the local journal: a ``locks`` table whose primary key is the environment.
 
-    def __init__(self, journal: Path, *, clock: Callable[[], datetime] = _now) -> None:
-        self.journal = Path(journal)
+    Every connection is the ledger's (``Journal``: WAL, busy timeout, schema version);
+    the two tables are this module's, created with ``IF NOT EXISTS`` when a lock is
+    first written. Each write is one ``BEGIN IMMEDIATE`` transaction, so of many lockers
+    exactly one sees the row missing and inserts it.
+    """
+
+    def __init__(self, journal: Journal | Path, *, clock: Callable[[], datetime] = _now) -> None:
+        self.journal = journal if isinstance(journal, Journal) else Journal(journal)
         self._clock = clock
-
-    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        if not self.journal.exists():
-            if not create:
-                return None
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(self.journal, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            if create:
-                for statement in _LOCAL_SCHEMA:
-                    conn.execute(statement)
-        except sqlite3.Error as exc:
-            raise LedgerError(
-                f"the deploy journal {self.journal} cannot be opened ({exc})",
-                fix="move the file away to start a new journal",
-            ) from None
-        return conn
 
     def _row(self, conn: sqlite3.Connection, environment: str) -> Lock | None:
         try:
@@ -390,7 +380,7 @@ class LocalLockStore:
                 " WHERE environment = ?",
                 (environment,),
             ).fetchone()
-        except sqlite3.OperationalError:  # a journal from before locks existed
+        except sqlite3.OperationalError:  # a journal where no lock was taken yet
             return None
         return _lock_from_row(row) if row else None
 
@@ -398,114 +388,76 @@ class LocalLockStore:
         self, environment: str, *, holder: str, reason: str, ttl: float | None = None
     ) -> Lock:
         _check_ttl(ttl)
-        conn = self._connect(create=True)
-        assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = self._clock()
-                held = self._row(conn, environment)
-                if held is not None and held.expired(now):
-                    conn.execute(
-                        "DELETE FROM locks WHERE environment = ? AND token = ?",
-                        (environment, held.token),
-                    )
-                    held = None
-                lock = Lock(
-                    environment=environment,
-                    holder=holder,
-                    reason=reason,
-                    since=now,
-                    expires_at=now + timedelta(seconds=ttl) if ttl else None,
-                    token=secrets.token_hex(8),
+        with self.journal.transaction() as conn:
+            for statement in _LOCAL_SCHEMA:
+                conn.execute(statement)
+            now = self._clock()
+            held = self._row(conn, environment)
+            if held is not None and not held.expired(now):
+                if held.holder == holder:
+                    return held
+                raise refused(held)
+            if held is not None:
+                conn.execute(
+                    "DELETE FROM locks WHERE environment = ? AND token = ?",
+                    (environment, held.token),
                 )
-                try:
-                    conn.execute(
-                        "INSERT INTO locks (environment, holder, reason, since, expires_at, token)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            environment,
-                            holder,
-                            reason,
-                            _stamp_exact(lock.since),
-                            _stamp_exact(lock.expires_at) if lock.expires_at else None,
-                            lock.token,
-                        ),
-                    )
-                except sqlite3.IntegrityError:
-                    current = self._row(conn, environment)
-                    conn.execute("ROLLBACK")
-                    if current is not None and current.holder == holder:
-                        return current
-                    if current is None:  # pragma: no cover - the row was just seen
-                        raise RefusedError(
-                            f"{where(environment)} changed hands while locking",
-                            reason=LOCKED,
-                            fix="run the lock command again",
-                        ) from None
-                    raise refused(current) from None
-                conn.execute("COMMIT")
-                return lock
-            except sqlite3.Error:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise LedgerError(f"writing the lock failed ({exc})", fix="retry the command") from None
-        finally:
-            conn.close()
+            lock = Lock(
+                environment=environment,
+                holder=holder,
+                reason=reason,
+                since=now,
+                expires_at=now + timedelta(seconds=ttl) if ttl else None,
+                token=secrets.token_hex(8),
+            )
+            conn.execute(
+                "INSERT INTO locks (environment, holder, reason, since, expires_at, token)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    environment,
+                    holder,
+                    reason,
+                    stamp(lock.since),
+                    stamp(lock.expires_at) if lock.expires_at else None,
+                    lock.token,
+                ),
+            )
+            return lock
 
     def release(
         self, environment: str, *, by: str, force: bool = False, reason: str = ""
     ) -> Unlocked:
-        conn = self._connect(create=True)
-        assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = self._clock()
-                held = self._row(conn, environment)
-                live = held if held is not None and not held.expired(now) else None
-                lock = _check_release(live, environment, by=by, force=force, reason=reason)
-                forced = lock.holder != by
-                conn.execute(
-                    "DELETE FROM locks WHERE environment = ? AND token = ?",
-                    (environment, lock.token),
-                )
-                conn.execute(
-                    "INSERT INTO lock_events"
-                    " (environment, action, holder, by, forced, reason, at)"
-                    " VALUES (?, 'unlock', ?, ?, ?, ?, ?)",
-                    (environment, lock.holder, by, int(forced), reason, _stamp_exact(now)),
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return Unlocked(lock=lock, by=by, forced=forced, reason=reason)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"writing the lock failed ({exc})", fix="retry the command") from None
-        finally:
-            conn.close()
+        with self.journal.transaction() as conn:
+            for statement in _LOCAL_SCHEMA:
+                conn.execute(statement)
+            now = self._clock()
+            held = self._row(conn, environment)
+            live = held if held is not None and not held.expired(now) else None
+            lock = _check_release(live, environment, by=by, force=force, reason=reason)
+            forced = lock.holder != by
+            conn.execute(
+                "DELETE FROM locks WHERE environment = ? AND token = ?",
+                (environment, lock.token),
+            )
+            conn.execute(
+                "INSERT INTO lock_events (environment, action, holder, by, forced, reason, at)"
+                " VALUES (?, 'unlock', ?, ?, ?, ?, ?)",
+                (environment, lock.holder, by, int(forced), reason, stamp(now)),
+            )
+        return Unlocked(lock=lock, by=by, forced=forced, reason=reason)
 
     def current(self, environments: Sequence[str]) -> list[Lock]:
-        conn = self._connect(create=False)
-        if conn is None:
-            return []
         names = [GLOBAL, *dict.fromkeys(e for e in environments if e != GLOBAL)]
-        try:
+        with self.journal.reading() as conn:
+            if conn is None:
+                return []
             return [lock for name in names if (lock := self._row(conn, name)) is not None]
-        finally:
-            conn.close()
 
     def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
         return None  # locks live in the journal, not in refs
 
     def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
         return self.current(environments)
-
-
-def _stamp_exact(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _lock_from_row(row: tuple[Any, ...]) -> Lock:
@@ -531,8 +483,8 @@ def store_for(backend: object, *, clock: Callable[[], datetime] = _now) -> LockS
         for name in ("create_ref", "update_ref", "create_commit", "read_refs")
     ):
         return GitHubLockStore(backend, clock=clock)  # type: ignore[arg-type]
-    journal = getattr(backend, "journal_path", None)
-    if isinstance(journal, Path):
+    journal = getattr(backend, "journal", None)
+    if isinstance(journal, Journal):
         return LocalLockStore(journal, clock=clock)
     return None
 

@@ -29,11 +29,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Config
-from .errors import LedgerError
+from .ledger import Journal
 from .locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
 from .models import BranchState, Commit, Lock
 
@@ -139,11 +138,11 @@ class GitHubStaleState:
 
 
 class LocalStaleState:
-    """Marks in the local journal's ``stale_marks`` table."""
+    """Marks in the local journal's ``stale_marks`` table (over the ledger's connection)."""
 
     def __init__(self, backend: Any) -> None:
         self._backend = backend
-        self._journal: Path = backend.journal_path
+        self._journal: Journal = backend.journal
 
     def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
         snapshot = self._backend.snapshot(limit=HISTORY_DEPTH, environments=list(environments))
@@ -155,22 +154,17 @@ class LocalStaleState:
         )
         locks = LocalLockStore(self._journal).current(environments)
         marks: dict[str, str] = {}
-        if self._journal.exists():
-            conn = sqlite3.connect(self._journal, timeout=30.0)
-            try:
-                rows = conn.execute("SELECT environment, sha FROM stale_marks").fetchall()
+        with self._journal.reading() as conn:
+            if conn is not None:
+                try:
+                    rows = conn.execute("SELECT environment, sha FROM stale_marks").fetchall()
+                except sqlite3.OperationalError:  # no reminder was sent yet
+                    rows = []
                 marks = {env: sha for env, sha in rows}
-            except sqlite3.OperationalError:
-                marks = {}
-            finally:
-                conn.close()
         return state, locks, marks
 
     def set_mark(self, environment: str, sha: str, *, exists: bool) -> None:
-        self._journal.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._journal, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout = 30000")
+        with self._journal.transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS stale_marks"
                 " (environment TEXT PRIMARY KEY, sha TEXT NOT NULL)"
@@ -180,10 +174,6 @@ class LocalStaleState:
                 " ON CONFLICT (environment) DO UPDATE SET sha = excluded.sha",
                 (environment, sha),
             )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"writing the stale-commit mark failed ({exc})") from None
-        finally:
-            conn.close()
 
 
 def state_for(backend: object) -> StaleState:

@@ -20,10 +20,14 @@ label, of a kind listed on the parent (before or after this apply), in a namespa
 are ever deleted; the namespace that holds the parent is never pruned.
 
 The action reported per object: ``created`` (the server answered 201, or nothing existed),
-``unchanged`` (the object read back equals the one listed before the apply, status and
-bookkeeping metadata aside), ``configured`` otherwise, and ``pruned``. A dry run
-(``dryRun=All``) reads each live object, sends the same patches with nothing persisted, and
-reports a short diff of the changed fields; Secret values show as ``<redacted>``.
+``unchanged`` (the object read back equals the one listed before the apply, status,
+bookkeeping metadata and commit-train's own ``commit-train.dev/`` annotations aside: those
+change on every deploy and are written all the same), ``configured`` otherwise, and
+``pruned``. A ``configured`` object carries a short diff of the changed fields, one line per
+field (``spec.template.spec.containers[web].image: "shop:1" -> "shop:2"``; list items with
+a ``name`` are matched by it, others by index; a long value is cut around its first
+difference); Secret values show as ``<redacted>``. A dry run (``dryRun=All``) reads each
+live object and sends the same patches with nothing persisted.
 
 Errors: a field owned by another manager is a 409 whose Status causes
 (``FieldManagerConflict``) name the fields; the ``KubeError`` names the other manager(s), the
@@ -304,11 +308,11 @@ class _Apply:
         self.concurrency = concurrency
         self._stack = contextlib.ExitStack()
         self.dyn: Any = None
-        self.pool: ThreadPoolExecutor | None = None
+        # no thread starts before the first task; leaving the with block shuts the pool down
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="commit-train-apply")
 
     def __enter__(self) -> _Apply:
         self.dyn = self._stack.enter_context(dynamic_client(self.api_client))
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="commit-train-apply")
         self._stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
         return self
 
@@ -594,7 +598,6 @@ class _Apply:
                 found.append(_Member(ObjectRef.of(obj), resource, obj))
             return found
 
-        assert self.pool is not None
         for batch in self.pool.map(list_one, jobs):
             for member in batch:
                 members[member.ref.identity] = member
@@ -605,7 +608,6 @@ class _Apply:
     def _apply_all(
         self, items: Sequence[_Item], members: Mapping[tuple[str, str, str, str], _Member]
     ) -> None:
-        assert self.pool is not None
         futures = [(item, self.pool.submit(self._apply_one, item, members)) for item in items]
         errors: list[KubeError] = []
         for item, future in futures:
@@ -677,7 +679,6 @@ class _Apply:
                 )
             return ObjectResult(ref, Action.PRUNED)
 
-        assert self.pool is not None
         return list(self.pool.map(delete, doomed))
 
     # --- requests --------------------------------------------------------------------
@@ -769,31 +770,86 @@ def _redact(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object less status and the metadata the server changes on its own."""
+    """The object as its author sees it: less status, the metadata the server changes on its
+    own, and commit-train's own annotations (``ANNOTATION_PREFIX``). Those name the deploy
+    and change on every one, so an object that differs only in them is ``unchanged`` for
+    the user; the apply still writes them, so each object records the latest deploy."""
     found = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
     meta = dict(found.get("metadata") or {})
     for key in _VOLATILE_METADATA:
         meta.pop(key, None)
+    notes = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if not str(k).startswith(ANNOTATION_PREFIX)
+    }
+    if notes:
+        meta["annotations"] = notes
+    else:
+        meta.pop("annotations", None)
     found["metadata"] = meta
     return found
 
 
 def _diff(old: Any, new: Any, *, secret: bool, path: str = "") -> Iterator[str]:
-    """One line per changed leaf: ``path: old -> new``; Secret values redacted."""
+    """One line per changed leaf: ``path: old -> new``; Secret values redacted.
+
+    Mappings and lists are descended into. Items of a list of mappings that each have a
+    distinct ``name`` (containers, env, ports, volumes...) are matched by name and shown as
+    ``containers[web]``, so an inserted container does not make every later one look
+    changed; other list items by index, ``args[2]``. A value added or removed whole is one
+    ``(added)`` or ``(removed)`` line.
+    """
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            hide = secret and _secret_path(sub)
             if key not in old:
-                yield f"{sub}: (added) {_show(new[key], hide)}"
+                yield f"{sub}: (added) {_show(new[key], secret and _secret_path(sub))}"
             elif key not in new:
                 yield f"{sub}: (removed)"
             else:
                 yield from _diff(old[key], new[key], secret=secret, path=sub)
+    elif isinstance(old, list) and isinstance(new, list):
+        yield from _diff_list(old, new, secret=secret, path=path)
+    elif old != new:
+        yield f"{path}: {_show_change(old, new, secret and _secret_path(path))}"
+
+
+def _diff_list(old: list[Any], new: list[Any], *, secret: bool, path: str) -> Iterator[str]:
+    old_names, new_names = _names(old), _names(new)
+    if old_names is None or new_names is None:
+        for index in range(max(len(old), len(new))):
+            sub = f"{path}[{index}]"
+            if index >= len(old):
+                yield f"{sub}: (added) {_show(new[index], secret and _secret_path(sub))}"
+            elif index >= len(new):
+                yield f"{sub}: (removed)"
+            else:
+                yield from _diff(old[index], new[index], secret=secret, path=sub)
         return
-    if old != new:
-        hide = secret and _secret_path(path)
-        yield f"{path}: {_show(old, hide)} -> {_show(new, hide)}"
+    old_by = dict(zip(old_names, old, strict=True))
+    new_by = dict(zip(new_names, new, strict=True))
+    for name in new_names:
+        sub = f"{path}[{name}]"
+        if name in old_by:
+            yield from _diff(old_by[name], new_by[name], secret=secret, path=sub)
+        else:
+            yield f"{sub}: (added) {_show(new_by[name], secret and _secret_path(sub))}"
+    for name in old_names:
+        if name not in new_by:
+            yield f"{path}[{name}]: (removed)"
+    kept_old = [n for n in old_names if n in new_by]
+    kept_new = [n for n in new_names if n in old_by]
+    if kept_old != kept_new:
+        yield f"{path}: order {_show_change(kept_old, kept_new, False)}"
+
+
+def _names(items: list[Any]) -> list[str] | None:
+    """The ``name`` of every item, if every item is a mapping with its own distinct name."""
+    names = [item.get("name") if isinstance(item, Mapping) else None for item in items]
+    if all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names):
+        return [str(n) for n in names]
+    return None
 
 
 def _secret_path(path: str) -> bool:
@@ -802,11 +858,45 @@ def _secret_path(path: str) -> bool:
     )
 
 
+_SHOWN = 60
+"""At most this many characters of a value in a diff line."""
+_CONTEXT = 20
+"""Characters kept before the first difference when a changed value is shortened."""
+
+
 def _show(value: Any, hide: bool) -> str:
     if hide:
         return REDACTED
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = _json(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _show_change(old: Any, new: Any, hide: bool) -> str:
+    """``old -> new``; values too long to show whole are both cut around their first
+    difference, so the two sides never look the same."""
+    if hide:
+        return f"{REDACTED} -> {REDACTED}"
+    before, after = _json(old), _json(new)
+    at = next(
+        (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+        min(len(before), len(after)),
+    )
+    return f"{_window(before, at)} -> {_window(after, at)}"
+
+
+def _window(text: str, at: int) -> str:
+    """``text`` cut to ``_SHOWN`` characters that show position ``at`` with some context."""
+    if len(text) <= _SHOWN:
+        return text
+    begin = min(max(0, at - _CONTEXT), len(text) - _SHOWN)
+    end = begin + _SHOWN
+    head = "..." if begin > 0 else ""
+    tail = "..." if end < len(text) else ""
+    return head + text[begin + len(head) : end - len(tail)] + tail
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 @contextlib.contextmanager
