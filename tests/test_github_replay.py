@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from commit_train import github as gh
-from commit_train.models import CheckState, DeployState
+from commit_train.models import CheckState, DeployState, parse_time
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "github-api"
 REPLAY = REFERENCE / "replaydata"
@@ -146,7 +146,7 @@ def test_a_commit():
     assert commit.author == "jacquev6"
     assert commit.short_sha == "1292bf0"
     assert commit.title == data["commit"]["message"].split("\n")[0]
-    assert commit.committed_at == gh.parse_time(data["commit"]["committer"]["date"])
+    assert commit.committed_at == parse_time(data["commit"]["committer"]["date"])
     assert commit.committed_at.tzinfo is not None
 
 

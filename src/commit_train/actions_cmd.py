@@ -26,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +50,7 @@ from .errors import (
     UsageError,
 )
 from .gate import CHECKS_PENDING, Decision
-from .models import Commit, Deployment, DeployState, OwnRun
+from .models import Commit, Deployment, DeployState, OwnRun, utc_now
 from .pipeline import (
     RollbackResult,
     apply_and_wait,
@@ -797,7 +796,7 @@ def deployment_from_event(rt: Runtime, deployment_id: int) -> Deployment | None:
         sha=event.sha,
         environment=event.environment,
         creator=event.creator,
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
         payload=event.payload,
         description=event.description,
     )

@@ -675,9 +675,10 @@ def stats_command(
     as_json: bool,
 ) -> None:
     """Deploys per day, change failure rate, lead time, time to restore, per person."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from .config import parse_duration
+    from .models import parse_time, utc_now
     from .stats import compute, gather, mermaid, render_svg, render_table, stats_json
 
     try:
@@ -686,16 +687,15 @@ def stats_command(
         raise UsageError(f"--since: {exc}") from None  # the message already says how
     if seconds <= 0:
         raise UsageError("--since must be longer than 0", fix="write it like 30d, 12h or 2w")
-    until = datetime.now(UTC)
+    until = utc_now()
     if until_text is not None:
         try:
-            until = datetime.fromisoformat(until_text.replace("Z", "+00:00"))
+            until = parse_time(until_text)
         except ValueError:
             raise UsageError(
                 f"--until {until_text!r} is not an ISO 8601 time",
                 fix="write it like 2025-03-04T00:00:00Z",
             ) from None
-        until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
     if chart is not None and chart.suffix.lower() != ".svg":
         if chart.suffix.lower() == ".png":
             raise UsageError(

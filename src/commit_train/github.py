@@ -98,6 +98,7 @@ from .models import (
     RefTarget,
     Snapshot,
     TrainCommit,
+    parse_time,
 )
 
 if TYPE_CHECKING:
@@ -449,14 +450,6 @@ CHECK_RUN_CONCLUSIONS: Mapping[str, CheckState] = {
 }
 
 DEPLOY_STATES: Mapping[str, DeployState] = {s.value: s for s in DeployState}
-
-
-def parse_time(value: str) -> datetime:
-    """GitHub's ISO 8601 timestamps (``2020-08-26T14:32:52Z``) as aware UTC datetimes."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def status_state(state: str) -> CheckState:

@@ -17,11 +17,10 @@ import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import AmbiguousRefError, GitError, NotFoundError
-from .models import Commit
+from .models import Commit, parse_time
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 # scheme://[user[:password]@]host[:port]/owner/name[.git][/]
@@ -62,10 +61,6 @@ def parse_remote(url: str) -> Remote | None:
     if not _OWNER_NAME.match(path):
         return None
     return Remote(host=match.group("host"), full_name=path)
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.strip()).astimezone(UTC)
 
 
 class GitRepo:
@@ -183,7 +178,7 @@ class GitRepo:
 
     def _parse_commit(self, record: str) -> Commit:
         sha, title, author, when = record.strip("\n").split(_FIELD)
-        return Commit(sha=sha, title=title, author=author, committed_at=_parse_time(when))
+        return Commit(sha=sha, title=title, author=author, committed_at=parse_time(when))
 
     def commit(self, sha: str) -> Commit:
         """The commit named by a full sha (no lookup of short forms; see ``resolve``)."""

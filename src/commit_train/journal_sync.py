@@ -35,7 +35,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from . import gate
 from .config import Config
 from .errors import RefusedError, TemporaryGitHubError, UsageError
 from .ledger import LocalBackend
-from .models import Commit, Deployment, DeploymentStatus, DeployState
+from .models import Commit, Deployment, DeploymentStatus, DeployState, iso_utc, utc_now
 from .ports import Backend
 from .stats import requested_at
 from .train import clip, record_deployment
@@ -61,14 +61,6 @@ CREATE TABLE IF NOT EXISTS journal_sync (
     synced_at TEXT NOT NULL
 )
 """
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- the outage, as the deploy command sees it ------------------------------------------------
@@ -125,7 +117,7 @@ def offline_deploy(
     repo: str,
     source: str = "cli",
     cause: str = "",
-    clock: Callable[[], datetime] = _now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> OfflineDeploy:
     """Record a deploy of ``ref`` to ``environment`` in the local journal, pending sync.
 
@@ -163,7 +155,7 @@ def offline_deploy(
         source=source,
         payload_extra={
             "offline": True,
-            "recorded_at": _iso(clock()),
+            "recorded_at": iso_utc(clock(), "seconds"),
             "reason": why,
             "cause": cause,
             "repo": repo,
@@ -299,7 +291,7 @@ class _Sync:
                 " github_id = excluded.github_id,"
                 " statuses_synced = excluded.statuses_synced,"
                 " synced_at = excluded.synced_at",
-                (local_id, github_id, statuses_synced, _iso(_now())),
+                (local_id, github_id, statuses_synced, iso_utc(utc_now(), "seconds")),
             )
 
     def replay(self, entry: JournalEntry) -> SyncedDeploy:
@@ -364,7 +356,7 @@ class _Sync:
     def _replayed_state(
         self, local: Deployment, status: DeploymentStatus, github_id: int
     ) -> tuple[DeployState, str]:
-        when = _iso(status.created_at)
+        when = iso_utc(status.created_at, "seconds")
         if status.state == DeployState.SUCCESS:
             newer = self._newer_success(local, github_id)
             if newer is not None:

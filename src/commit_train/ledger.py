@@ -44,6 +44,8 @@ from .models import (
     GateFacts,
     Snapshot,
     TrainCommit,
+    parse_time,
+    utc_now,
 )
 
 SCHEMA_VERSION = 1
@@ -116,14 +118,6 @@ def stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LocalBackend:
     """``ports.Backend`` over a local git repository and its SQLite journal."""
 
@@ -142,7 +136,7 @@ class LocalBackend:
         self.git = git or GitRepo(Path(root))
         self._configured_branch = default_branch
         self._creator = creator
-        self._clock = clock or _now
+        self._clock = clock or utc_now
         self._default_branch: str | None = None
         self._journal: Path | None = None
         self._journal_db: Journal | None = None
@@ -464,7 +458,7 @@ class LocalBackend:
             statuses[dep_id].append(
                 DeploymentStatus(
                     state=DeployState(state),
-                    created_at=_time(created),
+                    created_at=parse_time(created),
                     description=description,
                     creator=creator,
                     log_url=log_url,
@@ -477,7 +471,7 @@ class LocalBackend:
                 sha=sha,
                 environment=env,
                 creator=creator,
-                created_at=_time(created),
+                created_at=parse_time(created),
                 payload=json.loads(payload),
                 description=description,
                 statuses=tuple(statuses[dep_id]),

@@ -38,14 +38,14 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import NotFoundError, RefusedError, UsageError
 from .gate import NOT_LOCK_HOLDER, describe_lock
 from .ledger import Journal, stamp
-from .models import Lock, RefTarget
+from .models import Lock, RefTarget, iso_utc, parse_time, utc_now
 
 GLOBAL = "*"
 LOCKED = "locked"  # the gate's reason code, and RefusedError.reason of a refused lock
@@ -53,19 +53,6 @@ NOT_HOLDER = NOT_LOCK_HOLDER  # RefusedError.reason of an unlock by someone else
 LOCK_TITLE = "commit-train lock"
 UNLOCK_TITLE = "commit-train unlock"
 REF_PREFIX = "refs/commit-train/locks/"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse_time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def where(environment: str) -> str:
@@ -204,9 +191,9 @@ def lock_message(lock: Lock, ttl: float | None) -> str:
         "environment": lock.environment,
         "holder": lock.holder,
         "reason": lock.reason,
-        "since": _stamp(lock.since),
+        "since": iso_utc(lock.since, "seconds"),
         "ttl_seconds": ttl,
-        "expires_at": _stamp(lock.expires_at) if lock.expires_at else None,
+        "expires_at": iso_utc(lock.expires_at, "seconds") if lock.expires_at else None,
         "nonce": secrets.token_hex(8),
     }
     return f"{LOCK_TITLE}: {where(lock.environment)}\n\n{json.dumps(document, sort_keys=True)}\n"
@@ -219,7 +206,7 @@ def unlock_message(lock: Lock, *, by: str, forced: bool, reason: str, at: dateti
         "holder": lock.holder,
         "forced": forced,
         "reason": reason,
-        "at": _stamp(at),
+        "at": iso_utc(at, "seconds"),
         "nonce": secrets.token_hex(8),
     }
     return f"{UNLOCK_TITLE}: {where(lock.environment)}\n\n{json.dumps(document, sort_keys=True)}\n"
@@ -237,8 +224,8 @@ def parse_lock(target: RefTarget) -> Lock | None:
             environment=str(data["environment"]),
             holder=str(data["holder"]),
             reason=str(data.get("reason") or ""),
-            since=_parse_time(str(data["since"])),
-            expires_at=_parse_time(str(expires)) if expires else None,
+            since=parse_time(str(data["since"])),
+            expires_at=parse_time(str(expires)) if expires else None,
             token=target.sha,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -248,7 +235,7 @@ def parse_lock(target: RefTarget) -> Lock | None:
 class GitHubLockStore:
     """Locks as refs in the GitHub repository (see the module docstring)."""
 
-    def __init__(self, backend: RefBackend, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, backend: RefBackend, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._backend = backend
         self._clock = clock
 
@@ -369,7 +356,7 @@ class LocalLockStore:
     exactly one sees the row missing and inserts it.
     """
 
-    def __init__(self, journal: Journal | Path, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, journal: Journal | Path, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.journal = journal if isinstance(journal, Journal) else Journal(journal)
         self._clock = clock
 
@@ -466,13 +453,13 @@ def _lock_from_row(row: tuple[Any, ...]) -> Lock:
         environment=environment,
         holder=holder,
         reason=reason,
-        since=datetime.fromisoformat(since),
-        expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
+        since=parse_time(since),
+        expires_at=parse_time(expires_at) if expires_at else None,
         token=token,
     )
 
 
-def store_for(backend: object, *, clock: Callable[[], datetime] = _now) -> LockStore | None:
+def store_for(backend: object, *, clock: Callable[[], datetime] = utc_now) -> LockStore | None:
     """The lock store that goes with a backend: refs on GitHub, the journal locally.
 
     Duck-typed so that this module never imports PyGithub; None for a backend with
@@ -496,8 +483,8 @@ def lock_json(lock: Lock, now: datetime) -> dict[str, Any]:
         "global": lock.is_global,
         "holder": lock.holder,
         "reason": lock.reason,
-        "since": _stamp(lock.since),
-        "expires_at": _stamp(lock.expires_at) if lock.expires_at else None,
+        "since": iso_utc(lock.since, "seconds"),
+        "expires_at": iso_utc(lock.expires_at, "seconds") if lock.expires_at else None,
         "expired": lock.expired(now),
     }
 

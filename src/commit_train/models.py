@@ -10,9 +10,30 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+
+def utc_now() -> datetime:
+    """Now, timezone-aware UTC: the default clock of everything that stamps a time."""
+    return datetime.now(UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time as an aware UTC ``datetime``: GitHub's ``2020-08-26T14:32:52Z``,
+    git's ``%cI`` (any offset), the journal's and Kubernetes' stamps. A time without an
+    offset is taken as UTC. ``ValueError`` when ``text`` is not one."""
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso_utc(when: datetime, timespec: str = "auto") -> str:
+    """``when`` in UTC as ISO 8601 with a ``Z`` (``2026-11-25T10:00:00Z``), the way the
+    JSON documents and lock records write times; ``timespec`` as ``datetime.isoformat``."""
+    return when.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 class CheckState(StrEnum):

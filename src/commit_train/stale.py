@@ -28,13 +28,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from .config import Config
 from .ledger import Journal
 from .locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
-from .models import BranchState, Commit, Lock
+from .models import BranchState, Commit, Lock, iso_utc, utc_now
 
 MARK_PREFIX = "refs/commit-train/stale/"
 HISTORY_DEPTH = 100  # how many commits of the default branch a scan looks at
@@ -210,7 +210,7 @@ def scan(
     names = list(environments) if environments is not None else list(config.environments)
     for name in names:
         config.environment(name)  # NotFoundError naming the known ones
-    now = (clock or (lambda: datetime.now(UTC)))()
+    now = (clock or utc_now)()
     watched = [n for n in names if config.environments[n].stale_after is not None]
     branch: BranchState | None = None
     locks: list[Lock] = []
@@ -267,7 +267,7 @@ def _commit_json(commit: StaleCommit) -> dict[str, Any]:
         "short_sha": commit.sha[:7],
         "title": commit.title,
         "author": commit.author,
-        "committed_at": commit.committed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "committed_at": iso_utc(commit.committed_at),
         "age_seconds": int(commit.age_seconds),
         "age": commit.age,
     }
@@ -278,7 +278,7 @@ def stale_json(report: StaleReport) -> dict[str, Any]:
     return {
         "version": 1,
         "repo": report.repo,
-        "scanned_at": report.scanned_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "scanned_at": iso_utc(report.scanned_at),
         "environments": [
             {
                 "environment": env.environment,

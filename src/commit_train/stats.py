@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape, quoteattr
 
 from .ledger import LocalBackend
-from .models import Commit, Deployment, DeployState
+from .models import Commit, Deployment, DeployState, iso_utc, parse_time
 from .ports import Backend
 
 JSON_VERSION = 1
@@ -124,7 +124,7 @@ def requested_at(deployment: Deployment) -> datetime:
     text = deployment.payload.get("recorded_at") if deployment.payload.get("offline") else None
     if isinstance(text, str):
         try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+            return parse_time(text)
         except ValueError:
             pass
     return deployment.created_at
@@ -412,17 +412,13 @@ def render_table(stats: Stats) -> str:
     return "\n".join(lines)
 
 
-def _time(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def stats_json(stats: Stats) -> dict[str, Any]:
     """``commit-train stats --json``, version 1 (documented in docs/stats.md)."""
     return {
         "version": JSON_VERSION,
         "repo": stats.repo,
-        "since": _time(stats.since),
-        "until": _time(stats.until),
+        "since": iso_utc(stats.since),
+        "until": iso_utc(stats.until),
         "days": [d.isoformat() for d in stats.days],
         "deploys": stats.deploys,
         "environments": [

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from . import gate
@@ -30,6 +30,7 @@ from .models import (
     OwnRun,
     Snapshot,
     TrainCommit,
+    utc_now,
 )
 from .notify import Event, Notice, Notifier, StaleLine
 from .ports import Backend
@@ -178,7 +179,7 @@ class Train:
         self.config = config
         self._actor = actor
         self.source = source
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.locks = locks if locks is not None else store_for(backend, clock=self.clock)
         self.notifier = notifier
         self.own_run = own_run

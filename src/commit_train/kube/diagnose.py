@@ -37,6 +37,7 @@ from typing import Any
 
 from commit_train.errors import KubeError
 from commit_train.kube import rollout
+from commit_train.models import parse_time
 
 SUMMARY_LIMIT = 140
 """GitHub's limit for a deployment status ``description``."""
@@ -622,24 +623,16 @@ def _event_time(event: Mapping[str, Any]) -> datetime | None:
         event.get("firstTimestamp"),
         _map(event.get("metadata")).get("creationTimestamp"),
     ):
-        when = _parse_time(value)
-        if when is not None:
-            return when
+        if isinstance(value, str) and value:
+            try:
+                return parse_time(value)
+            except ValueError:
+                continue  # not a time: try the next field
     return None
 
 
 def _event_sort_key(event: Mapping[str, Any]) -> datetime:
     return _event_time(event) or datetime.min.replace(tzinfo=UTC)
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _condition(st: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
