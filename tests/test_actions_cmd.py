@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from commit_train.train import clip
+from commit_train.oneline import clip
 from tests import actions_events, kube_fixtures
 from tests.emulators.github import GitHubEmulator
 from tests.test_actions_io import read_outputs

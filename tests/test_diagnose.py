@@ -17,13 +17,12 @@ import pytest
 
 from commit_train.errors import KubeError
 from commit_train.kube.diagnose import (
-    SUMMARY_LIMIT,
     Diagnosis,
     diagnose,
     pods_of,
     selector_matches,
-    shorten,
 )
+from commit_train.oneline import DESCRIPTION_LIMIT
 
 NS = "prod"
 IMAGE = "ghcr.io/acme/web:1a2b3c4d5e6f"
@@ -581,7 +580,7 @@ def test_summary(
 ) -> None:
     result = diagnose(workload, pods, events)
     assert result.summary == summary
-    assert len(result.summary) <= SUMMARY_LIMIT
+    assert len(result.summary) <= DESCRIPTION_LIMIT
     assert "\n" not in result.summary
 
 
@@ -875,24 +874,6 @@ def test_pods_of_uses_the_template_labels_without_a_selector() -> None:
     mine = pod("web-1", container_status())
     other = pod("api-1", container_status(), labels={"app": "api"})
     assert pods_of(workload, [mine, other]) == [mine]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("short", "short"),
-        ("a\n  multi-line\tmessage ", "a multi-line message"),
-        ("x" * 140, "x" * 140),
-        ("word " * 27 + "abcdefghijk", "word " * 26 + "word…"),
-        ("word " * 30, "word " * 27 + "word…"),
-        ("a, " * 60, "a, " * 45 + "a…"),
-        ("short " + "y" * 200, "short " + "y" * 133 + "…"),
-    ],
-    ids=["short", "whitespace", "exactly 140", "boundary", "space at cut", "punctuation", "giant"],
-)
-def test_shorten(text: str, expected: str) -> None:
-    assert shorten(text) == expected
-    assert len(shorten(text)) <= SUMMARY_LIMIT
 
 
 def test_quota_failure_details_say_it_once() -> None:

@@ -18,6 +18,7 @@ CLI_LAYER = {"cli", "actions_cmd", "__main__"}
 # Layer order: a module may import only modules of a lower or equal rank.
 RANKS = {
     "errors": 0,
+    "oneline": 0,
     "models": 1,
     "config": 1,
     "ports": 2,

@@ -8,7 +8,7 @@ from commit_train import config
 from commit_train.errors import AmbiguousRefError, NotFoundError, RefusedError, UsageError
 from commit_train.ledger import LocalBackend
 from commit_train.models import DeployState
-from commit_train.train import Train, clip
+from commit_train.train import Train
 from tests.gitrepos import Repo
 
 
@@ -159,13 +159,6 @@ def test_set_status_clips_the_description(train: Train) -> None:
     assert status.description.startswith("rollout failed: deployment/web is waiting")
     with pytest.raises(UsageError, match="unknown deployment state 'done'; use one of: queued"):
         train.set_status(deployment.id, "done")
-
-
-def test_clip() -> None:
-    assert clip("  two\nlines  ") == "two lines"
-    assert clip("x" * 140) == "x" * 140
-    assert clip("x" * 141) == "x" * 139 + "…"
-    assert clip("word " * 40, limit=20) == "word word word word…"
 
 
 def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(

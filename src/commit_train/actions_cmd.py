@@ -51,6 +51,7 @@ from .errors import (
 )
 from .gate import CHECKS_PENDING, Decision
 from .models import Commit, Deployment, DeployState, OwnRun, utc_now
+from .oneline import one_line
 from .pipeline import (
     RollbackResult,
     apply_and_wait,
@@ -170,7 +171,7 @@ def _report(rt: Runtime, error: BaseException) -> None:
     else:  # a bug: say so plainly, still no traceback in the log
         line = rt.redact(f"unexpected {type(error).__name__}: {error}")
         line += "; please report this at the commit-train issue tracker"
-    line = " ".join(line.split())
+    line = one_line(line)
     state = failure_state(error)
     rt.error(
         line,

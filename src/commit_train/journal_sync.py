@@ -44,9 +44,10 @@ from .config import Config
 from .errors import RefusedError, TemporaryGitHubError, UsageError
 from .ledger import LocalBackend
 from .models import Commit, Deployment, DeploymentStatus, DeployState, iso_utc, utc_now
+from .oneline import clip, one_line
 from .ports import Backend
 from .stats import requested_at
-from .train import clip, record_deployment
+from .train import record_deployment
 
 CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
 GITHUB_ANSWERS = gate.GITHUB_ANSWERS
@@ -138,7 +139,7 @@ def offline_deploy(
             reason=gate.NOT_ON_DEFAULT_BRANCH,
             fix=f"merge it first, or fetch (git fetch origin {branch}) if it was merged on GitHub",
         )
-    why = " ".join((reason or "").split())
+    why = one_line(reason or "")
     if not why:
         raise RefusedError(
             f"the checks of {commit.short_sha} cannot be read while GitHub is unreachable",

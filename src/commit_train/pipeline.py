@@ -51,6 +51,7 @@ from .errors import (
     RenderError,
 )
 from .models import Deployment, DeployState
+from .oneline import clip
 from .redact import REDACTED, redact_text
 
 if TYPE_CHECKING:
@@ -64,7 +65,6 @@ ApiFactory = Callable[[], Any]
 Lines = Callable[[str], None]
 Group = Callable[[str], AbstractContextManager[None]]
 
-SUMMARY_LIMIT = 140
 NO_PREVIOUS = "no-previous-deploy"
 """``RefusedError.reason`` when there is no earlier good commit to roll back to."""
 
@@ -91,13 +91,6 @@ def failure_state(error: BaseException) -> DeployState:
     if isinstance(error, RefusedError | ConfigError | RenderError | KubeError):
         return DeployState.FAILURE
     return DeployState.ERROR
-
-
-def one_line(text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """``text`` on one line of at most ``limit`` characters (a deployment description)."""
-    from .kube.diagnose import shorten
-
-    return shorten(text, limit)
 
 
 # ----------------------------------------------------------------------------- results
@@ -267,7 +260,7 @@ def apply_and_wait(
         apply_line=apply_line,
         rollout=rollout,
         rollout_line=redact_text(wait_line, secret_values),
-        summary=one_line(redact_text(summary, secret_values)),
+        summary=clip(redact_text(summary, secret_values)),
         details=tuple(redact_text(line, secret_values) for line in details),
     )
 
@@ -420,7 +413,7 @@ class _Recorder:
         self.train.set_status(
             self.deployment.id,
             state,
-            description=one_line(redact_text(description, self.secret_values)),
+            description=clip(redact_text(description, self.secret_values)),
             log_url=self.log_url,
             environment_url=environment_url,
         )

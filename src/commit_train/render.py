@@ -53,6 +53,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .config import CONFIG_FILE, Config, Environment
 from .errors import RenderError
+from .oneline import one_line
 from .redact import literal_secret_values, redact_object, redact_text, secret_forms
 
 SECRETS_BLOB = "COMMIT_TRAIN_SECRETS"
@@ -389,7 +390,7 @@ class _Where:
     def error(
         self, file: str | None, line: int | None, problem: str, fix: str | None = None
     ) -> RenderError:
-        problem = " ".join(redact_text(problem, self.secret_values).split())
+        problem = one_line(redact_text(problem, self.secret_values))
         prefix = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
         return RenderError(prefix + problem, fix=fix, file=file, line=line)
 

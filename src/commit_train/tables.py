@@ -24,6 +24,7 @@ from .models import (
     Lock,
     Snapshot,
 )
+from .oneline import clip
 from .stale import StaleReport, age_text
 from .train import DeployResult, History, HistoryEntry
 
@@ -54,10 +55,6 @@ def _paint(text: str, colour: str | None, enabled: bool) -> str:
     if not enabled or colour is None or not text:
         return text
     return f"{_COLOURS[colour]}{text}{_RESET}"
-
-
-def _clip(text: str, width: int = TITLE_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _when(moment: datetime | None) -> str:
@@ -132,7 +129,7 @@ def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
         rows.append(
             [
                 row.commit.short_sha,
-                _clip(row.commit.title),
+                clip(row.commit.title, TITLE_WIDTH),
                 row.commit.author,
                 checks,
                 ", ".join(where) or "-",
@@ -297,7 +294,7 @@ def render_history(history: History, *, colour: bool = False) -> str:
                     str(dep.id),
                     _result_cell(entry),
                     dep.short_sha,
-                    _clip(entry.title, 40),
+                    clip(entry.title, 40),
                     dep.requested_by,
                     _when(dep.created_at),
                     duration(entry.duration_seconds),
@@ -400,7 +397,7 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
         for author, commits in env.by_author(env.stale).items():
             lines.append(f"  {author}")
             rows = [
-                ["*" if c.sha in reminded else " ", c.sha[:7], c.age, _clip(c.title)]
+                ["*" if c.sha in reminded else " ", c.sha[:7], c.age, clip(c.title, TITLE_WIDTH)]
                 for c in commits
             ]
             lines += ["    " + "  ".join(r).rstrip() for r in _aligned(rows)]

@@ -9,7 +9,6 @@ and never imports click: the CLI renders what it returns.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,26 +32,14 @@ from .models import (
     utc_now,
 )
 from .notify import Event, Notice, Notifier, StaleLine
+from .oneline import clip
 from .ports import Backend
 
 PAYLOAD_VERSION = 1
-DESCRIPTION_LIMIT = 140  # GitHub rejects longer deployment and status descriptions
 STATUS_LIMIT_MAX = 50
 HISTORY_LIMIT_MAX = 100
 SUPERSEDE_WINDOW = 30  # how many of an environment's newest deployments ``supersede`` reads
 NEVER_STARTED = (DeployState.QUEUED, DeployState.PENDING, DeployState.NONE)
-
-
-def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
-    """One line of at most ``limit`` characters, cut at a word when one is near, with '…'."""
-    line = re.sub(r"\s+", " ", text).strip()
-    if len(line) <= limit:
-        return line
-    head = line[: limit - 1]
-    space = head.rfind(" ")
-    if line[limit - 1] != " " and space >= limit * 2 // 3:  # cut inside a word: drop it
-        head = head[:space]
-    return head.rstrip(" ,;:.-") + "…"
 
 
 def record_deployment(

@@ -52,6 +52,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import KubeError
+from ..oneline import one_line
 from .client import dynamic_client
 
 FIELD_MANAGER = "commit-train"
@@ -913,7 +914,7 @@ def _api_errors(doing: str, *, ref: ObjectRef | None = None) -> Iterator[None]:
         raise api_error(doing, exc, ref=ref) from exc
     except HTTPError as exc:
         raise KubeError(
-            f"cannot {doing}: the Kubernetes API server did not answer ({_one_line(exc)})",
+            f"cannot {doing}: the Kubernetes API server did not answer ({one_line(str(exc))})",
             fix="check the cluster address in the kubeconfig and that the cluster is up",
         ) from exc
 
@@ -922,7 +923,7 @@ def api_error(doing: str, exc: Any, *, ref: ObjectRef | None = None) -> KubeErro
     """A ``KubeError`` for an ``ApiException``: status, the server's message, and the fix."""
     status = int(getattr(exc, "status", 0) or 0)
     body = _status_body(getattr(exc, "body", None))
-    message = _one_line(str(body.get("message") or getattr(exc, "reason", "") or ""))
+    message = one_line(str(body.get("message") or getattr(exc, "reason", "") or ""))
     reason = str(body.get("reason") or getattr(exc, "reason", "") or "")
     subject = str(ref) if ref is not None else ""
     if status == 409:
@@ -978,7 +979,3 @@ def _conflicts(status: Mapping[str, Any]) -> dict[str, list[str]]:
         manager = match.group(1) if match else "unknown"
         found.setdefault(manager, []).append(str(cause.get("field", "?")))
     return found
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())

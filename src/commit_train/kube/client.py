@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KubeError
+from ..oneline import one_line
 
 DEFAULT_POOL_SIZE = 16
 """Connections kept open: the default apply concurrency (8) plus room for the watches."""
@@ -190,7 +191,8 @@ def _check_context(source: str, context: str | None) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line, or its type when it has none."""
+    return one_line(str(exc)) or type(exc).__name__
 
 
 @contextlib.contextmanager

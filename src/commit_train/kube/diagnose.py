@@ -38,12 +38,11 @@ from typing import Any
 from commit_train.errors import KubeError
 from commit_train.kube import rollout
 from commit_train.models import parse_time
+from commit_train.oneline import clip
 
-SUMMARY_LIMIT = 140
 """GitHub's limit for a deployment status ``description``."""
 
 _DETAIL_MESSAGE_LIMIT = 300
-_ELLIPSIS = "…"
 _PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 _START_REASONS = frozenset(
     {
@@ -165,26 +164,6 @@ def pods_of(
     ]
 
 
-def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """``text`` on one line of at most ``limit`` characters.
-
-    Whitespace runs (newlines included) become single spaces. A longer line is cut at the
-    last word boundary that leaves room for an ellipsis, dropping dangling punctuation; if
-    that would throw away more than half the room (one enormous word), it is cut mid-word.
-    """
-    line = " ".join(text.split())
-    if len(line) <= limit:
-        return line
-    room = limit - len(_ELLIPSIS)
-    head = line[:room]
-    if line[room] != " ":
-        boundary = head.rfind(" ")
-        if boundary >= room // 2:
-            head = head[:boundary]
-    head = head.rstrip(" ,;:-(")
-    return head + _ELLIPSIS
-
-
 def diagnose(
     workload: Mapping[str, Any],
     pods: Iterable[Mapping[str, Any]],
@@ -238,7 +217,7 @@ def diagnose(
         fragments = [f"{reason}: {message}"]
     else:
         fragments = [current.message]
-    summary = shorten(f"{name}: " + "; ".join(fragments))
+    summary = clip(f"{name}: " + "; ".join(fragments))
     return Diagnosis(summary=summary, details=tuple(details))
 
 
@@ -247,7 +226,7 @@ def _workload_findings(workload: Mapping[str, Any]) -> list[_Finding]:
     for cond in _list(_map(workload.get("status")).get("conditions")):
         if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
             reason = _text(cond.get("reason")) or "ReplicaFailure"
-            message = _one_line(_text(cond.get("message")))
+            message = _detail(_text(cond.get("message")))
             found.append(
                 _Finding(
                     rank=0,
@@ -282,7 +261,7 @@ def _pod_findings(pod: Mapping[str, Any], warnings: Sequence[Mapping[str, Any]])
         and scheduled.get("status") == "False"
         and scheduled.get("reason") == "Unschedulable"
     ):
-        message = _one_line(_text(scheduled.get("message"))) or _newest_message(
+        message = _detail(_text(scheduled.get("message"))) or _newest_message(
             events, "FailedScheduling"
         )
         found.append(
@@ -310,7 +289,7 @@ def _pod_findings(pod: Mapping[str, Any], warnings: Sequence[Mapping[str, Any]])
     pod_reason = _text(st.get("reason"))
     if phase == "Failed" and (pod_reason or not found):
         reason = pod_reason or "Failed"
-        message = _one_line(_text(st.get("message")))
+        message = _detail(_text(st.get("message")))
         found.append(
             _Finding(
                 rank=6,
@@ -343,7 +322,7 @@ def _container_finding(
     last = _map(_map(cs.get("lastState")).get("terminated"))
     restarts = _int(cs.get("restartCount"))
     reason = _text(waiting.get("reason"))
-    message = _one_line(_text(waiting.get("message")))
+    message = _detail(_text(waiting.get("message")))
     mine = [event for event in events if _for_container(event, container)]
 
     if reason in _PULL_REASONS:
@@ -392,7 +371,7 @@ def _container_finding(
                 detail += f" ({last_reason})"
             if finished:
                 detail += f" at {finished}"
-        full = _one_line(_text(last.get("message")))
+        full = _detail(_text(last.get("message")))
         if full or output:
             detail += f": {full or output}"
         return _Finding(
@@ -414,7 +393,7 @@ def _container_finding(
         if term_reason and term_reason != "Error":
             note = f"{term_reason}, {note}"
         output = _last_line(_text(terminated.get("message")))
-        full = _one_line(_text(terminated.get("message")))
+        full = _detail(_text(terminated.get("message")))
         return _Finding(
             rank=5,
             key=("exited", container, str(exit_code)),
@@ -494,7 +473,7 @@ def _condition_lines(workload: Mapping[str, Any]) -> list[str]:
         )
         if bad:
             reason = _text(cond.get("reason"))
-            message = _one_line(_text(cond.get("message")))
+            message = _detail(_text(cond.get("message")))
             line = f"Condition {kind}={state}"
             if reason:
                 line += f" ({reason})"
@@ -561,7 +540,7 @@ def _dedup(warnings: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
         line = f"{stamp} {kind}/{obj}"
         if len(objects) > 1:
             line += f" (+{len(objects) - 1} more)"
-        line += f" {reason}: {_clip(message)}"
+        line += f" {reason}: {_detail(message)}"
         if count > 1:
             line += f" (x{count})"
         lines.append((line, reason, message))
@@ -603,7 +582,7 @@ def _involved(event: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _message(event: Mapping[str, Any]) -> str:
-    return _one_line(_text(event.get("message")) or _text(event.get("note")))
+    return _detail(_text(event.get("message")) or _text(event.get("note")))
 
 
 def _event_count(event: Mapping[str, Any]) -> int:
@@ -663,16 +642,13 @@ def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if line.startswith("panic: "):
-            return _clip(line)
-    return _clip(lines[-1]) if lines else ""
+            return _detail(line)
+    return _detail(lines[-1]) if lines else ""
 
 
-def _one_line(text: str) -> str:
-    return _clip(" ".join(text.split()))
-
-
-def _clip(text: str) -> str:
-    return shorten(text, _DETAIL_MESSAGE_LIMIT)
+def _detail(text: str) -> str:
+    """A message from the cluster in a detail line: one line, ``_DETAIL_MESSAGE_LIMIT`` long."""
+    return clip(text, _DETAIL_MESSAGE_LIMIT)
 
 
 def _plural(count: int, noun: str) -> str:
