@@ -15,7 +15,7 @@ Example::
       namespace: shop
       rollout-timeout: 10m
     checks:
-      ignore: [deploy]
+      ignore: [Deploy to staging, Deploy to production]   # the deploy job's checks
     environments:
       staging: {}
       production:
