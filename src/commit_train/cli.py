@@ -119,15 +119,7 @@ class Options:
             return Train(
                 backend, loaded, actor=_actor(git), source="cli", notifier=_notifier(loaded)
             )
-        repo = self.repo
-        if repo is None:
-            origin = git.origin() if git is not None else None
-            if origin is None:
-                raise UsageError(
-                    "the github backend needs a repository, and origin is not a GitHub remote",
-                    fix="pass --repo OWNER/NAME",
-                )
-            repo = origin.full_name
+        repo = _github_repo(self, git)
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise UsageError(f"--repo {repo!r} is not OWNER/NAME", fix="pass it like acme/shop")
         root = git.root if git is not None else (self.directory or Path.cwd())
@@ -363,6 +355,7 @@ def deploy(
 
 
 def _github_repo(options: Options, git: GitRepo | None) -> str:
+    """``--repo``, else the repository of the checkout's GitHub origin."""
     repo = options.repo
     if repo is None:
         origin = git.origin() if git is not None else None

@@ -33,6 +33,7 @@ Two stores with the same semantics:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sqlite3
@@ -136,6 +137,32 @@ class LockStore(Protocol):
 def _check_ttl(ttl: float | None) -> None:
     if ttl is not None and ttl <= 0:
         raise UsageError("a lock's ttl must be positive", fix="give it like 30m, 2h or 1d")
+
+
+def _claim(
+    held: Lock | None,
+    environment: str,
+    *,
+    holder: str,
+    reason: str,
+    ttl: float | None,
+    now: datetime,
+) -> Lock:
+    """What taking a lock over ``held`` (the stored one, if any) comes to: ``held`` itself
+    when it is live and ``holder``'s own (nothing to write), else a new lock from ``now``
+    (no token yet: the store gives it one) replacing an expired one. ``RefusedError``
+    when someone else holds it and it has not expired."""
+    if held is not None and not held.expired(now):
+        if held.holder == holder:
+            return held
+        raise refused(held)
+    return Lock(
+        environment=environment,
+        holder=holder,
+        reason=reason,
+        since=now,
+        expires_at=now + timedelta(seconds=ttl) if ttl else None,
+    )
 
 
 def _check_release(
@@ -250,18 +277,9 @@ class GitHubLockStore:
         _check_ttl(ttl)
         ref = lock_ref(environment)
         target, held = self._read(environment)
-        now = self._clock()
-        if held is not None and not held.expired(now):
-            if held.holder == holder:
-                return held
-            raise refused(held)
-        lock = Lock(
-            environment=environment,
-            holder=holder,
-            reason=reason,
-            since=now,
-            expires_at=now + timedelta(seconds=ttl) if ttl else None,
-        )
+        lock = _claim(held, environment, holder=holder, reason=reason, ttl=ttl, now=self._clock())
+        if lock is held:
+            return lock
         message = lock_message(lock, ttl)
         if target is None:
             sha = self._backend.create_commit(message)
@@ -281,14 +299,7 @@ class GitHubLockStore:
                     reason=LOCKED,
                     fix="run the lock command again",
                 )
-        return Lock(
-            environment=lock.environment,
-            holder=lock.holder,
-            reason=lock.reason,
-            since=lock.since,
-            expires_at=lock.expires_at,
-            token=sha,
-        )
+        return dataclasses.replace(lock, token=sha)
 
     def release(
         self, environment: str, *, by: str, force: bool = False, reason: str = ""
@@ -378,25 +389,17 @@ class LocalLockStore:
         with self.journal.transaction() as conn:
             for statement in _LOCAL_SCHEMA:
                 conn.execute(statement)
-            now = self._clock()
             held = self._row(conn, environment)
-            if held is not None and not held.expired(now):
-                if held.holder == holder:
-                    return held
-                raise refused(held)
-            if held is not None:
+            now = self._clock()
+            lock = _claim(held, environment, holder=holder, reason=reason, ttl=ttl, now=now)
+            if lock is held:
+                return lock
+            if held is not None:  # expired: the new lock replaces it
                 conn.execute(
                     "DELETE FROM locks WHERE environment = ? AND token = ?",
                     (environment, held.token),
                 )
-            lock = Lock(
-                environment=environment,
-                holder=holder,
-                reason=reason,
-                since=now,
-                expires_at=now + timedelta(seconds=ttl) if ttl else None,
-                token=secrets.token_hex(8),
-            )
+            lock = dataclasses.replace(lock, token=secrets.token_hex(8))
             conn.execute(
                 "INSERT INTO locks (environment, holder, reason, since, expires_at, token)"
                 " VALUES (?, ?, ?, ?, ?, ?)",

@@ -215,6 +215,7 @@ def apply_and_wait(
                 ),
                 force=force,
                 dry_run=dry_run,
+                secret_values=secret_values,
             )
             objects_done = tuple(
                 dataclasses.replace(r, diff=tuple(_safe_diff(d, secret_values) for d in r.diff))
@@ -454,10 +455,8 @@ def deploy(
     import os
 
     from .notify import Event
-    from .render import DeploymentInfo, render
 
     env_config = config.environment(environment)
-    namespace = config.namespace_of(environment)
     wait_for = config.kubernetes.rollout_timeout if timeout is None else timeout
     environ = os.environ if env is None else env
     recorder = _Recorder(train, None if dry_run else deployment, run_url, frozenset())
@@ -467,33 +466,23 @@ def deploy(
         warnings += train.notify_deploy(deployment, Event.DEPLOY_STARTED, run_url=run_url)
         warnings += _supersede(train, deployment)
     try:
-        info = (
-            DeploymentInfo(deployment.id, deployment.requested_by, deployment.url)
-            if deployment is not None
-            else None
-        )
-        rendered = render(
-            root, config, environment=environment, sha=sha, deployment=info, env=environ
-        )
-        recorder.secret_values = rendered.secret_values
-        for note in rendered.notes:
-            on_line(f"note: {note}")
-        on_line(f"rendered {len(rendered.objects)} object(s) for {environment} at {sha[:7]}")
-        run = apply_and_wait(
-            make_client,
-            [m.obj for m in rendered.apply_order()],
+        rendered, run = _render_and_apply(
+            root,
+            config,
             environment=environment,
-            namespace=namespace,
-            applyset=applyset,
             sha=sha,
-            deployment_id=deployment.id if deployment is not None else None,
+            deployment=deployment,
+            recorder=recorder,
+            make_client=make_client,
+            applyset=applyset,
             run_url=run_url,
+            env=environ,
             timeout=wait_for,
             dry_run=dry_run,
             force=force,
             on_line=on_line,
             group=group,
-            secret_values=rendered.secret_values,
+            announce=True,
         )
     except CommitTrainError as exc:
         line = redact_text(str(exc), recorder.secret_values)
@@ -553,6 +542,62 @@ def deploy(
     )
 
 
+def _render_and_apply(
+    root: Path,
+    config: Config,
+    *,
+    environment: str,
+    sha: str,
+    deployment: Deployment | None,
+    recorder: _Recorder,
+    make_client: ApiFactory,
+    applyset: str,
+    run_url: str | None,
+    env: Mapping[str, str],
+    timeout: float,
+    on_line: Lines,
+    group: Group,
+    dry_run: bool = False,
+    force: bool = False,
+    announce: bool = False,
+) -> tuple[Rendered, RunResult]:
+    """The step a deploy and an auto-rollback share: render ``root``'s templates with
+    ``config`` for ``deployment`` (its id and requester reach the templates), then apply
+    and wait. ``recorder`` learns the secret values as soon as they are known, so whatever
+    fails afterwards is recorded redacted. ``announce`` tells ``on_line`` the render's
+    notes and object count first."""
+    from .render import DeploymentInfo, render
+
+    info = (
+        DeploymentInfo(deployment.id, deployment.requested_by, deployment.url)
+        if deployment is not None
+        else None
+    )
+    rendered = render(root, config, environment=environment, sha=sha, deployment=info, env=env)
+    recorder.secret_values = rendered.secret_values
+    if announce:
+        for note in rendered.notes:
+            on_line(f"note: {note}")
+        on_line(f"rendered {len(rendered.objects)} object(s) for {environment} at {sha[:7]}")
+    run = apply_and_wait(
+        make_client,
+        [m.obj for m in rendered.apply_order()],
+        environment=environment,
+        namespace=config.namespace_of(environment),
+        applyset=applyset,
+        sha=sha,
+        deployment_id=deployment.id if deployment is not None else None,
+        run_url=run_url,
+        timeout=timeout,
+        dry_run=dry_run,
+        force=force,
+        on_line=on_line,
+        group=group,
+        secret_values=rendered.secret_values,
+    )
+    return rendered, run
+
+
 def _supersede(train: Train, deployment: Deployment) -> list[str]:
     """``Train.supersede`` once ``deployment`` started; a failure is a warning."""
     try:
@@ -582,7 +627,6 @@ def restore_previous(
     previous successful deployment of ``environment`` (another commit) comes from the
     ledger; its tree, from ``git`` (a full clone: ``fetch-depth: 0`` in Actions), is
     rendered with that commit's own config and applied as a new deployment."""
-    from .render import DeploymentInfo, render
     from .train import HISTORY_LIMIT_MAX
 
     if train is None or git is None:
@@ -606,30 +650,21 @@ def restore_previous(
     recorder.status(DeployState.IN_PROGRESS, f"auto-rollback of {failed_sha[:7]} to {sha[:7]}")
     try:
         with commit_tree(git, sha) as tree:
-            config = tree_config(tree, fallback)
-            rendered = render(
+            _rendered, run = _render_and_apply(
                 tree,
-                config,
+                tree_config(tree, fallback),
                 environment=environment,
                 sha=sha,
-                deployment=DeploymentInfo(deployment.id, deployment.requested_by, deployment.url),
+                deployment=deployment,
+                recorder=recorder,
+                make_client=make_client,
+                applyset=applyset,
+                run_url=run_url,
                 env=env,
+                timeout=timeout,
+                on_line=on_line,
+                group=group,
             )
-        recorder.secret_values = rendered.secret_values
-        run = apply_and_wait(
-            make_client,
-            [m.obj for m in rendered.apply_order()],
-            environment=environment,
-            namespace=config.namespace_of(environment),
-            applyset=applyset,
-            sha=sha,
-            deployment_id=deployment.id,
-            run_url=run_url,
-            timeout=timeout,
-            on_line=on_line,
-            group=group,
-            secret_values=rendered.secret_values,
-        )
     except CommitTrainError as exc:
         text = redact_text(str(exc), recorder.secret_values)
         recorder.settle(failure_state(exc), f"auto-rollback failed: {text}")
