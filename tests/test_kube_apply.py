@@ -15,12 +15,14 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+from commit_train import redact
 from commit_train.errors import KubeError
 from commit_train.kube import apply as kube_apply
 from commit_train.kube.apply import (
     GROUP_KINDS_ANNOTATION,
     ID_LABEL,
     PART_OF_LABEL,
+    SHA_ANNOTATION,
     TOOLING_ANNOTATION,
     Action,
     ObjectRef,
@@ -40,6 +42,11 @@ NOTES = deploy_annotations(
     sha="1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d",
     deployment_id=42,
     run_url="https://github.com/acme/shop/actions/runs/7",
+)
+LATER = deploy_annotations(
+    sha="9f8e7d6c5b4a39281706f5e4d3c2b1a098765432",
+    deployment_id=43,
+    run_url="https://github.com/acme/shop/actions/runs/8",
 )
 
 
@@ -145,6 +152,163 @@ def test_a_changed_object_is_configured_and_the_others_unchanged(kube_client: An
     }
     changed = next(r for r in result.results if r.action is Action.CONFIGURED)
     assert changed.diff == ('data.color: "blue" -> "green"',)
+
+
+def test_a_new_deploy_of_the_same_objects_is_unchanged_and_still_recorded(
+    kube: KubeEmulator, kube_client: Any
+):
+    """commit-train's own annotations change on every deploy; they alone change nothing
+    for the user, yet every object is annotated with the latest deploy."""
+    objects = [namespace(), config_map("settings"), secret("db", pw="s3cret"), deployment("web")]
+    run(kube_client, objects)
+    dry_run_notes = deploy_annotations(sha=LATER[SHA_ANNOTATION], deployment_id="", run_url=None)
+
+    dry = run(kube_client, objects, dry_run=True, annotations=dry_run_notes)
+    again = run(kube_client, objects, annotations=LATER)
+
+    for result in (dry, again):
+        assert {(r.action.value, r.diff) for r in result.results} == {("unchanged", ())}
+    assert dry.summary_line == (
+        "4 objects: 0 created, 0 configured, 4 unchanged, 0 pruned (dry run, nothing changed)"
+    )
+    assert again.summary_line == "4 objects: 0 created, 0 configured, 4 unchanged, 0 pruned"
+    for kind, name in (("ConfigMap", "settings"), ("Secret", "db"), ("Deployment", "web")):
+        notes = kube.get(kind, NS, name)["metadata"]["annotations"]
+        assert {k: v for k, v in notes.items() if k.startswith("commit-train.dev/")} == LATER
+
+
+OLD_SHA = "76e7e14a0c3b9d1e2f4a5b6c7d8e9f0a1b2c3d4e"
+NEW_SHA = "c5afef4f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
+DB_URL = "postgres://shop@db.internal.example.com:5432/shop?sslmode=require&application_name="
+
+
+def web_deployment(image: str = f"ghcr.io/acme/shop:{OLD_SHA}") -> dict[str, Any]:
+    """A Deployment whose lists have named items (containers, env, ports) and plain ones."""
+    found = deployment("web", image=image)
+    found["spec"]["template"]["spec"]["containers"] = [
+        {
+            "name": "web",
+            "image": image,
+            "args": ["--port", "8080"],
+            "env": [{"name": "MODE", "value": "live"}, {"name": "DB", "value": DB_URL + "web"}],
+            "ports": [{"name": "http", "containerPort": 8080}],
+        },
+        {"name": "proxy", "image": "envoy:1.30"},
+    ]
+    return found
+
+
+def containers(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in obj["spec"]["template"]["spec"]["containers"]}
+
+
+def new_image(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["image"] = f"ghcr.io/acme/shop:{NEW_SHA}"
+
+
+def env_added(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["env"].insert(1, {"name": "LOG_LEVEL", "value": "debug"})
+
+
+def env_removed(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["env"].pop(0)
+
+
+def port_changed(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["ports"][0]["containerPort"] = 9090
+
+
+def args_grown(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["args"].append("--verbose")
+
+
+def container_added(obj: dict[str, Any]) -> None:
+    obj["spec"]["template"]["spec"]["containers"].insert(
+        0, {"name": "migrate", "image": "ghcr.io/acme/migrate:3"}
+    )
+
+
+def long_value_changed(obj: dict[str, Any]) -> None:
+    containers(obj)["web"]["env"][1]["value"] = DB_URL + "api"
+
+
+def db_port_changed(obj: dict[str, Any]) -> None:
+    env = containers(obj)["web"]["env"][1]
+    env["value"] = env["value"].replace(":5432/", ":6432/")
+
+
+WEB = "spec.template.spec.containers[web]"
+DIFF_CASES = [
+    (new_image, [f'{WEB}.image: "ghcr.io/acme/shop:{OLD_SHA}" -> "ghcr.io/acme/shop:{NEW_SHA}"']),
+    (env_added, [f'{WEB}.env[LOG_LEVEL]: (added) {{"name": "LOG_LEVEL", "value": "debug"}}']),
+    (env_removed, [f"{WEB}.env[MODE]: (removed)"]),
+    (port_changed, [f"{WEB}.ports[http].containerPort: 8080 -> 9090"]),
+    (args_grown, [f'{WEB}.args[2]: (added) "--verbose"']),
+    (
+        container_added,
+        [
+            # the server's defaults count: the value is cut at 60 characters
+            "spec.template.spec.containers[migrate]: (added) "
+            '{"image": "ghcr.io/acme/migrate:3", "imagePullPolicy": "I...'
+        ],
+    ),
+    (
+        long_value_changed,
+        [
+            # too long to show whole: both sides cut around where they differ
+            f'{WEB}.env[DB].value: ...ample.com:5432/shop?sslmode=require&application_name=web"'
+            ' -> ...ample.com:5432/shop?sslmode=require&application_name=api"'
+        ],
+    ),
+    (
+        db_port_changed,
+        [
+            f"{WEB}.env[DB].value: ...rnal.example.com:5432/shop?sslmode=require&application..."
+            " -> ...rnal.example.com:6432/shop?sslmode=require&application..."
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "lines"), DIFF_CASES, ids=[change.__name__ for change, _ in DIFF_CASES]
+)
+def test_the_diff_names_the_changed_field_inside_lists(
+    kube_client: Any, change: Any, lines: list[str]
+) -> None:
+    run(kube_client, [namespace(), web_deployment()])
+    changed = web_deployment()
+    change(changed)
+
+    dry = run(kube_client, [namespace(), changed], dry_run=True, annotations=LATER)
+    applied = run(kube_client, [namespace(), changed], annotations=LATER)
+
+    for result in (dry, applied):
+        assert [(str(r.ref), r.action.value, list(r.diff)) for r in result.results] == [
+            ("Namespace shop", "unchanged", []),
+            ("Deployment shop/web", "configured", lines),
+        ]
+
+
+def test_a_known_secret_value_never_shows_in_a_diff_not_even_in_part(kube_client: Any):
+    """A long value is cut around its first difference: right where a rotated password
+    sits. The new password is a known secret value; the old one (no longer rendered) is not,
+    so both sides are hidden."""
+    old_password, new_password = "correct-horse-battery-staple-1", "correct-horse-battery-staple-2"
+    before, after = web_deployment(), web_deployment()
+    containers(before)["web"]["env"][1]["value"] = f"postgres://shop:{old_password}@db:5432/shop"
+    containers(after)["web"]["env"][1]["value"] = f"postgres://shop:{new_password}@db:5432/shop"
+    run(kube_client, [namespace(), before])
+
+    result = run(
+        kube_client,
+        [namespace(), after],
+        dry_run=True,
+        secret_values=redact.secret_forms(new_password),
+    )
+
+    assert result.results[1].diff == (f"{WEB}.env[DB].value: <redacted> -> <redacted>",)
+    assert "staple" not in str(result.results)
 
 
 def test_the_applyset_parent_follows_the_kep(kube: KubeEmulator, kube_client: Any):

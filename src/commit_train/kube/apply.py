@@ -44,7 +44,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -53,6 +53,7 @@ from typing import Any
 from .. import __version__
 from ..errors import KubeError
 from ..oneline import one_line
+from ..redact import redact_text
 from .client import dynamic_client
 
 FIELD_MANAGER = "commit-train"
@@ -224,12 +225,16 @@ def apply(
     dry_run: bool = False,
     prune: bool = True,
     concurrency: int = 8,
+    secret_values: Collection[str] = (),
 ) -> ApplyResult:
     """Server-side apply ``objects`` as the members of ApplySet ``applyset`` in ``namespace``.
 
     ``namespace`` is where the ApplySet parent lives and the namespace of every namespaced
     object that names none. ``force`` takes fields owned by other managers (opt-in);
     ``prune`` deletes members of the previous apply that are no longer in ``objects``.
+    ``secret_values`` (``redact.secret_forms`` of the render's secrets) never show in a diff
+    line, not even in part where a long value is cut: a line that would show one reads
+    ``<redacted> -> <redacted>``.
     Raises ``KubeError`` for a bad manifest, a refused apply or an unreachable API server;
     objects already applied stay applied, and nothing is pruned after any failure.
     """
@@ -256,6 +261,7 @@ def apply(
         force=force,
         dry_run=dry_run,
         concurrency=concurrency,
+        secret_values=tuple(secret_values),
     )
     with work:
         return work.run(objects, prune=prune)
@@ -297,6 +303,7 @@ class _Apply:
         force: bool,
         dry_run: bool,
         concurrency: int,
+        secret_values: tuple[str, ...],
     ) -> None:
         self.api_client = api_client
         self.applyset = applyset
@@ -307,6 +314,7 @@ class _Apply:
         self.force = force
         self.dry_run = dry_run
         self.concurrency = concurrency
+        self.secret_values = secret_values
         self._stack = contextlib.ExitStack()
         self.dyn: Any = None
         # no thread starts before the first task; leaving the with block shuts the pool down
@@ -646,7 +654,8 @@ class _Apply:
             created = self.dry_run or status == 201 or _only_ours(answer, self.field_manager)
             action = Action.CREATED if created else Action.CONFIGURED
             return ObjectResult(ref, action, (), kept)
-        diff = tuple(_diff(_comparable(live), _comparable(answer), secret=secret))
+        hiding = _Hiding(secret=secret, values=self.secret_values)
+        diff = tuple(_diff(_comparable(live), _comparable(answer), hiding=hiding))
         if not diff:
             return ObjectResult(ref, Action.UNCHANGED, (), kept)
         if len(diff) > MAX_DIFF_LINES:
@@ -792,8 +801,26 @@ def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _diff(old: Any, new: Any, *, secret: bool, path: str = "") -> Iterator[str]:
-    """One line per changed leaf: ``path: old -> new``; Secret values redacted.
+@dataclass(frozen=True)
+class _Hiding:
+    """What a diff line must not show: a Secret's values (``secret``: its data, stringData
+    and last-applied annotation, by path) and known secret values anywhere (``values``)."""
+
+    secret: bool = False
+    values: tuple[str, ...] = ()
+
+    def hides(self, path: str) -> bool:
+        return self.secret and _secret_path(path)
+
+    def masked(self, value: Any) -> tuple[str, bool]:
+        """``value`` as JSON with every known secret value masked, and whether one was."""
+        text = _json(value)
+        shown = redact_text(text, self.values) if self.values else text
+        return shown, shown != text
+
+
+def _diff(old: Any, new: Any, *, hiding: _Hiding, path: str = "") -> Iterator[str]:
+    """One line per changed leaf: ``path: old -> new``; secrets redacted.
 
     Mappings and lists are descended into. Items of a list of mappings that each have a
     distinct ``name`` (containers, env, ports, volumes...) are matched by name and shown as
@@ -805,44 +832,44 @@ def _diff(old: Any, new: Any, *, secret: bool, path: str = "") -> Iterator[str]:
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}.{key}" if path else str(key)
             if key not in old:
-                yield f"{sub}: (added) {_show(new[key], secret and _secret_path(sub))}"
+                yield f"{sub}: (added) {_show(new[key], sub, hiding)}"
             elif key not in new:
                 yield f"{sub}: (removed)"
             else:
-                yield from _diff(old[key], new[key], secret=secret, path=sub)
+                yield from _diff(old[key], new[key], hiding=hiding, path=sub)
     elif isinstance(old, list) and isinstance(new, list):
-        yield from _diff_list(old, new, secret=secret, path=path)
+        yield from _diff_list(old, new, hiding=hiding, path=path)
     elif old != new:
-        yield f"{path}: {_show_change(old, new, secret and _secret_path(path))}"
+        yield f"{path}: {_show_change(old, new, path, hiding)}"
 
 
-def _diff_list(old: list[Any], new: list[Any], *, secret: bool, path: str) -> Iterator[str]:
+def _diff_list(old: list[Any], new: list[Any], *, hiding: _Hiding, path: str) -> Iterator[str]:
     old_names, new_names = _names(old), _names(new)
     if old_names is None or new_names is None:
         for index in range(max(len(old), len(new))):
             sub = f"{path}[{index}]"
             if index >= len(old):
-                yield f"{sub}: (added) {_show(new[index], secret and _secret_path(sub))}"
+                yield f"{sub}: (added) {_show(new[index], sub, hiding)}"
             elif index >= len(new):
                 yield f"{sub}: (removed)"
             else:
-                yield from _diff(old[index], new[index], secret=secret, path=sub)
+                yield from _diff(old[index], new[index], hiding=hiding, path=sub)
         return
     old_by = dict(zip(old_names, old, strict=True))
     new_by = dict(zip(new_names, new, strict=True))
     for name in new_names:
         sub = f"{path}[{name}]"
         if name in old_by:
-            yield from _diff(old_by[name], new_by[name], secret=secret, path=sub)
+            yield from _diff(old_by[name], new_by[name], hiding=hiding, path=sub)
         else:
-            yield f"{sub}: (added) {_show(new_by[name], secret and _secret_path(sub))}"
+            yield f"{sub}: (added) {_show(new_by[name], sub, hiding)}"
     for name in old_names:
         if name not in new_by:
             yield f"{path}[{name}]: (removed)"
     kept_old = [n for n in old_names if n in new_by]
     kept_new = [n for n in new_names if n in old_by]
     if kept_old != kept_new:
-        yield f"{path}: order {_show_change(kept_old, kept_new, False)}"
+        yield f"{path}: order {_show_change(kept_old, kept_new, path, hiding)}"
 
 
 def _names(items: list[Any]) -> list[str] | None:
@@ -865,19 +892,21 @@ _CONTEXT = 20
 """Characters kept before the first difference when a changed value is shortened."""
 
 
-def _show(value: Any, hide: bool) -> str:
-    if hide:
+def _show(value: Any, path: str, hiding: _Hiding) -> str:
+    if hiding.hides(path):
         return REDACTED
-    text = _json(value)
+    text, _masked = hiding.masked(value)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
-def _show_change(old: Any, new: Any, hide: bool) -> str:
+def _show_change(old: Any, new: Any, path: str, hiding: _Hiding) -> str:
     """``old -> new``; values too long to show whole are both cut around their first
-    difference, so the two sides never look the same."""
-    if hide:
+    difference, so the two sides never look the same. When either side holds a secret
+    both are hidden: the other side is most likely the same secret before or after a
+    rotation, which the render may no longer know."""
+    (before, old_masked), (after, new_masked) = hiding.masked(old), hiding.masked(new)
+    if hiding.hides(path) or old_masked or new_masked:
         return f"{REDACTED} -> {REDACTED}"
-    before, after = _json(old), _json(new)
     at = next(
         (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
         min(len(before), len(after)),
