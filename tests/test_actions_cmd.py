@@ -21,46 +21,13 @@ import pytest
 from commit_train.oneline import clip
 from tests import actions_events, kube_fixtures
 from tests.emulators.github import GitHubEmulator
+from tests.shop import CONFIG as SHOP_CONFIG
+from tests.shop import TEMPLATE
 from tests.test_actions_io import read_outputs
 
 kube = kube_fixtures.kube
 
-CONFIG = """\
-image: ghcr.io/acme/shop
-secrets: [API_KEY]
-checks:
-  ignore: [deploy]
-environments:
-  staging:
-    url: https://staging.shop.example.com
-  production:
-    production: true
-"""
-
-TEMPLATE = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: {{ image }}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: web
-stringData:
-  API_KEY: {{ secrets.API_KEY | quote }}
-"""
+CONFIG = SHOP_CONFIG + "checks:\n  ignore: [deploy]\n"
 
 SECRET = "s3cr3t-value-for-tests"
 

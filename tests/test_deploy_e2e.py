@@ -29,6 +29,7 @@ from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit as EmulatedCommit
 from tests.emulators.kube import KubeEmulator
 from tests.gitrepos import Repo
+from tests.shop import WEB_DEPLOYMENT, WEB_SECRET
 
 kube = kube_fixtures.kube
 
@@ -50,39 +51,21 @@ environments:
     production: true
 """
 
-WEB = """\
+NAMESPACE = """\
 apiVersion: v1
 kind: Namespace
 metadata:
   name: shop
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: {{ image }}
+"""
+
+READS_THE_SECRET = """\
           env:
             - name: API_KEY
               valueFrom:
                 secretKeyRef: {name: web, key: API_KEY}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: web
-stringData:
-  API_KEY: {{ secrets.API_KEY | quote }}
 """
+
+WEB = "---\n".join([NAMESPACE, WEB_DEPLOYMENT + READS_THE_SECRET, WEB_SECRET])
 
 EXTRA = """\
 apiVersion: v1

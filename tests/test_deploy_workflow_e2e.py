@@ -30,46 +30,12 @@ from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit, EmulatedRepo
 from tests.emulators.kube import KubeEmulator
 from tests.gitrepos import Repo
+from tests.shop import CONFIG, TEMPLATE
 from tests.workflow_player import JobRun, StepResult, WorkflowPlayer, preinstall_commit_train
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflow-templates" / "deploy.yml"
 FINAL_STATES = {"success", "failure", "error", "inactive"}
-
-CONFIG = """\
-image: ghcr.io/acme/shop
-secrets: [API_KEY]
-environments:
-  staging:
-    url: https://staging.shop.example.com
-  production:
-    production: true
-"""
-
-TEMPLATE = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: {{ image }}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: web
-stringData:
-  API_KEY: {{ secrets.API_KEY | quote }}
-"""
 
 SECRET = "s3cr3t-api-key-4e1f9c"
 ENVIRONMENT_URL = "https://staging.shop.example.com"
