@@ -204,3 +204,53 @@ def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
         f"{two[:7]}, {three[:7]} (rolled back before), so there is nothing to roll back to; "
         "deploy the commit you want with commit-train deploy"
     )
+
+
+def test_rollback_after_a_failed_rollout_restores_the_live_commit(train: Train, repo: Repo) -> None:
+    from commit_train.pipeline import request_rollback
+
+    one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
+
+    def run(sha: str, *states: DeployState) -> int:
+        deployment = train.deploy("staging", sha).deployment
+        assert deployment is not None
+        for state in states:
+            train.set_status(deployment.id, state)
+        return deployment.id
+
+    run(one, DeployState.IN_PROGRESS, DeployState.SUCCESS)
+    run(two, DeployState.IN_PROGRESS, DeployState.SUCCESS)
+    # three started and failed: it is what the cluster runs, so two is the way back
+    failed = run(three, DeployState.IN_PROGRESS, DeployState.FAILURE)
+
+    dry, rolled = request_rollback(train, "staging", dry_run=True)
+    assert (rolled.id, rolled.sha, dry.commit.sha) == (failed, three, two)
+    assert dry.action == (
+        f"would roll back staging from {three[:7]} to {two[:7]} two (dry run: nothing was recorded)"
+    )
+    real, _ = request_rollback(train, "staging")
+    assert real.deployment is not None
+    assert train.backend.get_deployment(real.deployment.id).payload["rollback_of"] == three
+    train.set_status(real.deployment.id, DeployState.IN_PROGRESS)
+    train.set_status(real.deployment.id, DeployState.SUCCESS)
+
+    # two is live again and three was rolled back from: the next rollback goes to one
+    dry, rolled = request_rollback(train, "staging", dry_run=True)
+    assert (rolled.sha, dry.commit.sha) == (two, one)
+
+
+def test_rollback_ignores_a_failed_deploy_that_never_started(train: Train, repo: Repo) -> None:
+    from commit_train.pipeline import request_rollback
+
+    one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
+    for sha in (one, two):
+        deployment = train.deploy("staging", sha).deployment
+        assert deployment is not None
+        train.set_status(deployment.id, DeployState.SUCCESS)
+    # superseded (error) before it reached in_progress: the cluster still runs two
+    never = train.deploy("staging", three).deployment
+    assert never is not None
+    train.set_status(never.id, DeployState.ERROR)
+
+    dry, live = request_rollback(train, "staging", dry_run=True)
+    assert (live.sha, dry.commit.sha) == (two, one)

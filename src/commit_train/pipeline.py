@@ -338,11 +338,32 @@ def previous_success(
     return None, passed
 
 
+def failed_since_live(
+    deployments: Sequence[Deployment], *, environment: str, live: Deployment
+) -> Deployment | None:
+    """The deployment the cluster may run instead of ``live``: the newest finished
+    deployment of ``environment`` when it started (reached ``in_progress``), failed
+    (``failure`` or ``error``) and was of another commit. A failed rollout stays on the
+    cluster until something replaces it; a deploy superseded before it started never
+    touched it. ``deployments`` is newest first."""
+    newest = next(
+        (d for d in deployments if d.environment == environment and d.state.finished), None
+    )
+    if newest is None or newest.sha == live.sha:
+        return None
+    if newest.state not in (DeployState.FAILURE, DeployState.ERROR):
+        return None
+    started = any(s.state == DeployState.IN_PROGRESS for s in newest.statuses)
+    return newest if started else None
+
+
 def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deployment]:
-    """For ``commit-train rollback``: the live deployment of ``environment`` and the one
-    to go back to (``previous_success``: an earlier good commit, never one rolled back
-    before). ``RefusedError`` (reason ``no-previous-deploy``) when there is no live deploy
-    or nothing to go back to."""
+    """For ``commit-train rollback``: the deployment to roll back from and the one to go
+    back to. When the newest finished deploy failed after it started on another commit
+    (``failed_since_live``: it may still run on the cluster), that one is rolled back to
+    the live commit; otherwise the live one is rolled back to ``previous_success`` (an
+    earlier good commit, never one rolled back before). ``RefusedError`` (reason
+    ``no-previous-deploy``) when there is no live deploy or nothing to go back to."""
     from .train import HISTORY_LIMIT_MAX
 
     train.config.environment(environment)  # NotFoundError naming the known ones
@@ -354,6 +375,9 @@ def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deploym
             reason=NO_PREVIOUS,
             fix="deploy a commit with commit-train deploy",
         )
+    failed = failed_since_live(history, environment=environment, live=live)
+    if failed is not None:
+        return failed, live
     target, passed = previous_success(
         history, environment=environment, not_sha=live.sha, older_than=live
     )
