@@ -400,9 +400,7 @@ def test_a_template_error_names_file_and_line(shop: Shop) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: deploy/templates/broken.yaml:4: ")
     assert "nope" in result.stderr
-    [dep] = shop.deployments()
-    assert states(dep) == ["queued", "in_progress", "failure"]
-    assert dep.statuses[-1].description.startswith("deploy/templates/broken.yaml:4: ")
+    assert shop.deployments() == []  # caught before anything was recorded
     assert shop.kube.get("Deployment", NS, "web") is None  # nothing applied
 
     preview = shop.run("render", "staging")
@@ -410,7 +408,7 @@ def test_a_template_error_names_file_and_line(shop: Shop) -> None:
     assert preview.stderr.startswith("error: deploy/templates/broken.yaml:4: ")
 
 
-def test_an_unreachable_cluster_is_recorded_not_left_in_progress(shop: Shop) -> None:
+def test_a_missing_kubeconfig_records_nothing(shop: Shop) -> None:
     shop.commit("Nowhere to go")
 
     result = shop.run("apply", "staging", env={"KUBECONFIG": str(shop.root / "missing")})
@@ -418,12 +416,39 @@ def test_an_unreachable_cluster_is_recorded_not_left_in_progress(shop: Shop) -> 
     message = f"KUBECONFIG names '{shop.root / 'missing'}', but no such file exists"
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {message}; ")
-    [dep] = shop.deployments()
-    assert states(dep) == ["queued", "in_progress", "failure"]
-    assert dep.statuses[-1].description.startswith(message[:100])
+    assert result.stderr.count("\n") == 1
+    assert shop.deployments() == []
 
 
-def test_a_commit_missing_from_the_checkout_ends_the_deployment_as_error(
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--context", "nope"], {}, "nope"),
+        (["--kubeconfig", "absent.yaml"], {}, "absent.yaml"),
+        ([], {"API_KEY": None}, "API_KEY"),
+    ],
+    ids=["unknown-context", "nonexistent-kubeconfig", "unset-secret"],
+)
+def test_mistakes_caught_before_the_deploy_record_nothing_and_supersede_nothing(
+    shop: Shop, args: list[str], env: dict[str, str | None], expected: str
+) -> None:
+    older = shop.commit("Older")
+    queued = shop.run("deploy", "staging", older)
+    assert queued.exit_code == 0, queued.output
+    shop.commit("Newer")
+
+    result = shop.run("apply", "staging", "HEAD", *args, env=env)
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert expected in result.stderr
+    [dep] = shop.deployments()  # only the older deploy, still queued
+    assert (dep.sha, states(dep)) == (older, ["queued"])
+
+
+def test_a_commit_missing_from_the_checkout_records_nothing(
     tmp_path: Path, kube: KubeEmulator, github_emulator: GitHubEmulator
 ) -> None:
     shop = make_shop(tmp_path, kube)
@@ -440,10 +465,7 @@ def test_a_commit_missing_from_the_checkout_ends_the_deployment_as_error(
         f"error: commit {remote[:12]} is not in the local repository {shop.root}; "
         "fetch it first (git fetch origin)\n"
     )
-    [stored] = gh.deployments
-    recorded = gh.deployment_statuses(stored["id"])
-    assert [s["state"] for s in recorded] == ["queued", "error"]
-    assert recorded[-1]["description"].startswith(f"commit {remote[:12]} is not in the local")
+    assert gh.deployments == []
 
 
 # -- rollback ------------------------------------------------------------------------------

@@ -945,10 +945,19 @@ def rollback_command(
     A new deployment whose payload names the commit it rolls back; with --apply it is
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
-    from .pipeline import carry_out, request_rollback
+    from .pipeline import carry_out, preflight, request_rollback, rollback_target
     from .tables import deploy_json
 
     train = options.train()
+    if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
+        _, target = rollback_target(train, environment)
+        preflight(
+            train,
+            options.git(),
+            environment=environment,
+            sha=target.sha,
+            make_client=_client_factory(kubeconfig, context),
+        )
     requested, live = request_rollback(train, environment, dry_run=dry_run)
     _warn(requested.warnings)
     if not apply_now or dry_run:

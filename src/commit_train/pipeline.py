@@ -795,6 +795,34 @@ def carry_out(
         )
 
 
+def preflight(
+    train: Train,
+    git: GitRepo,
+    *,
+    environment: str,
+    sha: str,
+    make_client: ApiFactory,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Check what can be checked before a deployment is recorded: the Kubernetes client
+    can be built (a kubeconfig, its context) and ``sha``'s tree renders for
+    ``environment`` with every secret set. Raises the error the run would raise."""
+    import os
+
+    from .render import DeploymentInfo, render
+
+    make_client().close()
+    with commit_tree(git, sha) as tree:
+        render(
+            tree,
+            tree_config(tree, train.config),
+            environment=environment,
+            sha=sha,
+            deployment=DeploymentInfo(0, train.actor),
+            env=os.environ if env is None else env,
+        )
+
+
 def apply_ref(
     train: Train,
     git: GitRepo,
@@ -808,14 +836,21 @@ def apply_ref(
     on_line: Lines = _nothing,
     env: Mapping[str, str] | None = None,
 ) -> PipelineResult:
-    """``commit-train apply``: the gate, a deployment (none in a dry run), then the run."""
+    """``commit-train apply``: the gate, a deployment (none in a dry run), then the run.
+
+    Mistakes that show before anything runs (no kubeconfig, an unknown context, an unset
+    secret, a template error) raise before the deployment is created (``preflight``), so
+    they record nothing and supersede nothing."""
+    commit, decision = train.check(environment, ref)
+    if not decision.allowed:
+        raise RefusedError(decision.message, reason=decision.reason)
     if dry_run:
-        commit, decision = train.check(environment, ref)
-        if not decision.allowed:
-            raise RefusedError(decision.message, reason=decision.reason)
         sha, deployment = commit.sha, None
     else:
-        requested = train.deploy(environment, ref)
+        preflight(
+            train, git, environment=environment, sha=commit.sha, make_client=make_client, env=env
+        )
+        requested = train.deploy(environment, commit.sha)
         deployment = requested.deployment
         sha = requested.commit.sha
         on_line(requested.action)
