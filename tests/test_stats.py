@@ -83,14 +83,39 @@ HISTORY = [
     ),
     # c2 and c3 go live together: lead times 3h30 and 2h30
     deploy(3, "production", "c3", "03-01 11:00", ("success", "03-01 11:30"), by="alice"),
-    deploy(4, "staging", "c4", "03-02 11:00", ("failure", "03-02 11:05"), by="bob"),
+    deploy(
+        4,
+        "staging",
+        "c4",
+        "03-02 11:00",
+        ("in_progress", "03-02 11:01"),
+        ("failure", "03-02 11:05"),
+        by="bob",
+    ),
     deploy(5, "staging", "c4", "03-02 12:00", ("success", "03-02 12:10"), by="bob"),
     # production breaks at 13:20 and is restored by a rollback at 13:50 (30 minutes)
-    deploy(6, "production", "c4", "03-02 13:00", ("failure", "03-02 13:20"), by="bob"),
+    deploy(
+        6,
+        "production",
+        "c4",
+        "03-02 13:00",
+        ("in_progress", "03-02 13:01"),
+        ("failure", "03-02 13:20"),
+        by="bob",
+    ),
     deploy(7, "production", "c3", "03-02 13:30", ("success", "03-02 13:50"), by="bob"),
     # c4 goes live a day later: lead time 24h30
     deploy(8, "production", "c4", "03-03 10:00", ("success", "03-03 10:30"), by="carol"),
-    deploy(9, "staging", "c5", "03-03 12:00", ("error", "03-03 12:01"), by="carol"),
+    # superseded by 10 while queued: it never ran, so it is no change (not a failure)
+    deploy(
+        9,
+        "staging",
+        "c5",
+        "03-03 12:00",
+        ("queued", "03-03 12:00"),
+        ("error", "03-03 13:01"),
+        by="carol",
+    ),
     deploy(
         10,
         "staging",
@@ -101,7 +126,15 @@ HISTORY = [
         by="carol",
     ),
     # broken again, not restored within the window
-    deploy(11, "production", "c5", "03-03 14:00", ("failure", "03-03 14:10"), by="carol"),
+    deploy(
+        11,
+        "production",
+        "c5",
+        "03-03 14:00",
+        ("in_progress", "03-03 14:01"),
+        ("failure", "03-03 14:10"),
+        by="carol",
+    ),
     # recorded offline on the 3rd, copied to GitHub by sync on the 4th
     deploy(
         12,
@@ -133,8 +166,8 @@ def test_known_answers() -> None:
     assert [d.isoformat() for d in stats.days] == ["2025-03-01", "2025-03-02", "2025-03-03"]
     staging, production = stats.environments
     assert staging.per_day == (1, 2, 3)
-    assert (staging.succeeded, staging.failed) == (3, 2)
-    assert staging.change_failure_rate == 0.4
+    assert (staging.succeeded, staging.failed) == (3, 1)  # 9 never ran: not counted
+    assert staging.change_failure_rate == 0.25
     assert production.per_day == (1, 2, 2)
     assert (production.succeeded, production.failed) == (3, 2)
     assert production.change_failure_rate == 0.4
@@ -159,7 +192,7 @@ def test_table() -> None:
         "acme/shop: 11 deploys from 2025-03-01 to 2025-03-03 (3 days)\n"
         "\n"
         "ENVIRONMENT  DEPLOYS  PER DAY  FAILED  CHANGE FAILURE RATE\n"
-        "staging      6        2.0      2/5     40%\n"
+        "staging      6        2.0      1/4     25%\n"
         "production   5        1.7      2/5     40%\n"
         "\n"
         "lead time, commit to live in production: median 3h 30m over 3 commits\n"
@@ -189,8 +222,8 @@ def test_json_shape() -> None:
                 "deploys": 6,
                 "per_day": [1, 2, 3],
                 "succeeded": 3,
-                "failed": 2,
-                "change_failure_rate": 0.4,
+                "failed": 1,
+                "change_failure_rate": 0.25,
             },
             {
                 "name": "production",
@@ -318,7 +351,9 @@ def test_stats_command_on_the_local_journal(tmp_path: Path) -> None:
     repo = Repo(tmp_path / "shop")
     first = repo.commit("Start the shop")  # committed 2025-03-03 09:0x (fixed dates)
     second = repo.commit("Add the checkout button")
-    times = ticking("03-03 10:00", "03-03 10:00", "03-03 10:30", "03-04 09:00", "03-04 09:00")
+    times = ticking(
+        "03-03 10:00", "03-03 10:00", "03-03 10:30", "03-04 09:00", "03-04 09:00", "03-04 09:00"
+    )
     local = LocalBackend(repo.root, creator="bot", clock=lambda: next(times))
     one = local.create_deployment(
         sha=first, environment="production", payload={"requested_by": "alice"},
@@ -330,6 +365,7 @@ def test_stats_command_on_the_local_journal(tmp_path: Path) -> None:
         sha=second, environment="staging", payload={"requested_by": "bob"},
         description="", production=False,
     )  # fmt: skip
+    local.add_status(two.id, state=DeployState.IN_PROGRESS)
     local.add_status(two.id, state=DeployState.FAILURE)
 
     chart = tmp_path / "deploys.svg"
@@ -397,7 +433,10 @@ def test_stats_command_against_github(github_emulator: GitHubEmulator, tmp_path:
         created_at=at("03-02 10:00"),
     )
     gh.add_deployment(
-        new, environment="staging", statuses=["failure"], created_at=at("03-02 09:00")
+        new,
+        environment="staging",
+        statuses=["in_progress", "failure"],
+        created_at=at("03-02 09:00"),
     )
     (tmp_path / ".commit-train.yml").write_text(
         "environments:\n  staging: {}\n  production:\n    production: true\n"
@@ -435,3 +474,45 @@ def test_stats_command_against_github(github_emulator: GitHubEmulator, tmp_path:
     assert backend.request_count == 3
     assert [c.sha for c in found.commits] == [new, old]
     assert len(found.deployments) == 3
+
+
+def test_a_deploy_superseded_before_it_ran_is_no_change_and_no_incident() -> None:
+    history = [
+        deploy(1, "production", "c3", "03-01 10:00", ("success", "03-01 10:05"), by="alice"),
+        # queued, then closed as error when 3 started: it never touched the cluster
+        deploy(
+            2,
+            "production",
+            "c4",
+            "03-02 10:00",
+            ("queued", "03-02 10:00"),
+            ("error", "03-02 11:01"),
+            by="bob",
+        ),
+        deploy(
+            3,
+            "production",
+            "c5",
+            "03-02 11:00",
+            ("queued", "03-02 11:00"),
+            ("in_progress", "03-02 11:01"),
+            ("success", "03-02 11:05"),
+            by="bob",
+        ),
+        # started, then failed: a change that failed
+        deploy(
+            4,
+            "production",
+            "c5",
+            "03-03 10:00",
+            ("in_progress", "03-03 10:01"),
+            ("error", "03-03 10:02"),
+            by="carol",
+        ),
+    ]
+    stats = compute(history, COMMITS, environments={"production": True}, since=SINCE, until=UNTIL)
+    [production] = stats.environments
+    assert production.per_day == (1, 2, 1)
+    assert (production.succeeded, production.failed) == (2, 1)
+    assert production.change_failure_rate == 1 / 3
+    assert (stats.time_to_restore.incidents, stats.time_to_restore.restored) == (1, 0)

@@ -12,7 +12,8 @@ deploys per day
     ``sync`` copied it to GitHub.
 change failure rate
     Per environment: failed deploys / finished deploys. A deploy's outcome is its first
-    finishing status: ``success``, or ``failure``/``error`` (failed). A deploy retired
+    finishing status: ``success``, or ``failure``/``error`` (failed) after it started
+    (``in_progress``). A deploy that never started (superseded while queued), retired
     (``inactive``) without ever finishing, or still running, is not counted.
 lead time
     For each commit of the default branch, from its commit time to the first moment it was
@@ -21,7 +22,7 @@ lead time
     commit counts once, in the window its first success falls in; the median is reported.
     Rolling back makes nothing new live.
 time to restore
-    Per production environment: from a failed deploy (its failing status) to the next
+    Per production environment: from a failed deploy that started (its failing status) to the next
     successful deploy of that environment (its success status). Failures in a row are one
     incident, timed from the first. Incidents opened in the window count; the mean is over
     those restored.
@@ -131,10 +132,19 @@ def requested_at(deployment: Deployment) -> datetime:
 
 
 def outcome(deployment: Deployment) -> tuple[DeployState, datetime] | None:
-    """The first finishing status (``success``, ``failure`` or ``error``) and its time."""
+    """The first finishing status (``success``, ``failure`` or ``error``) and its time.
+
+    A ``failure`` or ``error`` counts only after the deploy started (an ``in_progress``
+    status before it): one that never started (superseded by a newer deploy, refused
+    before it ran) changed nothing, so it has no outcome."""
+    started = False
     for status in deployment.statuses:
-        if status.state == DeployState.SUCCESS or status.state in _FAILED:
+        if status.state == DeployState.IN_PROGRESS:
+            started = True
+        elif status.state == DeployState.SUCCESS:
             return status.state, status.created_at
+        elif status.state in _FAILED:
+            return (status.state, status.created_at) if started else None
     return None
 
 
