@@ -408,6 +408,21 @@ def test_a_template_error_names_file_and_line(shop: Shop) -> None:
     assert preview.stderr.startswith("error: deploy/templates/broken.yaml:4: ")
 
 
+def test_render_of_a_commit_without_templates_names_the_commit(shop: Shop) -> None:
+    shop.remove("web.yaml")
+    bare = shop.commit("Before the manifests")
+    shop.write("web.yaml", WEB)  # in the working tree only
+
+    result = shop.run("render", "staging", bare)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: deploy/templates is not in commit {bare[:7]}; "
+        "commit it, or render the working tree without REF\n"
+    )
+    assert shop.run("render", "staging").exit_code == 0
+
+
 def test_a_missing_kubeconfig_records_nothing(shop: Shop) -> None:
     shop.commit("Nowhere to go")
 

@@ -743,9 +743,16 @@ def render_ref(
         )
     sha = git.resolve(ref).sha
     with commit_tree(git, sha) as tree:
+        committed = tree_config(tree, config)
+        folder = committed.manifests.path.strip("/")
+        if not (tree / folder).is_dir():
+            raise RenderError(
+                f"{folder} is not in commit {sha[:7]}",
+                fix="commit it, or render the working tree without REF",
+            )
         return render(
             tree,
-            tree_config(tree, config),
+            committed,
             environment=environment,
             sha=sha,
             env=environ,
