@@ -611,11 +611,18 @@ def test_environment_variable_wins_over_the_blob_and_empty_counts_as_unset() -> 
 
 def test_missing_secret_names_it_and_where_it_was_looked_for(tmp_path: Path) -> None:
     cfg = make_repo(tmp_path, {"s.yaml": SECRET_AND_CONFIGMAP})
-    assert error_of(tmp_path, cfg, env={"DB_PASSWORD": PASSWORD}) == (
+    on_a_runner = {"DB_PASSWORD": PASSWORD, "GITHUB_ACTIONS": "true"}
+    assert error_of(tmp_path, cfg, env=on_a_runner) == (
         "secret 'API_TOKEN' is not set: looked for the environment variable API_TOKEN (unset) "
         "and the key API_TOKEN in COMMIT_TRAIN_SECRETS (unset); pass it to the step as "
         "env: API_TOKEN: ${{ secrets.API_TOKEN }}, or set COMMIT_TRAIN_SECRETS: "
         "${{ toJSON(secrets) }}"
+    )
+    # in a terminal: the shell's words, not a workflow's
+    assert error_of(tmp_path, cfg, env={"DB_PASSWORD": PASSWORD}) == (
+        "secret 'API_TOKEN' is not set: looked for the environment variable API_TOKEN (unset) "
+        "and the key API_TOKEN in COMMIT_TRAIN_SECRETS (unset); export API_TOKEN=... in this "
+        "shell, or set COMMIT_TRAIN_SECRETS to a JSON object of names and values"
     )
     blob = json.dumps({"DB_PASSWORD": PASSWORD})
     message = error_of(tmp_path, cfg, env={"API_TOKEN": "", "COMMIT_TRAIN_SECRETS": blob})

@@ -536,11 +536,20 @@ def read_secrets(
             continue
         variable = "empty" if name in env else "unset"
         in_blob = "has no such key" if blob is not None else blob_state
+        if env.get("GITHUB_ACTIONS") == "true":  # a workflow step: say it in workflow terms
+            fix = (
+                f"pass it to the step as env: {name}: ${{{{ secrets.{name} }}}}, "
+                f"or set {SECRETS_BLOB}: ${{{{ toJSON(secrets) }}}}"
+            )
+        else:
+            fix = (
+                f"export {name}=... in this shell, or set {SECRETS_BLOB} to a JSON object "
+                "of names and values"
+            )
         raise RenderError(
             f"secret {name!r} is not set: looked for the environment variable {name} "
             f"({variable}) and the key {name} in {SECRETS_BLOB} ({in_blob})",
-            fix=f"pass it to the step as env: {name}: ${{{{ secrets.{name} }}}}, "
-            f"or set {SECRETS_BLOB}: ${{{{ toJSON(secrets) }}}}",
+            fix=fix,
         )
     return found
 
