@@ -60,3 +60,30 @@ def test_malformed_kubeconfigs_end_in_one_line(tmp_path: Path, text: str, messag
         assert line == f"the kubeconfig {path} {message}"
     else:
         assert line.endswith("; check the file with `kubectl config view`")
+
+
+def test_an_unreachable_cluster_is_one_short_line(tmp_path: Path) -> None:
+    import socket
+
+    from commit_train.kube.client import dynamic_client
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: u}}]\n"
+    )
+    api = api_client(kubeconfig=kubeconfig)
+    try:
+        with pytest.raises(KubeError) as caught, dynamic_client(api):
+            pass
+    finally:
+        api.close()
+    assert str(caught.value) == (
+        f"cannot reach the Kubernetes API at http://127.0.0.1:{port}: connection refused "
+        f"(127.0.0.1:{port}); check the cluster address and credentials in the kubeconfig"
+    )

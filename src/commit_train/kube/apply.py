@@ -54,7 +54,7 @@ from .. import __version__
 from ..errors import KubeError
 from ..oneline import one_line
 from ..redact import redact_text
-from .client import dynamic_client
+from .client import connection_problem, dynamic_client
 
 FIELD_MANAGER = "commit-train"
 """Who owns the fields commit-train applies (``metadata.managedFields[].manager``)."""
@@ -943,7 +943,7 @@ def _api_errors(doing: str, *, ref: ObjectRef | None = None) -> Iterator[None]:
         raise api_error(doing, exc, ref=ref) from exc
     except HTTPError as exc:
         raise KubeError(
-            f"cannot {doing}: the Kubernetes API server did not answer ({one_line(str(exc))})",
+            f"cannot {doing}: the Kubernetes API server did not answer ({connection_problem(exc)})",
             fix="check the cluster address in the kubeconfig and that the cluster is up",
         ) from exc
 

@@ -195,6 +195,32 @@ def _one_line(exc: BaseException) -> str:
     return one_line(str(exc)) or type(exc).__name__
 
 
+def connection_problem(exc: BaseException) -> str:
+    """Why a request reached no server, short: ``connection refused (127.0.0.1:6443)``,
+    ``connection timed out (...)``, ``host not found (...)``, ``TLS failed (...)``; any
+    other error as its one line. urllib3 wraps the cause (and repeats the pool and url)."""
+    from urllib3.exceptions import HTTPError, MaxRetryError
+
+    if not isinstance(exc, HTTPError):
+        return _one_line(exc)
+    pool = getattr(exc, "pool", None)
+    cause: BaseException | None = exc.reason if isinstance(exc, MaxRetryError) else exc
+    text = _one_line(cause) if cause is not None else _one_line(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        what = "connection refused"
+    elif "timed out" in lowered or "timeout" in lowered:
+        what = "connection timed out"
+    elif "name or service not known" in lowered or "resolve" in lowered or "nodename" in lowered:
+        what = "host not found"
+    elif "ssl" in lowered or "certificate" in lowered:
+        what = "TLS failed"
+    else:
+        return text
+    host, port = getattr(pool, "host", None), getattr(pool, "port", None)
+    return f"{what} ({host}:{port})" if host else what
+
+
 @contextlib.contextmanager
 def dynamic_client(api: Any) -> Iterator[Any]:
     """A ``kubernetes.dynamic.DynamicClient`` over ``api`` with its own discovery cache.
@@ -216,7 +242,7 @@ def dynamic_client(api: Any) -> Iterator[Any]:
         except (ApiException, HTTPError) as exc:
             host = getattr(getattr(api, "configuration", None), "host", "?")
             raise KubeError(
-                f"cannot reach the Kubernetes API at {host}: {_one_line(exc)}",
+                f"cannot reach the Kubernetes API at {host}: {connection_problem(exc)}",
                 fix="check the cluster address and credentials in the kubeconfig",
             ) from exc
         yield dyn
