@@ -152,7 +152,7 @@ def test_the_holder_unlocks_and_unlock_json(repo: Repo) -> None:
         "global": False,
         "unlocked_by": "alice",
         "forced": False,
-        "reason": "",
+        "reason": None,
     }
     assert doc["lock"]["holder"] == "alice"
     assert set(doc["lock"]) == LOCK_KEYS

@@ -575,7 +575,7 @@ def unlock_command(
                 "global": lock.is_global,
                 "unlocked_by": done.by,
                 "forced": done.forced,
-                "reason": done.reason,
+                "reason": done.reason or None,
                 "lock": lock_json(lock, train.clock()),
             }
         )
@@ -833,18 +833,19 @@ def _seconds(timeout: str | None) -> float | None:
 
 
 def _show_run(result: Any, *, as_json: bool) -> None:
-    """Print a pipeline result; a failed rollout ends as the error line (exit 1)."""
+    """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
+    once: its diagnosis goes to stdout, its summary only as the error."""
     from .errors import KubeError
     from .pipeline import result_json
 
     _warn(result.warnings)
     if as_json:
         _echo_json(result_json(result))
-    else:
-        if not result.ok:
-            for line in result.run.details[2:]:
-                click.echo(line)
+    elif result.ok:
         click.echo(result.run.summary)
+    else:
+        for line in result.run.details[2:]:
+            click.echo(line)
     if not result.ok:
         extra = f"; {result.rollback.line}" if result.rollback is not None else ""
         raise KubeError(f"{result.run.summary}{extra}")
