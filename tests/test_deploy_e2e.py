@@ -463,6 +463,25 @@ def test_mistakes_caught_before_the_deploy_record_nothing_and_supersede_nothing(
     assert (dep.sha, states(dep)) == (older, ["queued"])
 
 
+def test_rollback_apply_with_an_unknown_context_records_nothing(shop: Shop) -> None:
+    from commit_train.models import DeployState
+
+    journal = LocalBackend(shop.root)
+    for title in ("Good", "Newer"):
+        sha = shop.commit(title)
+        dep = journal.create_deployment(
+            sha=sha, environment="staging", payload={}, description="", production=False
+        )
+        journal.add_status(dep.id, state=DeployState.SUCCESS)
+
+    result = shop.run("rollback", "staging", "--apply", "--context", "nope")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: context 'nope' is not in the kubeconfig ")
+    assert len(shop.deployments()) == 2  # no rollback recorded
+
+
 def test_a_commit_missing_from_the_checkout_records_nothing(
     tmp_path: Path, kube: KubeEmulator, github_emulator: GitHubEmulator
 ) -> None:
