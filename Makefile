@@ -19,6 +19,7 @@ demo: $(BIN)/commit-train
 lint: $(BIN)/commit-train
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(BIN)/commit-train
 	$(BIN)/mypy

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import github
 from tests.emulators.github import running
 
-from commit_train.github import GitHubBackend
+from commit_train.backends.github.backend import GitHubBackend
 from commit_train.models import DeployState
 
 ENVIRONMENTS = ["production", "staging", "dev"]

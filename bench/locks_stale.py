@@ -18,11 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.emulators.github import running
 
 from commit_train import config
+from commit_train.backends.github.backend import GitHubBackend
 from commit_train.errors import RefusedError
-from commit_train.github import GitHubBackend
-from commit_train.locks import GitHubLockStore
 from commit_train.models import DeployState
-from commit_train.train import Train
+from commit_train.service.locks import GitHubLockStore
+from commit_train.service.train import Train
 
 CONFIG = config.parse(
     """

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from commit_train import config as config_module
-from commit_train.render import render
+from commit_train.render.templates import render
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from commit_train.actions_cmd import BODIES, SPECS
-from commit_train.actions_io import input_env_name
+from commit_train.faces.actions.io import input_env_name
+from commit_train.faces.actions.steps import BODIES, SPECS
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION_DIRS = sorted(p.parent for p in (ROOT / "actions").glob("*/action.yml"))

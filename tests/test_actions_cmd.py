@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from commit_train.oneline import clip
+from commit_train.core.text import clip
 from tests import actions_events, kube_fixtures
 from tests.emulators.github import GitHubEmulator
 from tests.shop import CONFIG as SHOP_CONFIG
@@ -87,7 +87,7 @@ class Runner:
         for key, value in inputs.items():
             env["INPUT_" + key.upper()] = value
         done = subprocess.run(
-            [sys.executable, "-m", "commit_train.actions_cmd", name],
+            [sys.executable, "-m", "commit_train.faces.actions.steps", name],
             env=env,
             capture_output=True,
             text=True,
@@ -337,8 +337,8 @@ def test_stale_commit_notifier_lists_commits_waiting_too_long(
 def test_stale_commit_notifier_is_quiet_while_the_environment_is_locked(
     github_emulator: GitHubEmulator, tmp_path: Path
 ) -> None:
-    from commit_train.github import GitHubBackend
-    from commit_train.locks import GitHubLockStore
+    from commit_train.backends.github.backend import GitHubBackend
+    from commit_train.service.locks import GitHubLockStore
 
     repo = github_emulator.create_repo("acme/shop", default_branch="main")
     now = datetime.now(UTC)
@@ -419,9 +419,9 @@ def test_a_dead_webhook_never_fails_set_deployment_status(shop: Any, tmp_path: P
 def test_the_own_run_rule_reads_rest_check_runs_by_their_details_url() -> None:
     """REST check runs carry no workflow run; their details URL names it
     (``/actions/runs/<run id>/job/<job id>``), so the gate's own-run rule holds there too."""
-    from commit_train.actions_cmd import own_run
-    from commit_train.actions_io import Runtime
-    from commit_train.github import checks_from_rest
+    from commit_train.backends.github.backend import checks_from_rest
+    from commit_train.faces.actions.io import Runtime
+    from commit_train.faces.actions.steps import own_run
     from commit_train.models import OwnRun
 
     def run(name: str, run_id: int, status: str = "completed") -> dict[str, Any]:
@@ -440,7 +440,7 @@ def test_the_own_run_rule_reads_rest_check_runs_by_their_details_url() -> None:
     assert [c.name for c in checks.without_run(OwnRun(run_id=9001)).checks] == ["test"]
     assert checks.without_run(OwnRun(run_id=900)).checks == checks.checks, "900 is not 9001"
 
-    from commit_train.actions_cmd import SPECS
+    from commit_train.faces.actions.steps import SPECS
 
     spec = SPECS["build-gate"]
     env = {"GITHUB_RUN_ID": "9001", "GITHUB_WORKFLOW": "Deploy"}

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from commit_train import actions_io
-from commit_train.actions_io import (
+from commit_train.errors import UsageError
+from commit_train.faces.actions import io as actions_io
+from commit_train.faces.actions.io import (
     ActionSpec,
     DeploymentEvent,
     DispatchEvent,
@@ -19,7 +20,6 @@ from commit_train.actions_io import (
     Runtime,
     ScheduleEvent,
 )
-from commit_train.errors import UsageError
 from tests import actions_events
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.cli import cli
-from commit_train.ledger import LocalBackend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.faces.cli.main import cli
 from commit_train.models import DeployState
 from tests.gitrepos import Repo, many_objects
 

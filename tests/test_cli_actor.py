@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.cli import cli
+from commit_train.faces.cli.main import cli
 from tests.gitrepos import Repo
 
 CONFIG = "version: 1\nenvironments:\n  staging: {}\n"

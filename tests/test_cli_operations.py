@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from commit_train import gate, journal_sync, locks, pipeline
-from commit_train.ledger import LocalBackend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.core import gate
 from commit_train.models import DeployState
+from commit_train.service import locks, pipeline
+from commit_train.service import offline as journal_sync
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer
 from tests.test_cli import run

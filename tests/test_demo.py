@@ -4,8 +4,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from commit_train.cli import cli
-from commit_train.demo import run_demo
+from commit_train.faces.cli.main import cli
+from commit_train.faces.demo import run_demo
 from commit_train.gitrepo import GitRepo
 from commit_train.models import DeployState
 

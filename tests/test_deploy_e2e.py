@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.cli import cli
-from commit_train.ledger import LocalBackend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.faces.cli.main import cli
 from tests import kube_fixtures
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit as EmulatedCommit

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from commit_train.core.text import DESCRIPTION_LIMIT
 from commit_train.errors import KubeError
 from commit_train.kube.diagnose import (
     Diagnosis,
@@ -22,7 +23,6 @@ from commit_train.kube.diagnose import (
     pods_of,
     selector_matches,
 )
-from commit_train.oneline import DESCRIPTION_LIMIT
 
 NS = "prod"
 IMAGE = "ghcr.io/acme/web:1a2b3c4d5e6f"

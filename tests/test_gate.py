@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from commit_train import config
-from commit_train.gate import REASONS, Decision, decide
+from commit_train.core.gate import REASONS, Decision, decide
 from commit_train.models import Check, Checks, CheckState
 
 SHA = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d"

@@ -13,14 +13,14 @@ import requests
 from click.testing import CliRunner
 
 from commit_train import config
-from commit_train import github as gh
-from commit_train.cli import cli
+from commit_train.backends.github import backend as gh
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.journal import LocalBackend
 from commit_train.errors import AmbiguousRefError, GitHubError, NotFoundError, RefusedError
-from commit_train.github import GitHubBackend
-from commit_train.ledger import LocalBackend
-from commit_train.locks import GitHubLockStore, lock_ref
+from commit_train.faces.cli.main import cli
 from commit_train.models import DeployState
-from commit_train.train import Train
+from commit_train.service.locks import GitHubLockStore, lock_ref
+from commit_train.service.train import Train
 from tests.gitrepos import Repo
 
 SCHEMA = (

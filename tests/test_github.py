@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from commit_train import github as gh
+from commit_train.backends.github import backend as gh
+from commit_train.backends.github.backend import GitHubBackend
 from commit_train.errors import (
     AmbiguousRefError,
     AuthError,
@@ -23,7 +24,6 @@ from commit_train.errors import (
     RateLimitError,
     UsageError,
 )
-from commit_train.github import GitHubBackend
 from commit_train.models import CheckState, DeployState
 
 SCHEMA = (
@@ -706,8 +706,8 @@ def test_success_retires_older_non_production_deployments_only(shop):
 
 def test_a_production_history_of_three_successes(shop):
     from commit_train import config
-    from commit_train.pipeline import rollback_target
-    from commit_train.train import Train
+    from commit_train.service.pipeline import rollback_target
+    from commit_train.service.train import Train
 
     shas = [shop.repo.commit(title) for title in ("One", "Two", "Three", "Four")]
     ids = []

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from commit_train import github as gh
+from commit_train.backends.github import backend as gh
 from commit_train.models import CheckState, DeployState, parse_time
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "github-api"

@@ -13,7 +13,7 @@ from tests.gitrepos import Repo
 
 PROBE = """
 import json, sys
-from commit_train.cli import main
+from commit_train.faces.cli.main import main
 sys.argv = ["commit-train", *json.loads(sys.argv[1])]
 try:
     main()
@@ -55,7 +55,8 @@ def test_importing_the_package_is_cheap() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, commit_train, commit_train.train, commit_train.ledger;"
+            "import sys, commit_train, commit_train.service.train,"
+            " commit_train.backends.local.journal;"
             "heavy = {'github', 'kubernetes', 'click'};"
             "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))",
         ],

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from commit_train import redact
+from commit_train.core import redact
 from commit_train.errors import KubeError
 from commit_train.kube import apply as kube_apply
 from commit_train.kube.apply import (

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from commit_train import config
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.journal import LocalBackend
 from commit_train.errors import NotFoundError, RefusedError, UsageError
-from commit_train.github import GitHubBackend
-from commit_train.ledger import LocalBackend
-from commit_train.locks import GitHubLockStore, LocalLockStore, lock_ref
 from commit_train.models import DeployState
-from commit_train.train import Train
+from commit_train.service.locks import GitHubLockStore, LocalLockStore, lock_ref
+from commit_train.service.train import Train
 from tests.gitrepos import Repo
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

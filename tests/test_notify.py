@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from commit_train import config
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.core.routes import routes_for
 from commit_train.errors import ConfigError
-from commit_train.ledger import LocalBackend
-from commit_train.notify import Event, Notice, Notifier, routes_for, slack_payload
-from commit_train.train import Train
+from commit_train.faces.notify import WebhookNotifier as Notifier
+from commit_train.faces.notify import slack_payload
+from commit_train.models import Event, Notice
+from commit_train.service.train import Train
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer, problems
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.cli import cli
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.journal import LocalBackend
 from commit_train.config import parse
 from commit_train.errors import GitHubUnavailableError, RefusedError
-from commit_train.github import GitHubBackend
-from commit_train.journal_sync import (
+from commit_train.faces.cli.main import cli
+from commit_train.models import DeployState
+from commit_train.service.offline import (
     entries,
     offline_deploy,
     pending,
@@ -29,8 +31,6 @@ from commit_train.journal_sync import (
     sync_json,
     unreachable,
 )
-from commit_train.ledger import LocalBackend
-from commit_train.models import DeployState
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit as EmulatedCommit
 from tests.emulators.github_model import EmulatedRepo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commit_train.oneline import DESCRIPTION_LIMIT, clip, one_line
+from commit_train.core.text import DESCRIPTION_LIMIT, clip, one_line
 
 
 @pytest.mark.parametrize(

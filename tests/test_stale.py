@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from commit_train import config
-from commit_train.github import GitHubBackend
-from commit_train.ledger import LocalBackend
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.faces.notify import WebhookNotifier as Notifier
 from commit_train.models import DeployState
-from commit_train.notify import Notifier
-from commit_train.stale import age_text
-from commit_train.train import Train
+from commit_train.service.stale import age_text
+from commit_train.service.train import Train
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from commit_train.cli import cli
-from commit_train.github import GitHubBackend
-from commit_train.ledger import LocalBackend
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.faces.cli.main import cli
 from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState
-from commit_train.stats import (
+from commit_train.service.stats import (
     compute,
     duration_text,
     gather,

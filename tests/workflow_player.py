@@ -1166,7 +1166,7 @@ def preinstall_commit_train(runner_temp: Path, actions_root: Path) -> Path:
     test environment's commit-train (no install during a test). Returns the executable.
 
     While the CLI lacks the ``action`` group, the seeded executable is a small wrapper that
-    runs ``python -m commit_train.actions_cmd`` for ``action NAME``.
+    runs ``python -m commit_train.faces.actions.steps`` for ``action NAME``.
     """
     root = str(actions_root.resolve())
     key = hashlib.sha256(root.encode()).hexdigest()[:16]
@@ -1183,7 +1183,7 @@ def preinstall_commit_train(runner_temp: Path, actions_root: Path) -> Path:
             "# commit-train without the action group yet: run it from its module\n"
             'if [ "$1" = action ]; then\n'
             "  shift\n"
-            f'  exec "{sys.executable}" -m commit_train.actions_cmd "$@"\n'
+            f'  exec "{sys.executable}" -m commit_train.faces.actions.steps "$@"\n'
             "fi\n"
             f'exec "{real}" "$@"\n'
         )

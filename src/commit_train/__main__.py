@@ -1,3 +1,3 @@
-from commit_train.cli import main
+from commit_train.faces.cli.main import main
 
 main()

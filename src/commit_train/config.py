@@ -34,7 +34,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from commit_train.errors import ConfigError
 
 CONFIG_FILE = ".commit-train.yml"
 
@@ -146,7 +146,7 @@ class Config(_Strict):
     notify: Notify | None = None  # the route of environments without their own
 
     def environment(self, name: str) -> Environment:
-        from .errors import NotFoundError
+        from commit_train.errors import NotFoundError
 
         try:
             return self.environments[name]

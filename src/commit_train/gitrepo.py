@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AmbiguousRefError, GitError, NotFoundError
-from .models import Commit, parse_time
+from commit_train.errors import AmbiguousRefError, GitError, NotFoundError
+from commit_train.models import Commit, parse_time
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 # scheme://[user[:password]@]host[:port]/owner/name[.git][/]

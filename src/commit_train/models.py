@@ -302,3 +302,48 @@ class Lock:
     @property
     def is_global(self) -> bool:
         return self.environment == "*"
+
+
+# -- notifications ------------------------------------------------------------------------
+
+
+class Event(StrEnum):
+    DEPLOY_REQUESTED = "deploy-requested"
+    DEPLOY_STARTED = "deploy-started"
+    DEPLOY_SUCCEEDED = "deploy-succeeded"
+    DEPLOY_FAILED = "deploy-failed"
+    ROLLED_BACK = "rolled-back"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    STALE_COMMITS = "stale-commits"
+
+
+@dataclass(frozen=True)
+class StaleLine:
+    """One commit of a stale reminder."""
+
+    sha: str
+    title: str
+    author: str
+    age: str  # "2d 3h"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event to tell people about."""
+
+    event: Event
+    environment: str  # "*" for the global lock
+    actor: str
+    repo: str
+    sha: str = ""
+    title: str = ""
+    run_url: str | None = None
+    detail: str = ""  # a lock's reason, a failure's description...
+    commits: tuple[StaleLine, ...] = ()
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    warnings: list[str] = field(default_factory=list)

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .models import (
+from commit_train.models import (
     Checks,
     Commit,
     Deployment,
     DeploymentStatus,
     DeployState,
     GateFacts,
+    Notice,
+    SendReport,
     Snapshot,
 )
 
@@ -98,3 +100,9 @@ class Backend(Protocol):
         """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
         100), each with all its statuses: the promotion-order rule's one question."""
         ...
+
+
+class Notifier(Protocol):
+    """Tells people about a notice; a failure to tell is a warning, never an error."""
+
+    def send(self, notice: Notice) -> SendReport: ...

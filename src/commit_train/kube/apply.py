@@ -50,11 +50,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .. import __version__
-from ..errors import KubeError
-from ..oneline import one_line
-from ..redact import redact_text
-from .client import connection_problem, dynamic_client
+from commit_train import __version__
+from commit_train.core.redact import redact_text
+from commit_train.core.text import one_line
+from commit_train.errors import KubeError
+from commit_train.kube.client import connection_problem, dynamic_client
 
 FIELD_MANAGER = "commit-train"
 """Who owns the fields commit-train applies (``metadata.managedFields[].manager``)."""

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import KubeError
-from ..oneline import one_line
+from commit_train.core.text import one_line
+from commit_train.errors import KubeError
 
 DEFAULT_POOL_SIZE = 16
 """Connections kept open: the default apply concurrency (8) plus room for the watches."""

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from commit_train.core.text import clip
 from commit_train.errors import KubeError
 from commit_train.kube import rollout
 from commit_train.models import parse_time
-from commit_train.oneline import clip
 
 """GitHub's limit for a deployment status ``description``."""
 

@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import KubeError
-from . import rollout
-from .apply import ObjectRef, api_error
-from .client import dynamic_client
+from commit_train.errors import KubeError
+from commit_train.kube import rollout
+from commit_train.kube.apply import ObjectRef, api_error
+from commit_train.kube.client import dynamic_client
 
 WATCH_SECONDS = 240
 """How long one watch request lasts before the server closes it and we list again."""
@@ -335,7 +335,7 @@ class _Waiter:
 
     def diagnose(self, status: WorkloadStatus) -> Any:
         """Why ``status``'s workload did not finish, from its pods and its namespace's events."""
-        from .diagnose import diagnose
+        from commit_train.kube.diagnose import diagnose
 
         ref = status.ref
         obj = self.objects.get(ref) or {

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC
 
-from .config import CONFIG_FILE, Config
-from .models import Checks, CheckState, Lock
+from commit_train.config import CONFIG_FILE, Config
+from commit_train.models import Checks, CheckState, Lock
 
 OK = "ok"
 UNKNOWN_ENVIRONMENT = "unknown-environment"

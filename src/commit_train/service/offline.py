@@ -39,15 +39,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import gate
-from .config import Config
-from .errors import RefusedError, TemporaryGitHubError, UsageError
-from .ledger import LocalBackend
-from .models import Commit, Deployment, DeploymentStatus, DeployState, iso_utc, utc_now
-from .oneline import clip, one_line
-from .ports import Backend
-from .stats import requested_at
-from .train import record_deployment
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.config import Config
+from commit_train.core import gate
+from commit_train.core.text import clip, one_line
+from commit_train.errors import RefusedError, TemporaryGitHubError, UsageError
+from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState, iso_utc, utc_now
+from commit_train.ports import Backend
+from commit_train.service.stats import requested_at
+from commit_train.service.train import record_deployment
 
 CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
 GITHUB_ANSWERS = gate.GITHUB_ANSWERS

@@ -1,6 +1,6 @@
 """``commit-train action NAME``: the commands behind the composite actions in ``actions/``.
 
-Each command reads its inputs through :mod:`commit_train.actions_io`, calls the library and
+Each command reads its inputs through :mod:`commit_train.faces.actions.io`, calls the library and
 writes its outputs; its inputs and outputs are declared once, in ``SPECS``, and a contract
 test checks that every ``action.yml`` declares and maps exactly those.
 
@@ -31,7 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .actions_io import (
+from commit_train.config import CONFIG_FILE, Config, parse, parse_duration
+from commit_train.core.gate import CHECKS_PENDING, Decision
+from commit_train.core.text import one_line
+from commit_train.errors import (
+    CommitTrainError,
+    ConfigError,
+    KubeError,
+    RefusedError,
+    UsageError,
+)
+from commit_train.faces.actions.io import (
     JOB_DEPLOYMENT_ID,
     JOB_FAILURE,
     JOB_FAILURE_STATE,
@@ -41,18 +51,8 @@ from .actions_io import (
     Input,
     Runtime,
 )
-from .config import CONFIG_FILE, Config, parse, parse_duration
-from .errors import (
-    CommitTrainError,
-    ConfigError,
-    KubeError,
-    RefusedError,
-    UsageError,
-)
-from .gate import CHECKS_PENDING, Decision
-from .models import Commit, Deployment, DeployState, OwnRun, utc_now
-from .oneline import one_line
-from .pipeline import (
+from commit_train.models import Commit, Deployment, DeployState, OwnRun, utc_now
+from commit_train.service.pipeline import (
     RollbackResult,
     apply_and_wait,
     applyset_name,
@@ -61,10 +61,10 @@ from .pipeline import (
     rollback_json,
     run_json,
 )
-from .train import Train
+from commit_train.service.train import Train
 
 if TYPE_CHECKING:
-    from .github import GitHubBackend
+    from commit_train.backends.github.backend import GitHubBackend
 
 CONFIG_DEFAULT = CONFIG_FILE
 GATE_POLL_SECONDS = 10.0
@@ -286,7 +286,9 @@ def duration_input(rt: Runtime, name: str) -> float:
 
 def github_backend(rt: Runtime) -> GitHubBackend:
     """A ``GitHubBackend`` for this run's repository and API (``GITHUB_API_URL``)."""
-    from .github import GitHubBackend  # PyGithub only when a step talks to GitHub
+    from commit_train.backends.github.backend import (
+        GitHubBackend,
+    )  # PyGithub only when a step talks to GitHub
 
     token = rt.input("token")
     if not token:
@@ -319,14 +321,14 @@ def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
     """The train of this run: the run's actor, notifications to the config's routes
     (webhook URLs from the step's environment, where the workflow puts its secrets), and
     this run's own checks left out of the gate."""
-    from .notify import Notifier
+    from commit_train.faces.notify import WebhookNotifier
 
     return Train(
         backend,
         config,
         actor=rt.context.actor or "github-actions",
         source="actions",
-        notifier=Notifier(config, environ=rt.environ),
+        notifier=WebhookNotifier(config, environ=rt.environ),
         own_run=own_run(rt),
     )
 
@@ -408,7 +410,7 @@ RENDER_RECORD = "render.json"  # what render-manifests leaves beside the manifes
 
 def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
     """Parse the ``secrets`` input and mask every value (and its encoded forms) at once."""
-    from .redact import secret_forms
+    from commit_train.core.redact import secret_forms
 
     try:
         secrets = json.loads(blob) if blob.strip() else {}
@@ -437,7 +439,7 @@ def deployment_id_if_any(rt: Runtime) -> int | None:
 
 def render_manifests(rt: Runtime) -> None:
     secrets = mask_secrets(rt, rt.input("secrets"))  # before anything else can log them
-    from .render import SECRETS_BLOB, DeploymentInfo, render
+    from commit_train.render.templates import SECRETS_BLOB, DeploymentInfo, render
 
     environment = resolve_environment(rt)
     sha = resolve_sha(rt)
@@ -537,7 +539,7 @@ def apply_manifests(rt: Runtime) -> None:
     sha = str(record.get("sha") or "")
     dep_id = record.get("deployment_id") or deployment_id_if_any(rt) or ""
 
-    from .kube.client import api_client
+    from commit_train.kube.client import api_client
 
     with tempfile.TemporaryDirectory(prefix="commit-train-kube-") as scratch:
         kubeconfig: Path | None = None
@@ -621,9 +623,9 @@ def roll_back(
     its tree from the checkout (``fetch-depth: 0``), rendered with the ``secrets`` input
     and applied as a new deployment with its own statuses. The failed deployment itself
     ends ``failure`` in the final set-deployment-status step. No token: a warning."""
-    from .gitrepo import GitRepo
-    from .notify import Event
-    from .render import SECRETS_BLOB
+    from commit_train.gitrepo import GitRepo
+    from commit_train.models import Event
+    from commit_train.render.templates import SECRETS_BLOB
 
     if not rt.input("token"):
         rt.warning(
@@ -763,7 +765,8 @@ def notify_status(
 
     No request when no route wants the event; the deployment comes from the event when it
     is this run's, else one read."""
-    from .notify import Event, routes_for
+    from commit_train.core.routes import routes_for
+    from commit_train.models import Event
 
     name = STATE_EVENTS.get(state)
     if name is None:
@@ -829,7 +832,7 @@ def create_deployment(rt: Runtime) -> None:
 def with_threshold(config: Config, environment: str, seconds: float) -> Config:
     """``config`` with ``environment``'s ``stale-after`` set to ``seconds`` (the action's
     ``threshold`` input, or its default), adding the environment when it is not there."""
-    from .config import Environment
+    from commit_train.config import Environment
 
     env = config.environments.get(environment) or Environment()
     environments = {
@@ -844,8 +847,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
     summary; the ones not reminded before (a mark per environment, kept in the repository)
     to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
-    from .gate import describe_lock
-    from .stale import age_text
+    from commit_train.core.gate import describe_lock
+    from commit_train.service.stale import age_text
 
     environment = rt.input("environment")
     config = load_config(rt)
@@ -958,5 +961,7 @@ for _name in BODIES:
     action.add_command(_command(_name))
 
 
-if __name__ == "__main__":  # python -m commit_train.actions_cmd NAME (before the CLI has it)
+if (
+    __name__ == "__main__"
+):  # python -m commit_train.faces.actions.steps NAME (before the CLI has it)
     action()

@@ -41,24 +41,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import config as config_module
-from .config import Config
-from .errors import (
+from commit_train import config as config_module
+from commit_train.config import Config
+from commit_train.core.redact import REDACTED, redact_text
+from commit_train.core.text import clip
+from commit_train.errors import (
     CommitTrainError,
     ConfigError,
     KubeError,
     RefusedError,
     RenderError,
 )
-from .models import Deployment, DeployState
-from .oneline import clip
-from .redact import REDACTED, redact_text
+from commit_train.models import Deployment, DeployState
 
 if TYPE_CHECKING:
-    from .gitrepo import GitRepo
-    from .kube.apply import ObjectResult
-    from .render import Rendered
-    from .train import DeployResult, Train
+    from commit_train.gitrepo import GitRepo
+    from commit_train.kube.apply import ObjectResult
+    from commit_train.render.templates import Rendered
+    from commit_train.service.train import DeployResult, Train
 
 ApiFactory = Callable[[], Any]
 """Makes a ``kubernetes.client.ApiClient``; the pipeline closes it when done."""
@@ -196,8 +196,8 @@ def apply_and_wait(
     itself is refused (a conflict names the other field manager) or the cluster cannot be
     reached; a rollout that fails or times out is a ``RunResult`` that is not ``ok``.
     """
-    from .kube.apply import apply, deploy_annotations
-    from .kube.wait import wait_for_rollouts
+    from commit_train.kube.apply import apply, deploy_annotations
+    from commit_train.kube.wait import wait_for_rollouts
 
     def say(line: str) -> None:
         on_line(redact_text(line, secret_values))
@@ -364,7 +364,7 @@ def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deploym
     the live commit; otherwise the live one is rolled back to ``previous_success`` (an
     earlier good commit, never one rolled back before). ``RefusedError`` (reason
     ``no-previous-deploy``) when there is no live deploy or nothing to go back to."""
-    from .train import HISTORY_LIMIT_MAX
+    from commit_train.service.train import HISTORY_LIMIT_MAX
 
     train.config.environment(environment)  # NotFoundError naming the known ones
     history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
@@ -478,7 +478,7 @@ def deploy(
     """
     import os
 
-    from .notify import Event
+    from commit_train.models import Event
 
     env_config = config.environment(environment)
     wait_for = config.kubernetes.rollout_timeout if timeout is None else timeout
@@ -590,7 +590,7 @@ def _render_and_apply(
     and wait. ``recorder`` learns the secret values as soon as they are known, so whatever
     fails afterwards is recorded redacted. ``announce`` tells ``on_line`` the render's
     notes and object count first."""
-    from .render import DeploymentInfo, render
+    from commit_train.render.templates import DeploymentInfo, render
 
     info = (
         DeploymentInfo(deployment.id, deployment.requested_by, deployment.url)
@@ -651,7 +651,7 @@ def restore_previous(
     previous successful deployment of ``environment`` (another commit) comes from the
     ledger; its tree, from ``git`` (a full clone: ``fetch-depth: 0`` in Actions), is
     rendered with that commit's own config and applied as a new deployment."""
-    from .train import HISTORY_LIMIT_MAX
+    from commit_train.service.train import HISTORY_LIMIT_MAX
 
     if train is None or git is None:
         line = (
@@ -728,7 +728,7 @@ def render_ref(
     sha. Secrets missing here render as ``<secret NAME>`` placeholders."""
     import os
 
-    from .render import render
+    from commit_train.render.templates import render
 
     environ = os.environ if env is None else env
     if ref is None:
@@ -816,7 +816,7 @@ def preflight(
     ``environment`` with every secret set. Raises the error the run would raise."""
     import os
 
-    from .render import DeploymentInfo, render
+    from commit_train.render.templates import DeploymentInfo, render
 
     make_client().close()
     with commit_tree(git, sha) as tree:

@@ -74,8 +74,8 @@ import requests
 import requests.adapters
 from github import Auth, GithubException
 
-from . import __version__
-from .errors import (
+from commit_train import __version__
+from commit_train.errors import (
     AmbiguousRefError,
     AuthError,
     CommitTrainError,
@@ -85,7 +85,7 @@ from .errors import (
     RateLimitError,
     UsageError,
 )
-from .models import (
+from commit_train.models import (
     BranchState,
     Check,
     Checks,
@@ -102,7 +102,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .ports import Backend
+    from commit_train.ports import Backend
 
 DEFAULT_API_URL = "https://api.github.com"
 TOKEN_FIX = "set GITHUB_TOKEN or GH_TOKEN, or pass --token"  # noqa: S105 (advice, not a secret)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import config as config_module
-from .errors import GitError, RefusedError, UsageError
-from .gitrepo import GitRepo
-from .ledger import LocalBackend
-from .models import DeployState, Snapshot
-from .train import History, Train
+from commit_train import config as config_module
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.errors import GitError, RefusedError, UsageError
+from commit_train.gitrepo import GitRepo
+from commit_train.models import DeployState, Snapshot
+from commit_train.service.train import History, Train
 
 CONFIG = """\
 # commit-train demo: two environments, deployed from the default branch

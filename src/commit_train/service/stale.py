@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .config import Config
-from .ledger import Journal
-from .locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
-from .models import BranchState, Commit, Lock, iso_utc, utc_now
+from commit_train.backends.local.journal import Journal
+from commit_train.config import Config
+from commit_train.models import BranchState, Commit, Lock, iso_utc, utc_now
+from commit_train.service.locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
 
 MARK_PREFIX = "refs/commit-train/stale/"
 HISTORY_DEPTH = 100  # how many commits of the default branch a scan looks at

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import UsageError
+from commit_train.errors import UsageError
 
 # Values one step of a job leaves for the later ones, through GITHUB_ENV.
 JOB_DEPLOYMENT_ID = "COMMIT_TRAIN_DEPLOYMENT_ID"  # the deployment this job carries out

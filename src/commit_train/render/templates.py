@@ -20,8 +20,8 @@ for errors raised while rendering, and a map from each rendered line back to the
 line that produced it (built while the template's generator runs) for YAML and schema errors.
 
 Secret values never reach the user: ``Rendered.stream()`` and ``write_dir()`` redact by
-default (see :mod:`commit_train.redact`), and every error message is passed through
-:func:`~commit_train.redact.redact_text`.
+default (see :mod:`commit_train.core.redact`), and every error message is passed through
+:func:`~commit_train.core.redact.redact_text`.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ from jinja2 import (
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .config import CONFIG_FILE, Config, Environment
-from .errors import RenderError
-from .oneline import one_line
-from .redact import literal_secret_values, redact_object, redact_text, secret_forms
+from commit_train.config import CONFIG_FILE, Config, Environment
+from commit_train.core.redact import literal_secret_values, redact_object, redact_text, secret_forms
+from commit_train.core.text import one_line
+from commit_train.errors import RenderError
 
 SECRETS_BLOB = "COMMIT_TRAIN_SECRETS"
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".j2")

@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import CommitTrainError, RefusedError, UsageError
+from commit_train import __version__
+from commit_train.errors import CommitTrainError, RefusedError, UsageError
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .github import GitHubBackend
-    from .gitrepo import GitRepo
-    from .ledger import LocalBackend
-    from .notify import Notifier
-    from .ports import Backend
-    from .train import Train
+    from commit_train.backends.github.backend import GitHubBackend
+    from commit_train.backends.local.journal import LocalBackend
+    from commit_train.config import Config
+    from commit_train.faces.notify import WebhookNotifier
+    from commit_train.gitrepo import GitRepo
+    from commit_train.ports import Backend
+    from commit_train.service.train import Train
 
 EXAMPLES = """\
 Examples:
@@ -74,7 +74,7 @@ class Options:
         return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
     def git(self) -> GitRepo:
-        from .gitrepo import GitRepo
+        from commit_train.gitrepo import GitRepo
 
         if self._git is None:
             self._git = GitRepo.discover(self.directory or Path.cwd())
@@ -102,8 +102,8 @@ class Options:
         return self._train
 
     def _build(self) -> Train:
-        from . import config as config_module
-        from .train import Train
+        from commit_train import config as config_module
+        from commit_train.service.train import Train
 
         git = self._git_or_none()
         kind = self._choose(git)
@@ -124,7 +124,9 @@ class Options:
             raise UsageError(f"--repo {repo!r} is not OWNER/NAME", fix="pass it like acme/shop")
         root = git.root if git is not None else (self.directory or Path.cwd())
         loaded = config_module.load(root).config
-        from .github import GitHubBackend  # PyGithub: only now, only for this backend
+        from commit_train.backends.github.backend import (
+            GitHubBackend,
+        )  # PyGithub: only now, only for this backend
 
         github_backend = GitHubBackend.from_env(repo, token=self.token)
         return Train(
@@ -136,7 +138,7 @@ class Options:
         )
 
     def local_backend(self) -> LocalBackend:
-        from .ledger import LocalBackend
+        from commit_train.backends.local.journal import LocalBackend
 
         train = self.train()
         if not isinstance(train.backend, LocalBackend):
@@ -147,15 +149,15 @@ class Options:
         return train.backend
 
 
-def _notifier(loaded: Config) -> Notifier:
+def _notifier(loaded: Config) -> WebhookNotifier:
     """Notifications to the routes of the config; webhook URLs come from the environment."""
-    from .notify import Notifier
+    from commit_train.faces.notify import WebhookNotifier
 
-    return Notifier(loaded, environ=os.environ)
+    return WebhookNotifier(loaded, environ=os.environ)
 
 
 def _local_backend(git: GitRepo, loaded: Config) -> Backend:
-    from .ledger import LocalBackend
+    from commit_train.backends.local.journal import LocalBackend
 
     return LocalBackend(git.root, default_branch=loaded.default_branch, git=git)
 
@@ -294,7 +296,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 @pass_options
 def status(options: Options, limit: int, as_json: bool) -> None:
     """What is on the train: the newest commits, their checks, where each is live."""
-    from .tables import render_status, status_json
+    from commit_train.faces.tables import render_status, status_json
 
     snapshot = options.train().status(limit=limit)
     if as_json:
@@ -329,8 +331,8 @@ def deploy(
 
     Refused unless REF is on the default branch and its checks passed.
     """
-    from .errors import TemporaryGitHubError
-    from .tables import deploy_json, refused_json, render_deploy
+    from commit_train.errors import TemporaryGitHubError
+    from commit_train.faces.tables import deploy_json, refused_json, render_deploy
 
     if offline:
         _deploy_offline(options, environment, ref, reason=reason, dry_run=dry_run, as_json=as_json)
@@ -344,7 +346,7 @@ def deploy(
             _echo_json(refused_json(environment, ref, refused, dry_run=dry_run))
         raise
     except TemporaryGitHubError as exc:
-        from .journal_sync import unreachable
+        from commit_train.service.offline import unreachable
 
         raise unreachable(exc) from None
     _warn(result.warnings)
@@ -371,8 +373,8 @@ def _github_repo(options: Options, git: GitRepo | None) -> str:
 def _journal(options: Options, what: str) -> tuple[LocalBackend, Config, str]:
     """The checkout's journal, its config and the GitHub repository (``deploy --offline``
     and ``sync`` need all three)."""
-    from . import config as config_module
-    from .ledger import LocalBackend
+    from commit_train import config as config_module
+    from commit_train.backends.local.journal import LocalBackend
 
     git = options.git()
     if options._choose(git) != "github":
@@ -394,13 +396,18 @@ def _deploy_offline(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    from .errors import RefusedError as Refused
-    from .journal_sync import GITHUB_ANSWERS, github_down, offline_deploy, offline_json
+    from commit_train.errors import RefusedError as Refused
+    from commit_train.service.offline import (
+        GITHUB_ANSWERS,
+        github_down,
+        offline_deploy,
+        offline_json,
+    )
 
     if dry_run:
         raise UsageError("--offline records a deploy; it has no dry run", fix="drop --dry-run")
     local, loaded, repo = _journal(options, "--offline")
-    from .github import GitHubBackend
+    from commit_train.backends.github.backend import GitHubBackend
 
     probe = GitHubBackend.from_env(repo, token=options.token, max_attempts=1, max_wait=0.0)
     down = github_down(probe)
@@ -432,7 +439,7 @@ def _deploy_offline(
 @pass_options
 def sync_command(options: Options, as_json: bool) -> None:
     """Replay deploys recorded with deploy --offline into GitHub (safe to rerun)."""
-    from .journal_sync import sync, sync_json
+    from commit_train.service.offline import sync, sync_json
 
     local, _loaded, _repo = _journal(options, "sync")
     report = sync(local, options.train().backend)
@@ -455,7 +462,7 @@ def sync_command(options: Options, as_json: bool) -> None:
 @pass_options
 def history(options: Options, environment: str | None, limit: int, as_json: bool) -> None:
     """What ran in each environment (or ENVIRONMENT), newest first, and did it work."""
-    from .tables import history_json, render_history
+    from commit_train.faces.tables import history_json, render_history
 
     found = options.train().history(environment, limit=limit)
     if as_json:
@@ -481,7 +488,7 @@ def _scope(environment: str | None, every: bool, verb: str) -> str | None:
 
 
 def _ttl_seconds(ttl: str | None) -> float | None:
-    from .config import parse_duration
+    from commit_train.config import parse_duration
 
     if ttl is None:
         return None
@@ -525,8 +532,8 @@ def lock_command(
 
     Refused, naming the holder, when someone else holds the lock.
     """
-    from .gate import describe_lock
-    from .locks import lock_json
+    from commit_train.core.gate import describe_lock
+    from commit_train.service.locks import lock_json
 
     scope = _scope(environment, every, "lock")
     seconds = _ttl_seconds(ttl)
@@ -555,7 +562,7 @@ def unlock_command(
     as_json: bool,
 ) -> None:
     """End your lock of ENVIRONMENT (or --all); --force --reason ends anyone's."""
-    from .locks import lock_json, where
+    from commit_train.service.locks import lock_json, where
 
     scope = _scope(environment, every, "unlock")
     if force and not reason.strip():
@@ -593,8 +600,8 @@ def unlock_command(
 @pass_options
 def locks_command(options: Options, as_json: bool) -> None:
     """Every lock: who holds it, why, since when, until when."""
-    from .locks import locks_json
-    from .tables import render_locks
+    from commit_train.faces.tables import render_locks
+    from commit_train.service.locks import locks_json
 
     train = options.train()
     found = train.current_locks()
@@ -620,8 +627,8 @@ def stale_command(options: Options, environment: str | None, dry_run: bool, as_j
     Each commit is reminded once (to the environment's notification route), not on every run;
     a locked environment stays quiet.
     """
-    from .stale import stale_json
-    from .tables import render_stale
+    from commit_train.faces.tables import render_stale
+    from commit_train.service.stale import stale_json
 
     report, warnings = options.train().stale(environment, dry_run=dry_run)
     _warn(warnings)
@@ -670,9 +677,16 @@ def stats_command(
     """Deploys per day, change failure rate, lead time, time to restore, per person."""
     from datetime import timedelta
 
-    from .config import parse_duration
-    from .models import parse_time, utc_now
-    from .stats import compute, gather, mermaid, render_svg, render_table, stats_json
+    from commit_train.config import parse_duration
+    from commit_train.models import parse_time, utc_now
+    from commit_train.service.stats import (
+        compute,
+        gather,
+        mermaid,
+        render_svg,
+        render_table,
+        stats_json,
+    )
 
     try:
         seconds = parse_duration(since)
@@ -761,8 +775,8 @@ def record_check(
 @pass_options
 def demo(options: Options, directory: Path | None) -> None:
     """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
-    from .demo import DemoStep, run_demo
-    from .tables import render_history, render_status
+    from commit_train.faces.demo import DemoStep, run_demo
+    from commit_train.faces.tables import render_history, render_status
 
     colour = options.colour
 
@@ -788,7 +802,7 @@ def _paint_step(command: str, colour: bool) -> str:
     return click.style(f"$ {command}", bold=True) if colour else f"$ {command}"
 
 
-# -- Kubernetes: render, apply, rollback (the run itself is commit_train.pipeline) --------
+# -- Kubernetes: render, apply, rollback (the run itself is commit_train.service.pipeline) --------
 
 
 def _kube_options(command: Any) -> Any:
@@ -814,13 +828,13 @@ def _kube_options(command: Any) -> Any:
 
 
 def _client_factory(kubeconfig: Path | None, context: str | None) -> Any:
-    from .kube.client import api_client
+    from commit_train.kube.client import api_client
 
     return lambda: api_client(kubeconfig=kubeconfig, context=context)
 
 
 def _seconds(timeout: str | None) -> float | None:
-    from .config import parse_duration
+    from commit_train.config import parse_duration
 
     if timeout is None:
         return None
@@ -835,8 +849,8 @@ def _seconds(timeout: str | None) -> float | None:
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
-    from .errors import KubeError
-    from .pipeline import result_json
+    from commit_train.errors import KubeError
+    from commit_train.service.pipeline import result_json
 
     _warn(result.warnings)
     if as_json:
@@ -868,8 +882,8 @@ def render_command(
 
     Secrets missing here show as placeholders; every Secret value is <redacted>.
     """
-    from . import config as config_module
-    from .pipeline import render_ref, rendered_json
+    from commit_train import config as config_module
+    from commit_train.service.pipeline import render_ref, rendered_json
 
     git = options.git()
     loaded = config_module.load(git.root).config
@@ -908,7 +922,7 @@ def apply_command(
 
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
-    from .pipeline import apply_ref
+    from commit_train.service.pipeline import apply_ref
 
     result = apply_ref(
         options.train(),
@@ -946,8 +960,13 @@ def rollback_command(
     A new deployment whose payload names the commit it rolls back; with --apply it is
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
-    from .pipeline import carry_out, preflight, request_rollback, rollback_target
-    from .tables import deploy_json
+    from commit_train.faces.tables import deploy_json
+    from commit_train.service.pipeline import (
+        carry_out,
+        preflight,
+        request_rollback,
+        rollback_target,
+    )
 
     train = options.train()
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
@@ -1010,7 +1029,7 @@ class _ActionGroup(click.Group):
     so ``commit-train --help`` stays as cheap as importing click."""
 
     def _steps(self) -> click.Group:
-        from .actions_cmd import action
+        from commit_train.faces.actions.steps import action
 
         return action
 

@@ -14,26 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import gate
-from . import stale as stale_module
-from .config import Config
-from .errors import RefusedError, UsageError
-from .gate import Decision
-from .locks import GLOBAL, LockStore, Unlocked, blocking, store_for
-from .models import (
+from commit_train.config import Config
+from commit_train.core import gate
+from commit_train.core.gate import Decision
+from commit_train.core.text import clip
+from commit_train.errors import RefusedError, UsageError
+from commit_train.models import (
     Commit,
     Deployment,
     DeploymentStatus,
     DeployState,
+    Event,
     Lock,
+    Notice,
     OwnRun,
     Snapshot,
+    StaleLine,
     TrainCommit,
     utc_now,
 )
-from .notify import Event, Notice, Notifier, StaleLine
-from .oneline import clip
-from .ports import Backend
+from commit_train.ports import Backend, Notifier
+from commit_train.service import stale as stale_module
+from commit_train.service.locks import GLOBAL, LockStore, Unlocked, blocking, store_for
 
 PAYLOAD_VERSION = 1
 STATUS_LIMIT_MAX = 50

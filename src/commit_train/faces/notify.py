@@ -18,24 +18,12 @@ secret, a webhook that answers an error or cannot be reached) and raises nothing
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any
 
-from .config import Config, Notify
-
-
-class Event(StrEnum):
-    DEPLOY_REQUESTED = "deploy-requested"
-    DEPLOY_STARTED = "deploy-started"
-    DEPLOY_SUCCEEDED = "deploy-succeeded"
-    DEPLOY_FAILED = "deploy-failed"
-    ROLLED_BACK = "rolled-back"
-    LOCKED = "locked"
-    UNLOCKED = "unlocked"
-    STALE_COMMITS = "stale-commits"
-
+from commit_train.config import Config
+from commit_train.core.routes import routes_for
+from commit_train.models import Event, Notice, SendReport, StaleLine
 
 _HEADLINE = {
     Event.DEPLOY_REQUESTED: (":inbox_tray:", "requested a deploy of"),
@@ -48,43 +36,6 @@ _HEADLINE = {
 # Slack limits: a section's text is at most 3000 characters, a message at most 50 blocks.
 _SECTION_LIMIT = 3000
 _BLOCK_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class StaleLine:
-    """One commit of a stale reminder."""
-
-    sha: str
-    title: str
-    author: str
-    age: str  # "2d 3h"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One event to tell people about."""
-
-    event: Event
-    environment: str  # "*" for the global lock
-    actor: str
-    repo: str
-    sha: str = ""
-    title: str = ""
-    run_url: str | None = None
-    detail: str = ""  # a lock's reason, a failure's description...
-    commits: tuple[StaleLine, ...] = ()
-
-
-@dataclass(frozen=True)
-class Route:
-    webhook_env: str
-    events: frozenset[str]
-
-
-@dataclass
-class SendReport:
-    sent: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 def _where(environment: str) -> str:
@@ -150,34 +101,7 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-def routes_for(config: Config, environment: str) -> list[Route]:
-    """Where ``environment``'s events go: its own route, else the top-level one.
-
-    The global lock (``*``) goes to the top-level route and every environment's route,
-    each webhook once.
-    """
-    chosen: list[Notify] = []
-    if environment == "*":
-        chosen = [
-            n for n in [config.notify, *(e.notify for e in config.environments.values())] if n
-        ]
-    else:
-        env = config.environments.get(environment)
-        own = env.notify if env is not None else None
-        if own is not None:
-            chosen = [own]
-        elif config.notify is not None:
-            chosen = [config.notify]
-    routes: dict[str, Route] = {}
-    for notify in chosen:
-        if notify.slack_webhook_env and notify.slack_webhook_env not in routes:
-            routes[notify.slack_webhook_env] = Route(
-                notify.slack_webhook_env, frozenset(notify.events)
-            )
-    return list(routes.values())
-
-
-class Notifier:
+class WebhookNotifier:
     """Sends notices to their routes; failures become warnings, never errors."""
 
     def __init__(
@@ -212,14 +136,6 @@ class Notifier:
                     f"sent to {route.webhook_env}: {warning}"
                 )
         return report
-
-    def send_all(self, notices: Sequence[Notice]) -> SendReport:
-        total = SendReport()
-        for notice in notices:
-            one = self.send(notice)
-            total.sent += one.sent
-            total.warnings.extend(one.warnings)
-        return total
 
 
 def post_to_slack(url: str, payload: Mapping[str, Any], *, timeout: int = 5) -> str | None:

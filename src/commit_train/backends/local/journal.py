@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import LedgerError, NotFoundError, UsageError
-from .gitrepo import GitRepo
-from .models import (
+from commit_train.errors import LedgerError, NotFoundError, UsageError
+from commit_train.gitrepo import GitRepo
+from commit_train.models import (
     Check,
     Checks,
     CheckState,

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import RefusedError
-from .gate import Decision, describe_lock
-from .models import (
+from commit_train.core.gate import Decision, describe_lock
+from commit_train.core.text import clip
+from commit_train.errors import RefusedError
+from commit_train.models import (
     Checks,
     CheckState,
     Commit,
@@ -24,9 +25,8 @@ from .models import (
     Lock,
     Snapshot,
 )
-from .oneline import clip
-from .stale import StaleReport, age_text
-from .train import DeployResult, History, HistoryEntry
+from commit_train.service.stale import StaleReport, age_text
+from commit_train.service.train import DeployResult, History, HistoryEntry
 
 JSON_VERSION = 1
 TITLE_WIDTH = 50

@@ -39,9 +39,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape, quoteattr
 
-from .ledger import LocalBackend
-from .models import Commit, Deployment, DeployState, iso_utc, parse_time
-from .ports import Backend
+from commit_train.backends.local.journal import LocalBackend
+from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
+from commit_train.ports import Backend
 
 JSON_VERSION = 1
 COMMIT_LIMIT = 2000  # how far back ``gather`` reads the default branch for lead times

@@ -43,10 +43,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import NotFoundError, RefusedError, UsageError
-from .gate import NOT_LOCK_HOLDER, describe_lock
-from .ledger import Journal, stamp
-from .models import Lock, RefTarget, iso_utc, parse_time, utc_now
+from commit_train.backends.local.journal import Journal, stamp
+from commit_train.core.gate import NOT_LOCK_HOLDER, describe_lock
+from commit_train.errors import NotFoundError, RefusedError, UsageError
+from commit_train.models import Lock, RefTarget, iso_utc, parse_time, utc_now
 
 GLOBAL = "*"
 LOCKED = "locked"  # the gate's reason code, and RefusedError.reason of a refused lock

@@ -1,0 +1,1 @@
+"""Adapters that implement the ports: GitHub (the ledger of record) and the local journal."""

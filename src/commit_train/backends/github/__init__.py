@@ -1,0 +1,1 @@
+"""The GitHub backend: PyGithub behind one adapter, every request counted."""

@@ -1,0 +1,1 @@
+"""The local backend: a SQLite journal inside the repository's .git folder."""

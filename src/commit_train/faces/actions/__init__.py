@@ -1,0 +1,1 @@
+"""The GitHub Actions runtime: the only code that reads inputs or writes outputs."""
