@@ -76,3 +76,22 @@ def width(text: str) -> int:
 def ljust(text: str, columns: int) -> str:
     """``text`` padded with spaces to ``columns`` display columns."""
     return text + " " * max(0, columns - width(text))
+
+
+def duration(seconds: float | None) -> str:
+    """A length of time a person reads at a glance, in its two largest units: ``45s``,
+    ``3m 05s``, ``2h 05m``, ``3d 4h``; ``-`` for none. The one formatter for durations and
+    ages alike (history's DURATION, stats' lead time and time to restore, stale ages)."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commit_train.core.gate import Decision, describe_lock
-from commit_train.core.text import clip, ljust, printable, width
+from commit_train.core.text import clip, duration, ljust, printable, width
 from commit_train.errors import RefusedError
 from commit_train.models import (
     Checks,
@@ -25,7 +25,7 @@ from commit_train.models import (
     Lock,
     Snapshot,
 )
-from commit_train.service.stale import StaleReport, age_text
+from commit_train.service.stale import StaleReport
 from commit_train.service.train import DeployResult, History, HistoryEntry
 
 JSON_VERSION = 1
@@ -59,18 +59,6 @@ def _paint(text: str, colour: str | None, enabled: bool) -> str:
 
 def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
-
-
-def duration(seconds: float | None) -> str:
-    """``42s``, ``3m 05s``, ``1h 02m``; ``-`` for none."""
-    if seconds is None:
-        return "-"
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
 def table(
@@ -390,7 +378,7 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
         elif env.quiet is not None:
             head = f"{title}: {_QUIET.get(env.quiet, env.quiet)}"
         else:
-            after = age_text(env.threshold_seconds or 0)
+            after = duration(env.threshold_seconds or 0)
             live = (env.live_sha or "")[:7]
             head = f"{title}: nothing older than {after} waiting (live {live})"
             if env.stale:

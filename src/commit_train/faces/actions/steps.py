@@ -848,7 +848,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
     to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
     from commit_train.core.gate import describe_lock
-    from commit_train.service.stale import age_text
+    from commit_train.core.text import duration
 
     environment = rt.input("environment")
     config = load_config(rt)
@@ -884,7 +884,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
             "reminded": [c.sha for c in found.remind],
         },
     )
-    after = age_text(threshold)
+    after = duration(threshold)
     heading = f"### Commits waiting for {environment}"
     if found.quiet == "locked" and found.lock is not None:
         rt.summary(f"{heading}\n\nQuiet while locked: {describe_lock(found.lock)}.\n")
