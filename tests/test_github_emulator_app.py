@@ -234,7 +234,10 @@ def test_contents_api_serves_committed_files_like_github(
     shop = emu.repo("acme/shop")
     first = shop.commits[shop.refs["refs/heads/main"]]
     long_config = CONFIG + "".join(f"# note {i}: {'x' * 50}\n" for i in range(5))
-    sha = shop.commit("Tune config", files={".commit-train.yml": long_config, "k8s/app.yaml": "a"})
+    sha = shop.commit(
+        "Tune config",
+        files={".commit-train.yml": long_config, "k8s/app.yaml": "a", "k8s.yaml": "b"},
+    )
     gh = github.Github(base_url=emu.base_url, auth=github.Auth.Token(emu.token))
     repo = gh.get_repo("acme/shop")
 
@@ -255,6 +258,7 @@ def test_contents_api_serves_committed_files_like_github(
     (work / "k8s").mkdir(parents=True)
     (work / ".commit-train.yml").write_text(long_config)
     (work / "k8s" / "app.yaml").write_text("a")
+    (work / "k8s.yaml").write_text("b")
     git = ["git", "-C", str(work)]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -404,3 +408,37 @@ def test_a_webhook_request_can_be_built_without_delivering_it(
     expected = "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Hub-Signature-256"], expected)
     assert json.loads(body)["deployment"]["id"] == deployment_id
+
+
+def test_an_all_repositories_installation_lists_them_page_by_page(
+    github_emulator: GitHubEmulator,
+) -> None:
+    emu = github_emulator
+    for name in ("alice/one", "alice/two", "alice/three", "acme/other"):
+        emu.create_repo(name).commit("Root")
+    app = emu.create_app("commit-train", owner="alice")
+    installation = emu.install_app(app, account="alice")  # a user account, every repository
+    integration = _integration(emu, app)
+    assert integration.get_user_installation("alice").id == installation.id
+    with pytest.raises(github.UnknownObjectException):
+        integration.get_user_installation("bob")
+
+    # PyGithub's Installation lists its repositories with an installation token it makes
+    found = integration.get_app_installation(installation.id)
+    assert sorted(r.full_name for r in found.get_repos()) == [
+        "alice/one",
+        "alice/three",
+        "alice/two",
+    ]
+    token = emu.installation_token(installation)
+    first = requests.get(
+        f"{emu.base_url}/installation/repositories",
+        params={"per_page": 2},
+        headers={"Authorization": f"token {token}"},
+    )
+    assert first.json()["total_count"] == 3
+    assert len(first.json()["repositories"]) == 2
+    assert 'rel="next"' in first.headers["Link"]
+    second = requests.get(first.links["next"]["url"], headers={"Authorization": f"token {token}"})
+    names = [r["full_name"] for r in first.json()["repositories"] + second.json()["repositories"]]
+    assert sorted(names) == ["alice/one", "alice/three", "alice/two"]
