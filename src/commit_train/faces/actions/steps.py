@@ -419,7 +419,8 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
     if not isinstance(secrets, dict):
         raise UsageError(
             "input 'secrets' is not a JSON object",
-            fix="pass secrets: ${{ toJSON(secrets) }}",
+            fix="pass a JSON object of names and values, or leave it out and give each secret "
+            "the config names in the step's env:",
         )
     for value in secrets.values():
         text = value if isinstance(value, str) else json.dumps(value)
@@ -427,6 +428,19 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
         for form in sorted(secret_forms(text)):
             rt.mask(form)
     return secrets
+
+
+def mask_named_secrets(rt: Runtime, config: Config) -> None:
+    """Mask the secrets the config names that the step's ``env:`` hands over one by one
+    (the templates' way: only those names, never ``toJSON(secrets)``), before any render."""
+    from .redact import secret_forms
+
+    for name in config.secrets:
+        value = rt.environ.get(name)
+        if value:
+            rt.mask(value)
+            for form in sorted(secret_forms(value)):
+                rt.mask(form)
 
 
 def deployment_id_if_any(rt: Runtime) -> int | None:
@@ -444,6 +458,7 @@ def render_manifests(rt: Runtime) -> None:
     environment = resolve_environment(rt)
     sha = resolve_sha(rt)
     config = load_config(rt)
+    mask_named_secrets(rt, config)
     dep_id = deployment_id_if_any(rt)
     event = rt.event()
     creator = event.creator if isinstance(event, DeploymentEvent) else rt.context.actor
@@ -534,6 +549,7 @@ def apply_manifests(rt: Runtime) -> None:
     if not environment:
         environment = resolve_environment(rt)
     config = load_config(rt)
+    mask_named_secrets(rt, config)
     env_config = config.environment(environment)
     namespace = config.namespace_of(environment)
     sha = str(record.get("sha") or "")
