@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from commit_train import __version__
+from commit_train.backends.github.answers import TOKEN_FIX
 from commit_train.backends.github.deployments import Deployments
 from commit_train.backends.github.mapping import (
     UNREAD_CHECKS,
@@ -58,12 +59,7 @@ from commit_train.backends.github.queries import (
     snapshot_query,
 )
 from commit_train.backends.github.refs import Refs, full_ref
-from commit_train.backends.github.transport import (
-    DEFAULT_API_URL,
-    TOKEN_FIX,
-    Transport,
-    web_url_for,
-)
+from commit_train.backends.github.transport import DEFAULT_API_URL, Transport, web_url_for
 from commit_train.errors import (
     AmbiguousRefError,
     AuthError,
@@ -195,7 +191,7 @@ class GitHubBackend:
             )
             login = str((data.get("viewer") or {}).get("login") or "")
             if not login:
-                raise GitHubError(
+                raise AuthError(
                     "GitHub did not say who the token belongs to",
                     fix="use a token of a user or an app installation",
                 )

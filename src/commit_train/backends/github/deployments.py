@@ -23,7 +23,7 @@ from commit_train.backends.github.mapping import (
 )
 from commit_train.backends.github.queries import COMMIT_DEPLOYMENTS_QUERY, DEPLOYMENTS_QUERY
 from commit_train.backends.github.transport import Transport
-from commit_train.errors import GitHubError, NotFoundError, UsageError
+from commit_train.errors import GitHubRefusedError, NotFoundError, UsageError
 from commit_train.models import Deployment, DeploymentStatus, DeployState
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -89,7 +89,7 @@ class Deployments:
                     raise
             data = created.raw_data
             if "id" not in data:
-                raise GitHubError(
+                raise GitHubRefusedError(
                     f"GitHub did not create a deployment of {sha[:7]} to {environment}: it "
                     f"answered 202 {data.get('message', '')!r}".rstrip(),
                     status=202,

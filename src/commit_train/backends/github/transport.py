@@ -16,7 +16,7 @@ Counting and retrying
     ``x-ratelimit-reset``; a secondary limit (``retry-after``, or GitHub's "secondary rate
     limit" message) waits as asked. Attempts are bounded (``max_attempts``); a wait longer
     than ``max_wait`` raises ``RateLimitError`` at once, and the last failed attempt raises
-    ``GitHubUnavailableError``.
+    ``GitHubUnavailableError``. Which error each answer becomes is ``answers.ANSWERS``.
 
 Writes that must happen once
     A 5xx answer, a timeout or a connection dropped after the request went out leave a
@@ -58,21 +58,14 @@ import requests
 import requests.adapters
 from github import Auth, GithubException
 
+from commit_train.backends.github.answers import NETWORK_FIX, UNAVAILABLE_FIX, error_for
 from commit_train.errors import (
-    AuthError,
     CommitTrainError,
     GitHubError,
     GitHubUnavailableError,
-    NotFoundError,
-    RateLimitError,
 )
 
 DEFAULT_API_URL = "https://api.github.com"
-TOKEN_FIX = "set GITHUB_TOKEN or GH_TOKEN, or pass --token"  # noqa: S105 (advice, not a secret)
-PERMISSIONS_FIX = (
-    "give the token access to {repo} with contents: read, statuses: read, checks: read "
-    "and deployments: write (contents: write to take locks)"
-)
 _SECONDARY_MESSAGES = (
     "you have exceeded a secondary rate limit",
     "please retry your request again later.",
@@ -190,8 +183,11 @@ class _Policy:
     def backoff_wait(self, attempt: int) -> float:
         return float(min(self.backoff * 2 ** (attempt - 1), self.max_wait))
 
-    def rate_limit_wait(self, response: requests.Response) -> tuple[float, str] | None:
-        """(seconds to wait, error message) when the answer is a rate limit, else None."""
+    def rate_limit_wait(
+        self, response: requests.Response
+    ) -> tuple[float, str, dict[str, Any]] | None:
+        """(seconds to wait, its row of ``ANSWERS``, the facts for its message) when the
+        answer is a rate limit, else None."""
         if response.status_code not in (403, 429):
             return None
         headers = response.headers
@@ -204,26 +200,22 @@ class _Policy:
                 wait = max(float(retry_after), 0.0)
             except ValueError:
                 wait = _SECONDARY_DEFAULT_WAIT
-            return wait, (
-                f"GitHub's secondary rate limit stopped {method} {path} and asks to wait {wait:g} s"
-            )
+            return wait, "secondary limit", {"method": method, "path": path, "wait": wait}
         if remaining == "0" and headers.get("x-ratelimit-reset"):
             reset = float(headers["x-ratelimit-reset"])
             wait = max(reset - self.clock(), 0.0) + 1.0
             limit = headers.get("x-ratelimit-limit", "?")
             at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            return wait, (
-                f"GitHub's API rate limit for this token is used up (0 of {limit} left); "
-                f"it resets at {at}, in {int(wait)} s"
-            )
+            return wait, "primary limit", {"limit": limit, "at": at, "seconds": int(wait)}
         if (
             response.status_code == 429
             or message.startswith(_SECONDARY_MESSAGES[0])
             or (message.endswith(_SECONDARY_MESSAGES[1:]))
         ):
-            return _SECONDARY_DEFAULT_WAIT, (
-                f"GitHub's secondary rate limit stopped {method} {path} "
-                f"and asks to wait at least {_SECONDARY_DEFAULT_WAIT:g} s"
+            return (
+                _SECONDARY_DEFAULT_WAIT,
+                "secondary limit, no retry-after",
+                {"method": method, "path": path, "wait": _SECONDARY_DEFAULT_WAIT},
             )
         return None
 
@@ -258,29 +250,25 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     raise _LostAnswer(
                         f"the connection to GitHub failed during {method} {path} "
                         f"({type(exc).__name__})",
-                        fix="check the network and GITHUB_API_URL, then try again",
+                        fix=NETWORK_FIX,
                     ) from exc
                 if attempt >= policy.max_attempts:
-                    host = urllib.parse.urlsplit(request.url or "").netloc
-                    raise GitHubUnavailableError(
-                        f"could not reach GitHub at {host} for {method} {path} "
-                        f"after {attempt} attempts ({type(exc).__name__})",
-                        fix="check the network and GITHUB_API_URL, then try again",
+                    raise error_for(
+                        "no connection",
+                        host=urllib.parse.urlsplit(request.url or "").netloc,
+                        method=method,
+                        path=path,
+                        attempts=attempt,
+                        exception=type(exc).__name__,
                     ) from exc
                 policy.sleep(policy.backoff_wait(attempt))
                 continue
             limited = policy.rate_limit_wait(response)
             if limited is not None:
-                wait, message = limited
+                wait, kind, facts = limited
                 if wait > policy.max_wait or attempt >= policy.max_attempts:
                     response.close()
-                    raise RateLimitError(
-                        message,
-                        status=response.status_code,
-                        delay=wait,
-                        fix="wait until then and try again, or use another token "
-                        "(a GitHub App installation token has its own limit)",
-                    )
+                    raise error_for(kind, status=response.status_code, delay=wait, **facts)
                 _ = response.content
                 response.close()
                 policy.sleep(wait)
@@ -291,17 +279,16 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     raise _LostAnswer(
                         f"GitHub answered {response.status_code} to {method} {path}",
                         status=response.status_code,
-                        fix="GitHub may be degraded (see https://www.githubstatus.com); "
-                        "try again in a few minutes",
+                        fix=UNAVAILABLE_FIX,
                     )
                 if attempt >= policy.max_attempts:
                     response.close()
-                    raise GitHubUnavailableError(
-                        f"GitHub answered {response.status_code} to {method} {path} "
-                        f"{attempt} times",
+                    raise error_for(
+                        response.status_code,
                         status=response.status_code,
-                        fix="GitHub may be degraded (see https://www.githubstatus.com); "
-                        "try again in a few minutes",
+                        method=method,
+                        path=path,
+                        attempts=attempt,
                     )
                 _ = response.content
                 response.close()
@@ -396,12 +383,9 @@ class Transport:
             return None
         return f"{self.api_url}{self.path('deployments', str(deployment_id))}"
 
-    def repo_not_found(self) -> NotFoundError:
-        return NotFoundError(
-            f"repository {self.repo} not found at {self.api_url}",
-            fix=f"check the name, and that the token can read {self.repo} "
-            "(a fine-grained token must list the repository)",
-        )
+    def repo_not_found(self) -> CommitTrainError:
+        """The repository itself is not there (or the token cannot see it)."""
+        return error_for("NOT_FOUND", repo=self.repo, api_url=self.api_url)
 
     @contextmanager
     def calling(
@@ -419,7 +403,9 @@ class Transport:
         action: str,
         not_found: Callable[[], CommitTrainError] | None,
     ) -> CommitTrainError:
-        status = exc.status
+        """The error ``ANSWERS`` gives for PyGithub's exception; ``not_found`` (when given)
+        words a 404 for what was looked up."""
+        status = int(exc.status)
         data = exc.data if isinstance(exc.data, dict) else {}
         message = str(data.get("message") or exc.message or "")
         details = [
@@ -428,24 +414,9 @@ class Transport:
             if isinstance(e, dict)
         ]
         said = "; ".join([m for m in [message, *details] if m])
-        if status == 401:
-            return AuthError(
-                f"the token was rejected by GitHub while trying to {action} (401 {said})",
-                fix="it may be expired or revoked; " + TOKEN_FIX + " with a valid token",
-            )
-        if status == 403:
-            return AuthError(
-                f"GitHub refused to {action}: 403 {said}",
-                fix=PERMISSIONS_FIX.format(repo=self.repo),
-            )
-        if status == 404:
-            if not_found is not None:
-                return not_found()
-            return NotFoundError(
-                f"GitHub answered 404 Not Found to {action}",
-                fix=f"check that {self.repo} exists and that the token can read it",
-            )
-        return GitHubError(f"GitHub refused to {action}: {status} {said}".rstrip(), status=status)
+        if status == 404 and not_found is not None:
+            return not_found()
+        return error_for(status, status=status, action=action, said=said, repo=self.repo)
 
     def rest(
         self,
@@ -530,7 +501,7 @@ class Transport:
                 },
             )
             if not isinstance(data, dict):
-                raise GitHubError(f"GitHub's GraphQL API gave no JSON object to {action}")
+                raise error_for("no data", what="JSON object", action=action)
             errors = data.get("errors") or []
             first = errors[0] if errors and isinstance(errors[0], dict) else {}
             if first.get("type") != "RATE_LIMITED":
@@ -538,39 +509,35 @@ class Transport:
             reset = headers.get("x-ratelimit-reset")
             wait = max(float(reset) - self._policy.clock(), 0.0) + 1.0 if reset else None
             if wait is None or wait > self._policy.max_wait or attempt >= self._policy.max_attempts:
-                when = (
-                    datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                    if reset
-                    else "a time GitHub did not say"
-                )
-                raise RateLimitError(
-                    f"GitHub's GraphQL rate limit for this token is used up; it resets at {when}"
-                    + (f", in {int(wait)} s" if wait is not None else ""),
+                raise error_for(
+                    "RATE_LIMITED",
                     delay=wait,
-                    fix="wait until then and try again, or use another token "
-                    "(a GitHub App installation token has its own limit)",
+                    at=datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    if reset
+                    else "a time GitHub did not say",
+                    seconds=f", in {int(wait)} s" if wait is not None else "",
                 )
             self._policy.sleep(wait)
         if errors and nullable and isinstance(data.get("data"), dict):
             errors = [e for e in errors if not _under(e, nullable)]
             first = errors[0] if errors and isinstance(errors[0], dict) else {}
         if errors:
-            kind = first.get("type")
-            text = str(first.get("message") or errors[0])
-            if kind == "NOT_FOUND" and list(first.get("path") or ["repository"])[:1] == [
+            kind = str(first.get("type") or "")
+            if kind == "NOT_FOUND" and list(first.get("path") or ["repository"])[:1] != [
                 "repository"
             ]:
-                raise self.repo_not_found()
-            if kind in ("FORBIDDEN", "INSUFFICIENT_SCOPES"):
-                raise AuthError(
-                    f"GitHub refused to {action}: {text}",
-                    fix=PERMISSIONS_FIX.format(repo=self.repo),
-                )
+                kind = "NOT_FOUND, not the repository"
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise GitHubError(f"GitHub's GraphQL API could not {action}: {text}{more}")
+            raise error_for(
+                kind or "graphql",
+                action=action,
+                said=str(first.get("message") or errors[0]) + more,
+                repo=self.repo,
+                api_url=self.api_url,
+            )
         result = data.get("data")
         if not isinstance(result, dict):
-            raise GitHubError(f"GitHub's GraphQL API gave no data to {action}")
+            raise error_for("no data", what="data", action=action)
         if "repository" in result and result["repository"] is None:
             raise self.repo_not_found()
         return result
