@@ -151,6 +151,13 @@ ANSWERS: Mapping[int | str, Meaning] = {
 }
 
 
+class _Facts(dict[str, Any]):
+    """Facts for a template; one the raiser did not know reads ``?`` rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 def meaning(key: int | str) -> Meaning:
     """The row of ``ANSWERS`` for ``key``: its own, else its hundreds' (``4xx``, ``5xx``)."""
     if key in ANSWERS:
@@ -176,8 +183,9 @@ def error_for(
     """
     row = meaning(key)
     facts.setdefault("status", status if status is not None else "")
-    message = row.says.format(**facts).rstrip()
-    fix = row.fix.format(**facts) or None
+    known = _Facts(facts)
+    message = row.says.format_map(known).rstrip()
+    fix = row.fix.format_map(known) or None
     if issubclass(row.error, TemporaryGitHubError):
         return row.error(message, status=status, delay=delay, fix=fix)
     if issubclass(row.error, GitHubError):
