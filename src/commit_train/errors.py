@@ -23,7 +23,19 @@ deployment status description. Nothing here imports click or prints.
     └── KubeError                       the Kubernetes API refused or the rollout failed
 
 ``PermanentError`` and ``TemporaryError`` are mix-ins a caller can catch to decide whether
-retrying can help, the way a deploy step must.
+retrying can help, the way a deploy step must. ``SurroundingsError`` is the mix-in of what
+broke around a change rather than the change itself (a deploy that ends on it is recorded
+``error``, not ``failure``, and so stays out of the change failure rate).
+
+``KubeError``'s subclasses, chosen by the one table in ``commit_train.kube.errors``::
+
+    KubeError
+    ├── TemporaryKubeError              surroundings: worth retrying later (410 Gone)
+    │   └── KubeUnreachableError        no connection, a timeout, 429 or 5xx
+    ├── KubeCredentialsError            surroundings: no usable kubeconfig, 401 or 403
+    ├── KubeNotInstalledError           the change names a kind or namespace the cluster lacks
+    ├── KubeInvalidError                the change is bad: 400, 409 conflict, 422 invalid
+    └── RolloutError                    the change's rollout failed or timed out
 """
 
 from __future__ import annotations
@@ -37,6 +49,11 @@ class TemporaryError(Exception):
 
 class PermanentError(Exception):
     """Mix-in: retrying the same request cannot help."""
+
+
+class SurroundingsError(Exception):
+    """Mix-in: what broke is around the change (a service unreachable, credentials refused),
+    not the change itself; a deploy that ends on it is recorded ``error``, not ``failure``."""
 
 
 class CommitTrainError(Exception):
@@ -150,3 +167,35 @@ class GitHubUnavailableError(TemporaryGitHubError):
 
 class KubeError(CommitTrainError):
     """The Kubernetes API refused a request, or a rollout failed."""
+
+
+class TemporaryKubeError(KubeError, TemporaryError, SurroundingsError):
+    """The Kubernetes API may answer later; ``delay`` is its ``Retry-After``, if it sent one."""
+
+    def __init__(self, message: str, *, fix: str | None = None, delay: float | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.delay = delay
+
+
+class KubeUnreachableError(TemporaryKubeError):
+    """No answer from the Kubernetes API (refused, timed out, unresolvable, TLS), or one
+    that says it cannot serve now (429, 5xx): the cluster is unreachable."""
+
+
+class KubeCredentialsError(KubeError, PermanentError, SurroundingsError):
+    """No usable kubeconfig, or the cluster refused its credentials (401) or their
+    permissions (403)."""
+
+
+class KubeNotInstalledError(KubeError, PermanentError):
+    """The change names something the cluster lacks: a kind (its CustomResourceDefinition
+    is not installed) or a namespace (404)."""
+
+
+class KubeInvalidError(KubeError, PermanentError):
+    """The API server refused the change itself: an invalid manifest (400, 422) or a
+    conflict (409)."""
+
+
+class RolloutError(KubeError, PermanentError):
+    """The change was applied, but its rollout failed or timed out."""

@@ -52,9 +52,9 @@ from typing import Any
 
 from commit_train import __version__
 from commit_train.core.redact import redact_text
-from commit_train.core.text import one_line
-from commit_train.errors import KubeError
-from commit_train.kube.client import connection_problem, dynamic_client
+from commit_train.errors import KubeError, KubeInvalidError, KubeNotInstalledError
+from commit_train.kube.client import dynamic_client
+from commit_train.kube.errors import api_error, unreachable
 
 FIELD_MANAGER = "commit-train"
 """Who owns the fields commit-train applies (``metadata.managedFields[].manager``)."""
@@ -84,7 +84,6 @@ MAX_DIFF_LINES = 20
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_CONFLICT_MANAGER = re.compile(r'conflict with "([^"]*)"')
 _VOLATILE_METADATA = (
     "resourceVersion",
     "managedFields",
@@ -379,7 +378,7 @@ class _Apply:
 
     def _prepare(self, index: int, obj: Mapping[str, Any]) -> _Item:
         if not isinstance(obj, Mapping):
-            raise KubeError(
+            raise KubeInvalidError(
                 f"manifest #{index + 1} is a {type(obj).__name__}, not an object",
                 fix="each manifest document must be a mapping with apiVersion, kind and metadata",
             )
@@ -397,7 +396,7 @@ class _Apply:
             missing.append("metadata.name")
         if missing:
             shown = f"{ref.kind} {ref.name}".strip() or f"manifest #{index + 1}"
-            raise KubeError(
+            raise KubeInvalidError(
                 f"{shown} has no {', '.join(missing)}",
                 fix="every manifest needs apiVersion, kind and metadata.name",
             )
@@ -406,7 +405,7 @@ class _Apply:
         labels = dict(meta.get("labels") or {})
         other = labels.get(PART_OF_LABEL)
         if other is not None and other != self.set_id:
-            raise KubeError(
+            raise KubeInvalidError(
                 f"{ref} already sets the label {PART_OF_LABEL}={other}",
                 fix="remove that label from the manifest; commit-train sets it",
             )
@@ -460,7 +459,7 @@ class _Apply:
             return matches[0]
         if missing_ok:
             return None
-        raise KubeError(
+        raise KubeNotInstalledError(
             f"{ref}: the cluster serves no kind {ref.kind} in {ref.api_version}",
             fix="fix apiVersion/kind, or add the CustomResourceDefinition that defines it",
         )
@@ -501,7 +500,7 @@ class _Apply:
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
-                raise KubeError(
+                raise KubeNotInstalledError(
                     f"{ref}: the CustomResourceDefinition for {ref.group_kind} was applied, "
                     f"but the API server did not serve {ref.api_version} {ref.kind} "
                     f"within {CRD_DISCOVERY_TIMEOUT:.0f}s",
@@ -627,7 +626,7 @@ class _Apply:
         if errors:
             first = errors[0]
             more = f" (and {len(errors) - 1} more objects failed)" if len(errors) > 1 else ""
-            raise KubeError(first.message + more, fix=first.fix) from first
+            raise _like(first, first.message + more) from first
 
     def _apply_one(
         self, item: _Item, members: Mapping[tuple[str, str, str, str], _Member]
@@ -758,7 +757,7 @@ def _refuse_duplicates(items: Sequence[_Item]) -> None:
     for item in items:
         key = item.ref.identity
         if key in seen:
-            raise KubeError(
+            raise KubeInvalidError(
                 f"{item.ref} appears twice in the manifests "
                 f"(#{seen[key] + 1} and #{item.index + 1})",
                 fix="keep one of them; the later one would silently replace the first",
@@ -931,7 +930,8 @@ def _json(value: Any) -> str:
 
 @contextlib.contextmanager
 def _api_errors(doing: str, *, ref: ObjectRef | None = None) -> Iterator[None]:
-    """Turn the client's exceptions into one ``KubeError`` line naming the fix."""
+    """Turn the client's exceptions into one ``KubeError`` line naming the fix, its class
+    from the table in ``kube.errors``."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
@@ -942,69 +942,13 @@ def _api_errors(doing: str, *, ref: ObjectRef | None = None) -> Iterator[None]:
     except ApiException as exc:
         raise api_error(doing, exc, ref=ref) from exc
     except HTTPError as exc:
-        raise KubeError(
-            f"cannot {doing}: the Kubernetes API server did not answer ({connection_problem(exc)})",
-            fix="check the cluster address in the kubeconfig and that the cluster is up",
-        ) from exc
+        raise unreachable(f"cannot {doing}: the Kubernetes API server did not answer", exc) from exc
 
 
-def api_error(doing: str, exc: Any, *, ref: ObjectRef | None = None) -> KubeError:
-    """A ``KubeError`` for an ``ApiException``: status, the server's message, and the fix."""
-    status = int(getattr(exc, "status", 0) or 0)
-    body = _status_body(getattr(exc, "body", None))
-    message = one_line(str(body.get("message") or getattr(exc, "reason", "") or ""))
-    reason = str(body.get("reason") or getattr(exc, "reason", "") or "")
-    subject = str(ref) if ref is not None else ""
-    if status == 409:
-        conflicts = _conflicts(body)
-        if conflicts:
-            owned = "; ".join(
-                f'{", ".join(fields)} owned by field manager "{manager}"'
-                for manager, fields in conflicts.items()
-            )
-            return KubeError(
-                f"{subject}: apply conflict: {owned}",
-                fix="remove those fields from the manifest, or take them over with "
-                "--force-conflicts (force: true)",
-            )
-    fixes = {
-        401: "the credentials in the kubeconfig are missing or expired; log in again",
-        403: "grant the deploy identity this permission (a Role/ClusterRole binding)",
-        404: "check the name and namespace, and that the namespace exists",
-        409: "another change raced this one; deploy again",
-        410: "the requested version is gone; deploy again",
-        422: "fix the manifest as the message says",
-        400: "fix the manifest as the message says",
-        429: "the API server is overloaded; deploy again in a minute",
-    }
-    fix = fixes.get(status, "check the API server and deploy again")
-    what = f"{subject}: " if subject else ""
-    code = f"{status} {reason}".strip()
-    detail = f": {message}" if message else ""
-    return KubeError(f"{what}cannot {doing} ({code}){detail}", fix=fix)
-
-
-def _status_body(body: Any) -> dict[str, Any]:
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            return {"message": body}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
-def _conflicts(status: Mapping[str, Any]) -> dict[str, list[str]]:
-    """``{manager: [field, ...]}`` from a Status's ``FieldManagerConflict`` causes."""
-    found: dict[str, list[str]] = {}
-    details = status.get("details") or {}
-    for cause in details.get("causes") or []:
-        # StatusCause's Go field is Type, but its JSON name is "reason".
-        if (cause.get("reason") or cause.get("type")) != "FieldManagerConflict":
-            continue
-        match = _CONFLICT_MANAGER.search(str(cause.get("message", "")))
-        manager = match.group(1) if match else "unknown"
-        found.setdefault(manager, []).append(str(cause.get("field", "?")))
-    return found
+def _like(error: KubeError, message: str) -> KubeError:
+    """``error`` again (its class and fix, so the deploy's outcome is unchanged) with
+    another message."""
+    again = copy.copy(error)
+    again.message = message
+    again.args = (message,)
+    return again

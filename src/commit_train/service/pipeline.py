@@ -51,6 +51,8 @@ from commit_train.errors import (
     KubeError,
     RefusedError,
     RenderError,
+    SurroundingsError,
+    TemporaryError,
 )
 from commit_train.models import Deployment, DeployState
 
@@ -87,7 +89,13 @@ def applyset_name(repository: str) -> str:
 
 
 def failure_state(error: BaseException) -> DeployState:
-    """``failure`` when the deploy itself is wrong, ``error`` when its surroundings broke."""
+    """``failure`` when the change itself is wrong (refused, a bad config or template, a
+    manifest the cluster refuses, a conflict, a failed rollout), ``error`` when its
+    surroundings broke (``SurroundingsError``, ``TemporaryError``: the cluster unreachable,
+    GitHub down, credentials refused) or the cause is unknown (a bug). Only ``failure``
+    counts in the change failure rate."""
+    if isinstance(error, SurroundingsError | TemporaryError):
+        return DeployState.ERROR
     if isinstance(error, RefusedError | ConfigError | RenderError | KubeError):
         return DeployState.FAILURE
     return DeployState.ERROR

@@ -39,6 +39,7 @@ from commit_train.errors import (
     ConfigError,
     KubeError,
     RefusedError,
+    RolloutError,
     UsageError,
 )
 from commit_train.faces.actions.io import (
@@ -621,7 +622,7 @@ def apply_manifests(rt: Runtime) -> None:
     if not run.ok:
         for line in run.details[2:]:
             rt.log(line)
-        raise KubeError(run.summary)  # the cause first, the same line the CLI prints
+        raise RolloutError(run.summary)  # the cause first, the same line the CLI prints
 
 
 def roll_back(

@@ -850,7 +850,7 @@ def _seconds(timeout: str | None) -> float | None:
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
-    from commit_train.errors import KubeError
+    from commit_train.errors import RolloutError
     from commit_train.service.pipeline import result_json
 
     _warn(result.warnings)
@@ -863,7 +863,7 @@ def _show_run(result: Any, *, as_json: bool) -> None:
             click.echo(line)
     if not result.ok:
         extra = f"; {result.rollback.line}" if result.rollback is not None else ""
-        raise KubeError(f"{result.run.summary}{extra}")
+        raise RolloutError(f"{result.run.summary}{extra}")
 
 
 @cli.command("render")
