@@ -223,9 +223,7 @@ def test_an_infrastructure_failure_is_recorded_as_error(shop: Any, tmp_path: Pat
     assert description.startswith("the token was rejected by GitHub")
 
 
-def test_an_unreachable_cluster_is_recorded_as_error(
-    shop: Any, kube: Any, tmp_path: Path
-) -> None:
+def test_an_unreachable_cluster_is_recorded_as_error(shop: Any, kube: Any, tmp_path: Path) -> None:
     """The apply step cannot reach the cluster: the surroundings broke, not the change, so
     the final status is ``error`` even though the workflow asks for ``failure``."""
     emu, repo, sha = shop

@@ -22,7 +22,7 @@ from commit_train.errors import (
     KubeUnreachableError,
     TemporaryError,
 )
-from commit_train.kube.apply import apply
+from commit_train.kube.apply import ApplyOptions, apply
 from commit_train.kube.client import api_client
 from commit_train.service.pipeline import failure_state
 from tests import kube_fixtures
@@ -42,7 +42,7 @@ def objects() -> list[dict[str, Any]]:
 
 
 def run(api: Any) -> None:
-    apply(api, objects(), applyset="shop", namespace=NS, annotations={})
+    apply(api, objects(), ApplyOptions(applyset="shop", namespace=NS))
 
 
 @pytest.mark.parametrize(
@@ -62,9 +62,7 @@ def run(api: Any) -> None:
 def test_each_answer_has_one_class_and_one_outcome(
     kube: KubeEmulator, kube_client: Any, code: int, reason: str, cls: type, state: str
 ) -> None:
-    kube.fail_next(
-        code, method="PATCH", path_contains="/configmaps/a", reason=reason, message="no"
-    )
+    kube.fail_next(code, method="PATCH", path_contains="/configmaps/a", reason=reason, message="no")
 
     with pytest.raises(KubeError) as caught:
         run(kube_client)
@@ -100,7 +98,7 @@ def test_a_kind_the_cluster_does_not_serve_is_the_changes_failure(kube_client: A
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
 
     with pytest.raises(KubeNotInstalledError) as caught:
-        apply(kube_client, [*objects(), widget], applyset="shop", namespace=NS, annotations={})
+        apply(kube_client, [*objects(), widget], ApplyOptions(applyset="shop", namespace=NS))
 
     assert "the cluster serves no kind Widget in example.com/v1" in str(caught.value)
     assert failure_state(caught.value).value == "failure"

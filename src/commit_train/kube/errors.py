@@ -27,9 +27,10 @@ line: what was being done, the status, the server's message, and the fix);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,23 @@ def api_error(doing: str, exc: Any, *, ref: object | None = None) -> KubeError:
     code = f"{status} {reason}".strip()
     detail = f": {message}" if message else ""
     return _make(row.error, f"{what}cannot {doing} ({code}){detail}", row.fix, exc)
+
+
+@contextlib.contextmanager
+def api_errors(doing: str, *, ref: object | None = None) -> Iterator[None]:
+    """Turn the client's exceptions raised in the block into one ``KubeError`` line naming
+    the fix, its class from ``ANSWERS``; a ``KubeError`` passes through."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except KubeError:
+        raise
+    except ApiException as exc:
+        raise api_error(doing, exc, ref=ref) from exc
+    except HTTPError as exc:
+        raise unreachable(f"cannot {doing}: the Kubernetes API server did not answer", exc) from exc
 
 
 def unreachable(message: str, exc: BaseException, *, fix: str = UNREACHABLE_FIX) -> KubeError:

@@ -33,9 +33,9 @@ from typing import Any
 
 from commit_train.errors import KubeError, KubeNotInstalledError
 from commit_train.kube import rollout
-from commit_train.kube.apply import ObjectRef
 from commit_train.kube.client import dynamic_client
 from commit_train.kube.errors import api_error
+from commit_train.kube.objects import ObjectRef
 
 WATCH_SECONDS = 240
 """How long one watch request lasts before the server closes it and we list again."""
