@@ -435,6 +435,25 @@ def test_a_missing_kubeconfig_records_nothing(shop: Shop) -> None:
     assert shop.deployments() == []
 
 
+def test_an_unreachable_cluster_ends_error_not_failure(shop: Shop) -> None:
+    """The cluster broke, not the change: the deploy ends ``error`` (which the change
+    failure rate does not count), naming the address and what to check."""
+    shop.commit("Nothing wrong with it")
+    address = shop.kube.url.removeprefix("http://")
+    shop.kube.stop()  # the kubeconfig still points at its (now closed) port
+
+    result = shop.run("apply", "staging")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: cannot reach the Kubernetes API at http://{address}: connection refused "
+        f"({address}); check the cluster address and credentials in the kubeconfig\n"
+    )
+    [dep] = shop.deployments()
+    assert states(dep) == ["queued", "in_progress", "error"]
+    assert dep.statuses[-1].description.startswith("cannot reach the Kubernetes API at ")
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [

@@ -706,7 +706,7 @@ def test_success_retires_older_non_production_deployments_only(shop):
 
 def test_a_production_history_of_three_successes(shop):
     from commit_train import config
-    from commit_train.service.pipeline import rollback_target
+    from commit_train.service.rollback import rollback_target
     from commit_train.service.train import Train
 
     shas = [shop.repo.commit(title) for title in ("One", "Two", "Three", "Four")]

@@ -152,7 +152,7 @@ def test_a_production_history_of_three_successes(backend: LocalBackend, repo: Re
     # GitHub's auto_inactive spares production deployments; the journal does the same,
     # by the production flag each deployment was created with
     from commit_train import config
-    from commit_train.service.pipeline import rollback_target
+    from commit_train.service.rollback import rollback_target
     from commit_train.service.train import Train
 
     shas = [repo.commit(title) for title in ("third", "fourth", "fifth")]

@@ -164,7 +164,7 @@ def test_set_status_clips_the_description(train: Train) -> None:
 def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
     train: Train, repo: Repo
 ) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
 
@@ -207,7 +207,7 @@ def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
 
 
 def test_rollback_after_a_failed_rollout_restores_the_live_commit(train: Train, repo: Repo) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
 
@@ -240,7 +240,7 @@ def test_rollback_after_a_failed_rollout_restores_the_live_commit(train: Train, 
 
 
 def test_rollback_ignores_a_failed_deploy_that_never_started(train: Train, repo: Repo) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
     for sha in (one, two):

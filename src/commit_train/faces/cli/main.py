@@ -850,8 +850,8 @@ def _seconds(timeout: str | None) -> float | None:
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
-    from commit_train.errors import KubeError
-    from commit_train.service.pipeline import result_json
+    from commit_train.errors import RolloutError
+    from commit_train.service.results import result_json
 
     _warn(result.warnings)
     if as_json:
@@ -863,7 +863,7 @@ def _show_run(result: Any, *, as_json: bool) -> None:
             click.echo(line)
     if not result.ok:
         extra = f"; {result.rollback.line}" if result.rollback is not None else ""
-        raise KubeError(f"{result.run.summary}{extra}")
+        raise RolloutError(f"{result.run.summary}{extra}")
 
 
 @cli.command("render")
@@ -884,7 +884,8 @@ def render_command(
     Secrets missing here show as placeholders; every Secret value is <redacted>.
     """
     from commit_train import config as config_module
-    from commit_train.service.pipeline import render_ref, rendered_json
+    from commit_train.service.pipeline import render_ref
+    from commit_train.service.results import rendered_json
 
     git = options.git()
     loaded = config_module.load(git.root).config
@@ -924,17 +925,21 @@ def apply_command(
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
     from commit_train.service.pipeline import apply_ref
+    from commit_train.service.run import RunOptions
 
+    how = RunOptions(
+        timeout=_seconds(timeout),
+        dry_run=dry_run,
+        force=force_conflicts,
+        on_line=lambda line: click.echo(line, err=as_json),
+    )
     result = apply_ref(
         options.train(),
         options.git(),
         environment=environment,
         ref=ref,
         make_client=_client_factory(kubeconfig, context),
-        dry_run=dry_run,
-        force=force_conflicts,
-        timeout=_seconds(timeout),
-        on_line=lambda line: click.echo(line, err=as_json),
+        how=how,
     )
     _show_run(result, as_json=as_json)
 
@@ -962,12 +967,9 @@ def rollback_command(
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
     from commit_train.faces.tables import deploy_json
-    from commit_train.service.pipeline import (
-        carry_out,
-        preflight,
-        request_rollback,
-        rollback_target,
-    )
+    from commit_train.service.pipeline import carry_out, preflight
+    from commit_train.service.rollback import request_rollback, rollback_target
+    from commit_train.service.run import RunOptions
 
     train = options.train()
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
@@ -997,8 +999,9 @@ def rollback_command(
         sha=requested.commit.sha,
         deployment=requested.deployment,
         make_client=_client_factory(kubeconfig, context),
-        timeout=_seconds(timeout),
-        on_line=lambda line: click.echo(line, err=as_json),
+        how=RunOptions(
+            timeout=_seconds(timeout), on_line=lambda line: click.echo(line, err=as_json)
+        ),
     )
     _show_run(result, as_json=as_json)
 
