@@ -48,7 +48,7 @@ def make_repo(root: Path) -> tuple[Repo, list[str]]:
 
 
 def main(out: Path) -> None:  # pragma: no cover - run by hand, with the old code
-    from commit_train.backends.local.journal import LocalBackend  # the old home
+    from commit_train.backends.local.backend import LocalBackend  # the old home
     from commit_train.faces.cli.main import cli
     from commit_train.models import DeployState
     from tests.emulators.github import GitHubEmulator
