@@ -3,6 +3,9 @@
 Adapters (``github``, the local journal, ``gitrepo``) build these; ``train`` and ``gate``
 read them. None of them does I/O when a field is read, so no request happens by accident.
 Times are timezone-aware UTC ``datetime`` values.
+
+The rules of a lock (who may take, keep or break it, and the lines that say so) are here
+beside ``Lock``, so that every lock store, whichever backend keeps it, follows the same ones.
 """
 
 from __future__ import annotations
