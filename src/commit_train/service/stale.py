@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from commit_train.config import Config
+from commit_train.core.text import duration
 from commit_train.models import BranchState, Commit, Lock, iso_utc, utc_now
 from commit_train.ports import BranchRefs, StaleState
 from commit_train.service.locks import GLOBAL, lock_ref, parse_lock
@@ -44,18 +45,6 @@ def mark_ref(environment: str) -> str:
     return MARK_PREFIX + lock_ref(environment).removeprefix("refs/commit-train/locks/")
 
 
-def age_text(seconds: float) -> str:
-    """``3d 4h``, ``5h 12m``, ``40m``: an age a person reads at a glance."""
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
-
-
 @dataclass(frozen=True)
 class StaleCommit:
     sha: str
@@ -66,7 +55,7 @@ class StaleCommit:
 
     @property
     def age(self) -> str:
-        return age_text(self.age_seconds)
+        return duration(self.age_seconds)
 
 
 @dataclass(frozen=True)
