@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core import gate
 from commit_train.models import DeployState
 from commit_train.service import locks, rollback

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.faces.cli.main import cli
 from tests import kube_fixtures
 from tests.emulators.github import GitHubEmulator

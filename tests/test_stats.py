@@ -12,7 +12,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core.text import duration
 from commit_train.faces.cli.main import cli
 from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState

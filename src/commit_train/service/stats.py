@@ -38,10 +38,9 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from commit_train.backends.local.journal import LocalBackend
 from commit_train.core.text import duration
 from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
 from commit_train.ports import Backend
@@ -289,11 +288,6 @@ def _time_to_restore(
 # -- reading them from a backend --------------------------------------------------------------
 
 
-@runtime_checkable
-class _History(Protocol):
-    def history(self, *, limit: int) -> Iterable[Commit]: ...
-
-
 @dataclass(frozen=True)
 class Gathered:
     deployments: tuple[Deployment, ...]
@@ -339,14 +333,7 @@ def gather(
     }
     commits: list[Commit] = []
     if wanted:
-        source: Iterable[Commit]
-        if isinstance(backend, LocalBackend):
-            source = backend.git.log(backend.default_branch(), limit=commit_limit)
-        elif isinstance(backend, _History):
-            source = backend.history(limit=commit_limit)
-        else:
-            source = ()
-        for commit in source:
+        for commit in backend.history(limit=commit_limit):
             commits.append(commit)
             wanted.discard(commit.sha)
             if not wanted:

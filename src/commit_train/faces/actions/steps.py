@@ -287,9 +287,7 @@ def duration_input(rt: Runtime, name: str) -> float:
 
 def github_backend(rt: Runtime) -> GitHubBackend:
     """A ``GitHubBackend`` for this run's repository and API (``GITHUB_API_URL``)."""
-    from commit_train.backends.github.backend import (
-        GitHubBackend,
-    )  # PyGithub only when a step talks to GitHub
+    from commit_train.faces import wiring  # PyGithub only when a step talks to GitHub
 
     token = rt.input("token")
     if not token:
@@ -304,7 +302,7 @@ def github_backend(rt: Runtime) -> GitHubBackend:
             "GITHUB_REPOSITORY is not set",
             fix="run this inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
         )
-    return GitHubBackend(repository, token=token, base_url=rt.context.api_url)
+    return wiring.actions_github(repository, token=token, api_url=rt.context.api_url)
 
 
 def own_run(rt: Runtime) -> OwnRun | None:
@@ -322,14 +320,13 @@ def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
     """The train of this run: the run's actor, notifications to the config's routes
     (webhook URLs from the step's environment, where the workflow puts its secrets), and
     this run's own checks left out of the gate."""
-    from commit_train.faces.notify import WebhookNotifier
+    from commit_train.faces import wiring
 
-    return Train(
-        backend,
+    return wiring.github(backend).train(
         config,
         actor=rt.context.actor or "github-actions",
         source="actions",
-        notifier=WebhookNotifier(config, environ=rt.environ),
+        notifier=wiring.notifier(config, rt.environ),
         own_run=own_run(rt),
     )
 
@@ -841,8 +838,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
     summary; the ones not reminded before (a mark per environment, kept in the repository)
     to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
-    from commit_train.core.gate import describe_lock
     from commit_train.core.text import duration
+    from commit_train.models import describe_lock
 
     environment = rt.input("environment")
     config = load_config(rt)
