@@ -18,7 +18,7 @@ from commit_train.config import Config
 from commit_train.core import gate
 from commit_train.core.gate import Decision
 from commit_train.core.text import clip, duration
-from commit_train.errors import RefusedError, UsageError
+from commit_train.errors import CommitTrainError, NotQueuedError, RefusedError, UsageError
 from commit_train.models import (
     Commit,
     Deployment,
@@ -62,7 +62,11 @@ def record_deployment(
     an offline deploy): the payload (``commit_train`` version, who, from where, the title
     and short sha, then ``payload_extra``), the description (clipped; by default the short
     sha and the title) and the environment's ``production`` flag. With ``queued`` (its
-    description) a ``queued`` status follows, and is part of the answer."""
+    description) a ``queued`` status follows, and is part of the answer.
+
+    When the deployment is recorded but its ``queued`` status cannot be, ``NotQueuedError``
+    says so (exit code 3): the deployment's event has fired, so deploying again (or
+    ``--offline``) would make a second deploy of one request."""
     payload = {
         "commit_train": PAYLOAD_VERSION,
         "requested_by": actor,
@@ -80,7 +84,17 @@ def record_deployment(
     )
     if queued is None:
         return deployment
-    status = backend.add_status(deployment.id, state=DeployState.QUEUED, description=clip(queued))
+    try:
+        status = backend.add_status(
+            deployment.id, state=DeployState.QUEUED, description=clip(queued)
+        )
+    except CommitTrainError as exc:
+        raise NotQueuedError(
+            deployment.id,
+            exc.message.rstrip("."),
+            fix=f"the deployment stands without it; follow it at {backend.progress_url} "
+            "and do not deploy it again",
+        ) from exc
     return dataclasses.replace(deployment, statuses=(*deployment.statuses, status))
 
 
