@@ -10,6 +10,7 @@ slept, except where a real client timeout is the point.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from commit_train.config import parse
 from commit_train.errors import NotQueuedError
 from commit_train.faces.cli.main import cli
 from commit_train.models import DeployState
+from commit_train.service.offline import SyncReport, sync
 from commit_train.service.train import Train
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import EmulatedRepo
 from tests.gitrepos import Repo
-from tests.test_offline_sync import mirror
+from tests.test_offline_sync import Shop, mirror
 
 STATUSES = r"/deployments/\d+/statuses$"
 CONFIG = parse(
@@ -213,3 +215,86 @@ def test_deploy_says_its_deployment_exists_and_never_advises_offline(
         "deployments and do not deploy it again\n"
     )
     assert "offline" not in result.stderr
+
+
+# -- 2. sync: claimed entries, and earlier replays found however far back -------------------
+
+
+@pytest.fixture
+def shop(github_emulator: GitHubEmulator, clone: tuple[Repo, EmulatedRepo]) -> Shop:
+    repo, mirrored = clone
+    return Shop(github_emulator, repo, mirrored)
+
+
+def offline_deploys(shop: Shop, count: int) -> None:
+    outage = shop.emu.inject(502, times=1000)
+    for n in range(count):
+        result = shop.run("deploy", "staging", "HEAD", "--offline", "--reason", f"INC-{n}")
+        assert result.exit_code == 0, result.output
+    outage.times = 0
+
+
+def test_two_syncs_at_once_replay_each_offline_deploy_once(shop: Shop) -> None:
+    offline_deploys(shop, 3)
+    # each run's first search is slow, so both have listed the journal and searched
+    # GitHub before either creates anything
+    shop.emu.inject(None, times=2, method="POST", path=r"/graphql$", delay=0.5)
+    reports: list[SyncReport] = []
+    start = threading.Barrier(2)
+
+    def one_run() -> None:
+        start.wait()
+        reports.append(sync(shop.local(), shop.backend()))
+
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join(timeout=60)
+    assert len(shop.gh.deployments) == 3
+    journal_ids = {d["payload"]["journal_id"] for d in shop.gh.deployments}
+    assert len(journal_ids) == 3
+    assert sorted(len(r.synced) for r in reports) in ([0, 3], [1, 2])
+    assert sum(len(r.synced) for r in reports) == 3
+    assert sync(shop.local(), shop.backend()).summary == (
+        "nothing to sync: 3 offline deploys already on GitHub"
+    )
+
+
+def test_a_claim_held_by_another_run_is_left_to_it(shop: Shop) -> None:
+    offline_deploys(shop, 2)
+    other = shop.local()
+    assert other.claim_sync(1, by="another run") is not None
+    report = sync(shop.local(), shop.backend())
+    assert report.summary == (
+        "synced 1 offline deploys to acme/shop (1 statuses added); "
+        "1 being replayed by another sync run, left to it"
+    )
+    assert len(shop.gh.deployments) == 1
+    other.release_sync(1, by="another run")
+    assert sync(shop.local(), shop.backend()).summary.startswith("synced 1 offline deploys")
+    assert len(shop.gh.deployments) == 2
+
+
+def test_sync_finds_its_replay_behind_150_newer_deployments(shop: Shop) -> None:
+    offline_deploys(shop, 1)
+    assert shop.run("sync").exit_code == 0
+    [replayed] = shop.gh.deployments
+    # the journal's note is lost (a run died before writing it), and 150 deploys of
+    # other commits to staging came since
+    with sqlite3.connect(shop.local().journal_path) as conn:
+        conn.execute("DELETE FROM journal_sync")
+    conn.close()
+    first = next(iter(shop.gh.commits))
+    for _ in range(150):
+        shop.gh.add_deployment(first, environment="staging", statuses=["failure"])
+    shop.local().add_status(1, state=DeployState.IN_PROGRESS, description="applying")
+    backend = shop.backend()
+    report = sync(shop.local(), backend)
+    assert [(s.github_id, s.created, s.statuses_added) for s in report.synced] == [
+        (replayed["id"], False, 1)
+    ]
+    replays = [d for d in shop.gh.deployments if "journal_id" in d["payload"]]
+    assert len(replays) == 1
+    # the environment's newest 100, then the deployments of that commit, then the status
+    assert backend.request_count == 3

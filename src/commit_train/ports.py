@@ -124,9 +124,12 @@ class Backend(History, Protocol):
         """Newest first, each with all its statuses."""
         ...
 
-    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+    def deployments_of(
+        self, sha: str, *, environments: Sequence[str], limit: int = 100
+    ) -> list[Deployment]:
         """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
-        100), each with all its statuses: the promotion-order rule's one question."""
+        ``limit``), each with all its statuses: the promotion-order rule's one question,
+        and ``sync``'s search for an earlier replay."""
         ...
 
 
@@ -242,6 +245,15 @@ class OfflineJournal(Backend, Protocol):
 
     def offline_entries(self) -> list[JournalEntry]:
         """Every offline deploy of the journal, oldest first, with how far it got."""
+        ...
+
+    def claim_sync(self, deployment_id: int, *, by: str) -> JournalEntry | None:
+        """Claim an offline deploy for the ``sync`` run ``by``: its entry as it stands
+        once claimed, or None while another live run holds it."""
+        ...
+
+    def release_sync(self, deployment_id: int, *, by: str) -> None:
+        """End run ``by``'s claim on an offline deploy."""
         ...
 
     def note_synced(self, deployment_id: int, *, github_id: int, statuses_synced: int) -> None:

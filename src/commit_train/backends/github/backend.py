@@ -572,9 +572,12 @@ class GitHubBackend:
         """Newest first, each with its statuses: one GraphQL request per 100 deployments."""
         return self._deployments.newest(environment=environment, limit=limit)
 
-    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request."""
-        return self._deployments.of_commit(sha, environments=environments)
+    def deployments_of(
+        self, sha: str, *, environments: Sequence[str], limit: int = 100
+    ) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments`` (newest ``limit``): one
+        request per 100."""
+        return self._deployments.of_commit(sha, environments=environments, limit=limit)
 
     # -- refs (for locks and stale marks: ``refs.Refs``) -----------------------------------
 

@@ -225,15 +225,28 @@ class Deployments:
             after = connection["pageInfo"]["endCursor"]
         return found[:limit]
 
-    def of_commit(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request.
+    def of_commit(
+        self, sha: str, *, environments: Sequence[str], limit: int = 100
+    ) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments``, newest first, at most
+        ``limit``: one request per 100.
 
-        The promotion-order rule asks this: did this very commit succeed in staging?
+        The promotion-order rule asks this (did this very commit succeed in staging?), and
+        ``sync`` when it looks for an earlier replay past an environment's newest 100.
         """
-        data = self._http.graphql(
-            COMMIT_DEPLOYMENTS_QUERY,
-            {"sha": sha, "environments": list(environments)},
-            action=f"read the deployments of {sha[:7]}",
-        )
-        node = data["repository"].get("object") or {}
-        return [self.parse(d) for d in (node.get("deployments") or {}).get("nodes") or []]
+        found: list[Deployment] = []
+        after: str | None = None
+        while len(found) < limit:
+            data = self._http.graphql(
+                COMMIT_DEPLOYMENTS_QUERY,
+                {"sha": sha, "environments": list(environments), "after": after},
+                action=f"read the deployments of {sha[:7]}",
+            )
+            node = data["repository"].get("object") or {}
+            connection = node.get("deployments") or {}
+            found.extend(self.parse(d) for d in connection.get("nodes") or [])
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                break
+            after = page.get("endCursor")
+        return found[:limit]

@@ -227,14 +227,15 @@ query CommitTrainBranchState($owner: String!, $name: String!, $limit: Int!{param
 COMMIT_DEPLOYMENTS_QUERY = (
     """
 query CommitTrainCommitDeployments(
-  $owner: String!, $name: String!, $sha: String!, $environments: [String!]
+  $owner: String!, $name: String!, $sha: String!, $environments: [String!], $after: String
 ) {
   repository(owner: $owner, name: $name) {
     object(expression: $sha) {
       ... on Commit {
         deployments(
-          first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
-        ) { nodes { ...DeploymentFields } }
+          first: 100, after: $after, environments: $environments,
+          orderBy: {field: CREATED_AT, direction: DESC}
+        ) { nodes { ...DeploymentFields } pageInfo { hasNextPage endCursor } }
       }
     }
   }

@@ -362,9 +362,11 @@ class LocalBackend:
                 conn, "WHERE environment = ? ORDER BY id DESC LIMIT ?", (environment, limit)
             )
 
-    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+    def deployments_of(
+        self, sha: str, *, environments: Sequence[str], limit: int = 100
+    ) -> list[Deployment]:
         """Deployments of commit ``sha`` to any of ``environments``, newest first (at most
-        100, as on GitHub): one query, on the ``deployments_by_sha`` index."""
+        ``limit``, as on GitHub): one query, on the ``deployments_by_sha`` index."""
         names = list(dict.fromkeys(environments))
         if not names:
             return []
@@ -372,8 +374,8 @@ class LocalBackend:
         with self.reading() as conn:
             return self._select(
                 conn,
-                f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT 100",
-                (sha, *names),
+                f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT ?",
+                (sha, *names, limit),
             )
 
     # -- the journal ------------------------------------------------------------------------
@@ -389,6 +391,14 @@ class LocalBackend:
     def offline_entries(self) -> list[JournalEntry]:
         """``ports.OfflineJournal``: every offline deploy, oldest first (``offline``)."""
         return offline.entries(self.journal, self.get_deployment)
+
+    def claim_sync(self, deployment_id: int, *, by: str) -> JournalEntry | None:
+        """``ports.OfflineJournal``: claim an offline deploy for one ``sync`` run."""
+        return offline.claim(self.journal, self.get_deployment, deployment_id, by=by, at=utc_now())
+
+    def release_sync(self, deployment_id: int, *, by: str) -> None:
+        """``ports.OfflineJournal``: end a ``sync`` run's claim."""
+        offline.release(self.journal, deployment_id, by=by)
 
     def note_synced(self, deployment_id: int, *, github_id: int, statuses_synced: int) -> None:
         """``ports.OfflineJournal``: how far an offline deploy reached GitHub."""
