@@ -10,6 +10,7 @@ slept, except where a real client timeout is the point.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.config import parse
 from commit_train.errors import NotQueuedError
 from commit_train.faces.cli.main import cli
@@ -298,3 +300,71 @@ def test_sync_finds_its_replay_behind_150_newer_deployments(shop: Shop) -> None:
     assert len(replays) == 1
     # the environment's newest 100, then the deployments of that commit, then the status
     assert backend.request_count == 3
+
+
+# -- 3. deploying what is already there -----------------------------------------------------
+
+
+def test_deploying_a_commit_already_queued_or_live_asks_for_again_on_github(shop: Shop) -> None:
+    head = shop.head()
+    first = shop.run("deploy", "staging", "HEAD")
+    assert first.exit_code == 0, first.output
+    [dep] = shop.gh.deployments
+    again = shop.run("deploy", "staging", "HEAD")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"error: {head[:7]} is already queued for staging (deployment {dep['id']}); "
+        "pass --again to deploy it anyway\n"
+    )
+    refused = shop.run("deploy", "staging", "HEAD", "--json")
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["decision"] == {
+        "allowed": False,
+        "reason": "already-deployed",
+        "message": f"{head[:7]} is already queued for staging (deployment {dep['id']}); "
+        "pass --again to deploy it anyway",
+    }
+    assert len(shop.gh.deployments) == 1
+    # live now: still refused, then deployed on purpose
+    shop.backend().add_status(dep["id"], state=DeployState.SUCCESS)
+    live = shop.run("deploy", "staging", "HEAD")
+    assert live.stderr.startswith(f"error: {head[:7]} is already live in staging (deployment ")
+    assert shop.run("deploy", "staging", "HEAD", "--again").exit_code == 0
+    assert len(shop.gh.deployments) == 2
+    # another environment, or another commit, is not asked about
+    assert shop.run("deploy", "production", "HEAD").exit_code == 0
+
+
+def test_a_normal_deploy_still_costs_three_requests(shop: Shop) -> None:
+    backend = shop.backend()
+    train = Train(backend, CONFIG, actor="carol", source="cli")
+    train.deploy("staging", shop.head())
+    assert backend.request_count == 3  # the gate's one query, the deployment, its status
+
+
+def test_deploying_a_commit_already_queued_asks_for_again_locally(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "shop")
+    head = repo.commit("Start the shop service")
+    record = CliRunner().invoke(
+        cli,
+        ["-C", str(repo.root), "--backend", "local", "record-check", head, "test", "success"],
+        env={"COMMIT_TRAIN_BACKEND": None, "GITHUB_TOKEN": None, "GH_TOKEN": None},
+    )
+    assert record.exit_code == 0, record.output
+
+    def local(*args: str) -> Result:
+        return CliRunner().invoke(
+            cli,
+            ["-C", str(repo.root), "--backend", "local", *args],
+            env={"COMMIT_TRAIN_BACKEND": None, "GITHUB_TOKEN": None, "GH_TOKEN": None},
+        )
+
+    assert local("deploy", "staging", "HEAD").exit_code == 0
+    second = local("deploy", "staging", "HEAD")
+    assert second.exit_code == 1
+    assert second.stderr == (
+        f"error: {head[:7]} is already queued for staging (deployment 1); "
+        "pass --again to deploy it anyway\n"
+    )
+    assert local("deploy", "staging", "HEAD", "--again").exit_code == 0
+    assert [d.id for d in LocalBackend(repo.root).deployments(environment="staging")] == [2, 1]

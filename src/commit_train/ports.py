@@ -79,12 +79,18 @@ class Backend(History, Protocol):
     def checks(self, sha: str) -> Checks: ...
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """Everything the gate asks about ``ref`` at once (one GraphQL query on GitHub):
         ``resolve``, ``default_branch``, ``on_default_branch`` and ``checks`` together, the
-        commit's deployments to ``environments`` (none asked, none read) and the ``refs``
-        that exist among those asked (a backend that keeps no refs answers none).
+        commit's deployments to ``environments`` (none asked, none read), the ``refs``
+        that exist among those asked (a backend that keeps no refs answers none) and the
+        newest deployments of environment ``target`` (``GateFacts.recent``).
 
         Raises what ``resolve`` raises, with the same messages.
         """

@@ -221,8 +221,12 @@ class Train:
 
     # -- deploy ----------------------------------------------------------------------------
 
-    def check(self, environment: str, ref: str) -> tuple[Commit, Decision]:
+    def check(self, environment: str, ref: str, *, again: bool = False) -> tuple[Commit, Decision]:
         """Resolve ``ref`` and ask the gate, without writing anything.
+
+        A commit already queued or live in ``environment`` is refused
+        (``gate.ALREADY_DEPLOYED``, from the environment's newest deployments, read in the
+        same question) unless ``again``: deploying it twice is done on purpose only.
 
         One question to the backend (``gate_facts``: one GitHub request, two when a short
         sha needs resolving): the commit, its branch, its checks, its deployments to the
@@ -239,6 +243,7 @@ class Train:
             ref,
             environments=[*required, environment] if required else [],
             refs=lock_refs or [],
+            target=environment,
         )
         lock = None
         if self.locks is not None:
@@ -261,6 +266,8 @@ class Train:
             lock=lock,
             succeeded_in=succeeded_in,
         )
+        if decision.allowed and not again:
+            decision = gate.already_there(environment, facts.commit.sha, facts.recent) or decision
         return facts.commit, decision
 
     def blocking_lock(self, environment: str) -> Lock | None:
@@ -277,6 +284,7 @@ class Train:
         *,
         dry_run: bool = False,
         rollback_of: Deployment | None = None,
+        again: bool = False,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
 
@@ -285,9 +293,11 @@ class Train:
         With ``rollback_of`` (the live deployment, for ``commit-train rollback``) the
         payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
         description and the queued status say it is a rollback, and no ``deploy-requested``
-        notice goes out (the route hears of it when it runs).
+        notice goes out (the route hears of it when it runs). A commit already queued or
+        live there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's
+        target is by definition not live, so a rollback never asks).
         """
-        commit, decision = self.check(environment, ref)
+        commit, decision = self.check(environment, ref, again=again or rollback_of is not None)
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
         if rollback_of is None:

@@ -30,6 +30,7 @@ from commit_train.backends.local.journal import JOURNAL, Journal, stamp
 from commit_train.errors import LedgerError, NotFoundError, UsageError
 from commit_train.gitrepo import GitRepo
 from commit_train.models import (
+    RECENT_DEPLOYMENTS,
     Check,
     Checks,
     CheckState,
@@ -179,7 +180,12 @@ class LocalBackend:
         return self._checks_of([sha])[sha]
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """The gate's facts from git and the journal. No refs are read: local locks live
         in the journal (``LocalLockStore``), so ``refs`` is always answered empty."""
@@ -190,6 +196,11 @@ class LocalBackend:
             on_default_branch=self.on_default_branch(commit.sha),
             checks=self.checks(commit.sha),
             deployments=tuple(self.deployments_of(commit.sha, environments=environments)),
+            recent=tuple(
+                self.deployments(environment=target, limit=RECENT_DEPLOYMENTS)
+                if target is not None
+                else ()
+            ),
         )
 
     def _checks_of(self, shas: Sequence[str]) -> dict[str, Checks]:
