@@ -54,8 +54,9 @@ Web API behaviour, from Slack's method reference (docs.slack.dev/reference/metho
   ``replace_original`` edits the message, ``delete_original`` deletes it, otherwise a new
   message (``response_type: in_channel``) or an ephemeral one.
 
-A message posted without ``thread_ts`` validation: a reply to a ``ts`` the emulator never saw is
-kept as a reply all the same (Slack's own handling of unknown ``thread_ts`` is undocumented).
+``thread_ts`` is not checked: a reply to a ``ts`` the emulator never saw is kept as a reply all
+the same (Slack's own answer to an unknown ``thread_ts`` is undocumented), so a test may build
+events with the ``slack_events`` functions without seeding the mentioned message first.
 
 The emulator code is in three more modules: ``slack_blocks`` (Block Kit limits),
 ``slack_events`` (payload builders and request signing), ``slack_socket`` (Socket Mode).
@@ -359,7 +360,10 @@ class SlackEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="slack-web-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll
+            name="slack-web-api",
+            daemon=True,
         )
         self._thread.start()
         if self._socket_mode:
@@ -492,6 +496,7 @@ class SlackEmulator:
             accessory = block.get("accessory")
             for element in [*elements, *([accessory] if accessory else [])]:
                 if element.get("action_id") == action_id:
+                    actions = f"http://127.0.0.1:{self.port}/actions"
                     with self._cond:
                         clicker = self._store.users[user]
                         channel_name = self._store.channels[channel].name or ""
@@ -503,7 +508,7 @@ class SlackEmulator:
                         message=message.as_slack(),
                         action=element,
                         block_id=block.get("block_id", ""),
-                        response_url=f"http://127.0.0.1:{self.port}/actions/{channel}/{message_ts}",
+                        response_url=f"{actions}/{channel}/{message_ts}/{user}",
                     )
         raise ValueError(f"message {message_ts} in {channel} has no element {action_id!r}")
 
@@ -597,7 +602,8 @@ class SlackEmulator:
                 if remaining <= 0:
                     got = [(m.channel, m.text[:80]) for m in self._store.messages]
                     raise AssertionError(f"Slack emulator: no {what} within {timeout}s; {got}")
-                self._cond.wait(remaining)
+                # Polls too: some probes read state this emulator is not notified about.
+                self._cond.wait(min(remaining, 0.02))
 
     # -- faults -----------------------------------------------------------------------------
 
@@ -874,7 +880,10 @@ class SlackEmulator:
 
     def _response_url(self, path: str, raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Slack docs: "Handling user interaction", responding with ``response_url``."""
-        _, _, channel_id, message_ts = path.split("/", 3)
+        parts = path.split("/")
+        if len(parts) != 5:
+            return 404, {"ok": False, "error": "not_found"}, {}
+        channel_id, message_ts, clicker = parts[2:]
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -914,7 +923,7 @@ class SlackEmulator:
                             thread_ts=None,
                             revisions=(Revision(text, blocks, time.time(), "response_url"),),
                             reactions={},
-                            ephemeral_to="",
+                            ephemeral_to=clicker,
                         )
                     )
                 self._cond.notify_all()
