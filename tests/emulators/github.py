@@ -12,8 +12,30 @@ headers and weak ETags (a matching ``If-None-Match`` answers 304 and costs nothi
 request is recorded (``requests``) so tests and benchmarks can assert API budgets, and faults
 can be injected (5xx, 429, secondary and primary rate limits, slow answers).
 
-State lives in ``github_model``; REST shapes and routes in ``github_rest``; GraphQL in
-``github_graphql`` (real execution with graphql-core against ``github_schema.graphql``).
+The scripting API (everything else is the HTTP protocol):
+
+- lifecycle: ``start()``/``stop()`` or ``with``; ``url``, ``base_url``, ``graphql_url``;
+  ``clock`` (a callable answering an aware datetime: every timestamp, token expiry and JWT
+  check reads it, so a test can freeze or move time)
+- identities: ``token``/``add_user(login, token)``; ``add_team(org, slug, members=[...])``,
+  ``add_org_member(org, login)``
+- GitHub Apps: ``create_app(slug)`` (an ``App`` with ``id`` and ``private_key_pem``),
+  ``install_app(app, account="acme", repositories=[...] or None for all)``,
+  ``installation_token(installation)`` (a token without the JWT dance)
+- repositories: ``create_repo(full_name)``, ``repo(full_name)``; on an ``EmulatedRepo``:
+  ``commit(message, files={path: text})``, ``create_branch``, ``add_status``,
+  ``add_check_run``, ``add_deployment``, ``deployments``, ``deployment_statuses``
+- webhooks: ``add_webhook(repo, url, secret, events=[...])``, ``deliveries``,
+  ``wait_for_deliveries()``, ``webhook_request(hook, event, deployment_id, status_id)``
+  (a signed delivery built but not sent)
+- request log: ``requests`` (method, path, status, who: ``token_login``, ``token``,
+  ``auth``), ``request_count``, ``reset_requests()``
+- faults: ``inject``, ``inject_rate_limit``, ``inject_secondary_rate_limit``,
+  ``exhaust_rate_limit``, ``restore_rate_limit``; ``errors`` (the emulator's own bugs)
+
+State lives in ``github_model``; REST shapes and routes in ``github_rest`` (Apps,
+installations and teams in ``github_apps``); GraphQL in ``github_graphql`` (real execution
+with graphql-core against ``github_schema.graphql``); webhooks in ``github_hooks``.
 """
 
 from __future__ import annotations
@@ -26,7 +48,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,10 +57,30 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import github_rest
-from .github_model import ApiError, EmulatedRepo, Store, User, utcnow
+from . import github_apps, github_hooks, github_rest
+from .github_hooks import Delivery, Webhook
+from .github_model import (
+    ApiError,
+    App,
+    EmulatedRepo,
+    Installation,
+    InstallationToken,
+    Store,
+    Team,
+    User,
+    utcnow,
+)
 
-__all__ = ["EmulatedRepo", "FaultRule", "GitHubEmulator", "RecordedRequest"]
+__all__ = [
+    "App",
+    "Delivery",
+    "EmulatedRepo",
+    "FaultRule",
+    "GitHubEmulator",
+    "Installation",
+    "RecordedRequest",
+    "Webhook",
+]
 
 REST_PREFIX = "/api/v3"
 GRAPHQL_PATHS = ("/api/graphql", "/graphql")
@@ -58,7 +100,9 @@ class RecordedRequest:
     query: dict[str, str]
     status: int
     graphql: bool
-    token_login: str | None
+    token_login: str | None  # the user or bot acting; ``app:<slug>`` for an App's JWT
+    token: str | None = None  # the credential sent (user token, installation token or JWT)
+    auth: str | None = None  # "user", "installation", "app" or None (anonymous or refused)
 
 
 @dataclass
@@ -103,6 +147,8 @@ class GitHubEmulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self._hooks = github_hooks.Deliverer(self._store)
+        self._store.listeners.append(self._hooks.on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -126,6 +172,7 @@ class GitHubEmulator:
         return self
 
     def stop(self) -> None:
+        self._hooks.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -177,6 +224,143 @@ class GitHubEmulator:
 
     def repo(self, full_name: str) -> EmulatedRepo:
         return self._store.repos[full_name]
+
+    # -- GitHub Apps, teams ----------------------------------------------------------------
+
+    def create_app(
+        self,
+        slug: str = "commit-train",
+        *,
+        name: str | None = None,
+        owner: str = "acme",
+        permissions: dict[str, str] | None = None,
+        events: list[str] | None = None,
+    ) -> App:
+        """A GitHub App with a fresh RSA key pair: ``app.id`` and ``app.private_key_pem`` are
+        what its settings page shows (the ``GITHUB_APP_ID``/``GITHUB_APP_PRIVATE_KEY`` a
+        service is given); its bot account ``{slug}[bot]`` is made too."""
+        pem, public_key = github_apps.generate_key_pair()
+        with self._store.lock:
+            if slug in self._store.apps:
+                raise ValueError(f"an App named {slug} already exists")
+            app = App(
+                slug=slug,
+                id=self._store.next_id(),
+                name=name or slug,
+                owner=self._store.user(
+                    owner, type=None if owner in self._store.users else "Organization"
+                ),
+                created_at=self._store.now(),
+                private_key_pem=pem,
+                public_key=public_key,
+                permissions=dict(permissions or github_apps.DEFAULT_PERMISSIONS),
+                events=list(events if events is not None else github_apps.DEFAULT_EVENTS),
+            )
+            self._store.apps[slug] = app
+            self._store.user(app.bot_login, type="Bot")
+            return app
+
+    def install_app(
+        self, app: App, account: str = "acme", repositories: list[str] | None = None
+    ) -> Installation:
+        """Install ``app`` on ``account``: on every repository of it (``repositories=None``,
+        GitHub's "All repositories") or on the named ones (``"shop"`` or ``"acme/shop"``)."""
+        with self._store.lock:
+            if any(
+                i.app is app and i.account.login == account
+                for i in self._store.installations.values()
+            ):
+                raise ValueError(f"{app.slug} is already installed on {account}")
+            kind = None if account in self._store.users else "Organization"
+            owner = self._store.user(account, type=kind)
+            names = [r if "/" in r else f"{account}/{r}" for r in repositories or []]
+            installation = Installation(
+                id=self._store.next_id(),
+                app=app,
+                account=owner,
+                repository_selection="all" if repositories is None else "selected",
+                repositories=names,
+                created_at=self._store.now(),
+            )
+            self._store.installations[installation.id] = installation
+            return installation
+
+    def installation_token(self, installation: Installation) -> str:
+        """A fresh installation token (what ``POST .../access_tokens`` would give)."""
+        with self._store.lock:
+            token = InstallationToken(
+                token=f"ghs_{uuid.uuid4().hex}{uuid.uuid4().hex[:4]}",
+                installation=installation,
+                expires_at=self._store.now() + github_apps.TOKEN_LIFETIME,
+                permissions=dict(installation.app.permissions),
+            )
+            self._store.installation_tokens[token.token] = token
+            return token.token
+
+    def add_team(
+        self, org: str, slug: str, *, members: Sequence[str] = (), name: str | None = None
+    ) -> Team:
+        """A team of ``org`` whose (active) members are ``members``; they join the org too."""
+        with self._store.lock:
+            return github_apps.add_team(self._store, org, slug, list(members), name)
+
+    def add_org_member(self, org: str, login: str) -> None:
+        with self._store.lock:
+            self._store.user(org, type="Organization")
+            self._store.user(login)
+            self._store.org_members.setdefault(org.lower(), set()).add(login.lower())
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def add_webhook(
+        self,
+        repo: EmulatedRepo | str,
+        url: str,
+        secret: str,
+        events: list[str] | None = None,
+        *,
+        app: App | None = None,
+    ) -> Webhook:
+        """Deliver ``events`` (default deployment and deployment_status) of ``repo`` to
+        ``url``, signed with ``secret``. ``app`` makes it that App's webhook (the payload's
+        ``installation`` is then its installation)."""
+        with self._store.lock:
+            target = self.repo(repo) if isinstance(repo, str) else repo
+            wanted = list(events if events is not None else ["deployment", "deployment_status"])
+            hook = Webhook(self._store.next_id(), target, url, secret, wanted, app)
+            self._hooks.hooks.append(hook)
+            return hook
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery made, oldest first (``status`` is the receiver's answer)."""
+        with self._store.lock:
+            return list(self._hooks.deliveries)
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> list[Delivery]:
+        """Wait until every delivery made so far was attempted; answer them all."""
+        if not self._hooks.wait(timeout):
+            raise TimeoutError("webhook deliveries still pending")
+        return self.deliveries
+
+    def webhook_request(
+        self,
+        hook: Webhook,
+        event: str,
+        deployment_id: int,
+        status_id: int | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The signed headers and body ``hook`` would get for a deployment (or one of its
+        statuses), built and not sent: for feeding a webhook receiver directly."""
+        with self._store.lock:
+            deployment = hook.repo.get_deployment(deployment_id)
+            status = None
+            if status_id is not None:
+                status = next(s for s in deployment.statuses if s.id == status_id)
+            payload = github_hooks.build_payload(
+                self._store, event, hook.repo, deployment, status, app=hook.app
+            )
+            return github_hooks.signed_request(hook, event, payload)
 
     @property
     def store(self) -> Store:
@@ -326,6 +510,8 @@ class GitHubEmulator:
         is_graphql = path in GRAPHQL_PATHS
         request_id = uuid.uuid4().hex[:20].upper()
         login: str | None = None
+        token: str | None = None
+        caller = _Caller()
         status = 500
         recorded = False
 
@@ -333,7 +519,7 @@ class GitHubEmulator:
             # Logged before the first byte leaves: a client that has its answer must find
             # its request already counted.
             nonlocal recorded
-            self._record(method, path, query, status, is_graphql, login)
+            self._record(method, path, query, status, is_graphql, login, token, caller.kind)
             recorded = True
             self._send(h, status, body, headers, request_id)
 
@@ -345,16 +531,18 @@ class GitHubEmulator:
                 auth = h.headers.get("Authorization")
                 token = _token(auth)
                 if auth is not None:
-                    login = self._store.tokens.get(token or "")
-                    if login is None:
-                        status = 401
-                        send(401, _error_body(401, "Bad credentials"), {})
+                    try:
+                        caller = self._authenticate(token or "")
+                    except ApiError as err:
+                        status = err.status
+                        send(err.status, err.body, {})
                         return
+                    login = caller.login
                 resource = "graphql" if is_graphql else "core"
                 if rule is not None and _answers(rule):
                     if rule.applied:
                         try:
-                            self._answer(method, path, query, raw_body, login, is_graphql, h)
+                            self._answer(method, path, query, raw_body, caller, is_graphql, h)
                         except Exception as err:  # an emulator bug: keep it for the test
                             self.errors.append(err)
                     status = rule.status or 500
@@ -365,7 +553,7 @@ class GitHubEmulator:
                     return
                 try:
                     status, body, headers = self._answer(
-                        method, path, query, raw_body, login, is_graphql, h
+                        method, path, query, raw_body, caller, is_graphql, h
                     )
                 except Exception as err:  # an emulator bug: answer 500, keep it for the test
                     self.errors.append(err)
@@ -373,7 +561,27 @@ class GitHubEmulator:
                 send(status, body, headers)
         finally:
             if not recorded:
-                self._record(method, path, query, status, is_graphql, login)
+                self._record(method, path, query, status, is_graphql, login, token, caller.kind)
+
+    def _authenticate(self, token: str) -> _Caller:
+        """Who a token is: a user, an App installation (live token) or an App (valid JWT).
+
+        An unknown or expired token is 401 "Bad credentials"; a bad JWT is 401 with
+        GitHub's JWT message (see ``github_apps``)."""
+        now = self._store.now()
+        login = self._store.tokens.get(token)
+        if login is not None:
+            return _Caller(login, "user")
+        if token in self._store.installation_tokens:
+            live = github_apps.token_for(self._store, token, now)
+            if live is None:
+                raise ApiError(401, "Bad credentials")
+            installation = live.installation
+            return _Caller(installation.app.bot_login, "installation", installation=installation)
+        if github_apps.looks_like_jwt(token):
+            app = github_apps.verify_jwt(self._store, token, now)
+            return _Caller(f"app:{app.slug}", "app", app=app)
+        raise ApiError(401, "Bad credentials")
 
     def _record(
         self,
@@ -383,6 +591,8 @@ class GitHubEmulator:
         status: int,
         graphql: bool,
         login: str | None,
+        token: str | None = None,
+        auth: str | None = None,
     ) -> None:
         with self._store.lock:
             self._requests.append(
@@ -393,6 +603,8 @@ class GitHubEmulator:
                     status=status,
                     graphql=graphql,
                     token_login=login,
+                    token=token,
+                    auth=auth if login is not None else None,
                 )
             )
 
@@ -411,14 +623,15 @@ class GitHubEmulator:
         path: str,
         query: list[tuple[str, str]],
         raw_body: bytes,
-        login: str | None,
+        caller: _Caller,
         is_graphql: bool,
         h: _Handler,
     ) -> tuple[int, Any, dict[str, str]]:
         resource = "graphql" if is_graphql else "core"
+        login = caller.login
         user = self._store.users.get(login) if login else None
         if is_graphql:
-            return self._answer_graphql(method, raw_body, user)
+            return self._answer_graphql(method, raw_body, user, caller.installation)
         if not path.startswith(REST_PREFIX + "/") and path != REST_PREFIX:
             return 404, _error_body(404, "Not Found"), self._rate_headers(login, resource)
         sub = path[len(REST_PREFIX) :] or "/"
@@ -440,7 +653,16 @@ class GitHubEmulator:
                     _error_body(400, "Problems parsing JSON"),
                     self._rate_headers(login, resource),
                 )
-        request = github_rest.Request(method, sub, query, body_obj, user, self._store)
+        request = github_rest.Request(
+            method,
+            sub,
+            query,
+            body_obj,
+            user,
+            self._store,
+            app=caller.app,
+            installation=caller.installation,
+        )
         try:
             response = github_rest.dispatch(request)
         except ApiError as err:
@@ -472,6 +694,9 @@ class GitHubEmulator:
             json.dumps([body, login], sort_keys=True).encode(), usedforsecurity=False
         ).hexdigest()
         etag = f'W/"{digest}"'
+        if "ETag" in extra:  # the route's own (strong) validator, e.g. a file's contents
+            etag = extra["ETag"]
+            digest = etag.removeprefix("W/").strip('"')
         wanted = h.headers.get("If-None-Match")
         if wanted is not None and _etag_matches(wanted, digest):
             headers = self._rate_headers(login, resource)
@@ -485,7 +710,11 @@ class GitHubEmulator:
         return status, body, headers
 
     def _answer_graphql(
-        self, method: str, raw_body: bytes, user: User | None
+        self,
+        method: str,
+        raw_body: bytes,
+        user: User | None,
+        installation: Installation | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         from . import github_graphql
 
@@ -518,6 +747,7 @@ class GitHubEmulator:
             payload["query"],
             payload.get("variables") or {},
             payload.get("operationName"),
+            installation=installation,
         )
         headers = self._rate_headers(login, "graphql")
         headers["X-GitHub-Media-Type"] = "github.v4; format=json"
@@ -560,6 +790,16 @@ class GitHubEmulator:
         h.end_headers()
         if data:
             h.wfile.write(data)
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """Who sent a request: nobody (anonymous), a user, an installation or an App."""
+
+    login: str | None = None
+    kind: str | None = None
+    app: App | None = None
+    installation: Installation | None = None
 
 
 class _Server(ThreadingHTTPServer):

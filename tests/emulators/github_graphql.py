@@ -42,6 +42,7 @@ from .github_model import (
     Deployment,
     DeploymentStatus,
     EmulatedRepo,
+    Installation,
     Status,
     Store,
     User,
@@ -77,8 +78,12 @@ def execute(
     query: str,
     variables: dict[str, Any],
     operation_name: str | None,
+    *,
+    installation: Installation | None = None,
 ) -> dict[str, Any]:
-    """Run one GraphQL request the way GitHub answers it (always a JSON object)."""
+    """Run one GraphQL request the way GitHub answers it (always a JSON object).
+
+    With an installation token, only the installation's repositories resolve."""
     try:
         document = parse(query)
     except GraphQLError as err:
@@ -97,7 +102,7 @@ def execute(
     result = gql_execute(
         schema(),
         document,
-        root_value=GQuery(store, user, rate),
+        root_value=GQuery(store, user, rate, installation),
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
@@ -245,10 +250,17 @@ def connection(
 
 
 class GQuery:
-    def __init__(self, store: Store, user: User, rate: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        user: User,
+        rate: dict[str, Any],
+        installation: Installation | None = None,
+    ) -> None:
         self.store = store
         self.user = user
         self.rate = rate
+        self.installation = installation
 
     def rateLimit(self, info: Any, dryRun: bool = False) -> dict[str, Any]:
         return self.rate
@@ -259,6 +271,8 @@ class GQuery:
     def repository(self, info: Any, owner: str, name: str, followRenames: bool = True) -> Any:
         with self.store.lock:
             repo = self.store.repos.get(f"{owner}/{name}")
+            if repo is not None and self.installation and not self.installation.covers(repo):
+                repo = None
         if repo is None:
             raise GraphQLError(
                 f"Could not resolve to a Repository with the name '{owner}/{name}'.",

@@ -1,4 +1,5 @@
-"""The GitHub emulator's state: users, repositories, commits, checks, deployments and refs.
+"""The GitHub emulator's state: users, repositories, commits (with their files), checks,
+deployments, refs, GitHub Apps and their installations, org teams and webhooks.
 
 Everything here is plain Python objects guarded by one lock (``Store.lock``); the REST and
 GraphQL front ends (``github_rest``, ``github_graphql``) render them into GitHub's shapes.
@@ -11,7 +12,7 @@ import base64
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,29 @@ def utcnow() -> datetime:
 def stamp(when: datetime) -> str:
     """GitHub's timestamp format: second precision, UTC, ``Z`` suffix."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The sha git gives a file's content (``git hash-object``)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def git_tree_sha(files: Mapping[str, bytes]) -> str:
+    """The sha git gives the tree of ``files`` (paths to contents; every file mode 100644)."""
+    entries: dict[str, tuple[bytes, bytes]] = {}  # name -> (mode, raw sha)
+    subdirs: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            subdirs.setdefault(head, {})[rest] = data
+        else:
+            entries[head] = (b"100644", bytes.fromhex(git_blob_sha(data)))
+    for name, sub in subdirs.items():
+        entries[name] = (b"40000", bytes.fromhex(git_tree_sha(sub)))
+    # git orders entries by name, a directory's name compared as if it ended with "/"
+    order = sorted(entries, key=lambda n: n + "/" if entries[n][0] == b"40000" else n)
+    body = b"".join(entries[n][0] + b" " + n.encode() + b"\0" + entries[n][1] for n in order)
+    return hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
 
 
 def legacy_node_id(type_name: str, key: str | int) -> str:
@@ -98,6 +122,54 @@ class App:
     name: str
     owner: User
     created_at: datetime
+    # Apps made with ``GitHubEmulator.create_app`` have a key pair and their own permissions;
+    # the built-in ones (github-actions, the CI apps of check runs) have neither.
+    private_key_pem: str | None = None
+    public_key: Any = None
+    permissions: dict[str, str] = field(
+        default_factory=lambda: {"checks": "write", "metadata": "read", "statuses": "write"}
+    )
+    events: list[str] = field(default_factory=lambda: ["check_run", "check_suite"])
+
+    @property
+    def bot_login(self) -> str:
+        """The App's bot account: what it acts as with an installation token."""
+        return f"{self.slug}[bot]"
+
+
+@dataclass
+class Installation:
+    """An App installed on a user or organization account (GitHub: ``installation``)."""
+
+    id: int
+    app: App
+    account: User
+    repository_selection: str  # "all" or "selected"
+    repositories: list[str]  # full names, when selected
+    created_at: datetime
+
+    def covers(self, repo: EmulatedRepo) -> bool:
+        if repo.owner is not self.account:
+            return False
+        return self.repository_selection == "all" or repo.full_name in self.repositories
+
+
+@dataclass
+class InstallationToken:
+    token: str
+    installation: Installation
+    expires_at: datetime
+    permissions: dict[str, str]
+
+
+@dataclass
+class Team:
+    id: int
+    org: User
+    slug: str
+    name: str
+    members: list[str]
+    created_at: datetime
 
 
 @dataclass
@@ -108,6 +180,7 @@ class Commit:
     parents: list[str]
     when: datetime
     tree: str
+    files: dict[str, bytes] = field(default_factory=dict)  # every file of the commit's tree
 
     @property
     def title(self) -> str:
@@ -179,6 +252,7 @@ class Deployment:
     transient_environment: bool
     production_environment: bool
     statuses: list[DeploymentStatus] = field(default_factory=list)
+    performed_via: App | None = None  # the App whose installation token created it
 
     @property
     def latest_state(self) -> str | None:
@@ -229,8 +303,13 @@ class EmulatedRepo:
         branch: str | None = None,
         parents: list[str] | None = None,
         when: datetime | None = None,
+        files: Mapping[str, str | bytes | None] | None = None,
     ) -> str:
-        """Add a commit on ``branch`` (default: the default branch) and move the branch to it."""
+        """Add a commit on ``branch`` (default: the default branch) and move the branch to it.
+
+        The commit has its first parent's files, changed by ``files``: a path (``a/b.yml``)
+        to its new text or bytes, or to None to delete it. With files, the tree sha is git's
+        own (the same content gives the same tree); without any, a unique made-up one."""
         with self._store.lock:
             branch = branch or self.default_branch
             ref = f"refs/heads/{branch}"
@@ -242,7 +321,19 @@ class EmulatedRepo:
             when = when or self._store.now()
             user = self._store.user(author)
             seq = next(self._seq)
-            tree = hashlib.sha1(f"tree {self.full_name} {seq}".encode()).hexdigest()
+            snapshot = dict(self.commits[parents[0]].files) if parents else {}
+            for path, content in (files or {}).items():
+                path = path.strip("/")
+                if not path or "" in path.split("/"):
+                    raise ValueError(f"bad file path {path!r}")
+                if content is None:
+                    snapshot.pop(path, None)
+                else:
+                    snapshot[path] = content.encode() if isinstance(content, str) else content
+            if snapshot:
+                tree = git_tree_sha(snapshot)
+            else:
+                tree = hashlib.sha1(f"tree {self.full_name} {seq}".encode()).hexdigest()
             stamp_s = int(when.timestamp())
             content = (
                 f"tree {tree}\n"
@@ -251,7 +342,7 @@ class EmulatedRepo:
                 + f"committer {user.name} <{user.email}> {stamp_s} +0000\n\n{message}\n"
             )
             sha = hashlib.sha1(f"commit {len(content)}\0{content}".encode()).hexdigest()
-            self.commits[sha] = Commit(sha, message, user, list(parents), when, tree)
+            self.commits[sha] = Commit(sha, message, user, list(parents), when, tree, snapshot)
             self._refs[ref] = sha
             return sha
 
@@ -270,7 +361,8 @@ class EmulatedRepo:
                 + f"committer {user.name} <{user.email}> {stamp_s} +0000\n\n{message}\n"
             )
             sha = hashlib.sha1(f"commit {len(content)}\0{content}".encode()).hexdigest()
-            self.commits[sha] = Commit(sha, message, user, list(parents), when, tree)
+            files = next((dict(c.files) for c in self.commits.values() if c.tree == tree), {})
+            self.commits[sha] = Commit(sha, message, user, list(parents), when, tree, files)
             return sha
 
     def create_branch(self, name: str, sha: str) -> None:
@@ -595,6 +687,7 @@ class EmulatedRepo:
         transient_environment: bool,
         production_environment: bool,
         created_at: datetime | None = None,
+        performed_via: App | None = None,
     ) -> Deployment:
         now = created_at or self._store.now()
         deployment = Deployment(
@@ -611,8 +704,10 @@ class EmulatedRepo:
             updated_at=now,
             transient_environment=transient_environment,
             production_environment=production_environment,
+            performed_via=performed_via,
         )
         self._deployments.append(deployment)
+        self._store.emit("deployment", self, deployment, None)
         return deployment
 
     def new_deployment_status(
@@ -653,6 +748,7 @@ class EmulatedRepo:
         )
         deployment.statuses.append(status)
         deployment.updated_at = now
+        self._store.emit("deployment_status", self, deployment, status)
         if state == "success" and auto_inactive:
             for older in self._deployments:
                 if (
@@ -690,6 +786,15 @@ class Store:
         self.tokens: dict[str, str] = {}
         self.apps: dict[str, App] = {}
         self.repos: dict[str, EmulatedRepo] = {}
+        self.installations: dict[int, Installation] = {}
+        self.installation_tokens: dict[str, InstallationToken] = {}
+        self.teams: dict[tuple[str, str], Team] = {}  # (org, slug)
+        self.org_members: dict[str, set[str]] = {}
+        # called (under the lock) with ("deployment", repo, deployment, None) or
+        # ("deployment_status", repo, deployment, status) when one is created
+        self.listeners: list[
+            Callable[[str, EmulatedRepo, Deployment, DeploymentStatus | None], None]
+        ] = []
         self.base_url = ""  # http://127.0.0.1:PORT, set when the server starts
 
     def now(self) -> datetime:
@@ -721,3 +826,20 @@ class Store:
 
     def repo_by_id(self, repo_id: int) -> EmulatedRepo | None:
         return next((r for r in self.repos.values() if r.id == repo_id), None)
+
+    def installation_for(self, repo: EmulatedRepo, app: App | None = None) -> Installation | None:
+        """The installation (of ``app``, or of any App) that can reach ``repo``."""
+        for installation in self.installations.values():
+            if (app is None or installation.app is app) and installation.covers(repo):
+                return installation
+        return None
+
+    def emit(
+        self,
+        event: str,
+        repo: EmulatedRepo,
+        deployment: Deployment,
+        status: DeploymentStatus | None,
+    ) -> None:
+        for listener in list(self.listeners):
+            listener(event, repo, deployment, status)

@@ -7,11 +7,14 @@ every ``*_url`` carries the emulator's own host and port. Lists are paginated wi
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 from .github_model import (
@@ -25,10 +28,13 @@ from .github_model import (
     Deployment,
     DeploymentStatus,
     EmulatedRepo,
+    Installation,
     Status,
     Store,
     User,
     combined_state,
+    git_blob_sha,
+    git_tree_sha,
     legacy_node_id,
     stamp,
 )
@@ -53,6 +59,8 @@ class Request:
     body: Any
     user: User | None
     store: Store
+    app: App | None = None  # authenticated as this App (a JWT)
+    installation: Installation | None = None  # an installation token of this installation
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.query:
@@ -337,8 +345,8 @@ def render_app(store: Store, app: App) -> dict[str, Any]:
         "html_url": f"{store.base_url}/apps/{app.slug}",
         "created_at": stamp(app.created_at),
         "updated_at": stamp(app.created_at),
-        "permissions": {"checks": "write", "metadata": "read", "statuses": "write"},
-        "events": ["check_run", "check_suite"],
+        "permissions": dict(app.permissions),
+        "events": list(app.events),
     }
 
 
@@ -426,7 +434,7 @@ def render_deployment(store: Store, repo: EmulatedRepo, d: Deployment) -> dict[s
         "repository_url": a,
         "transient_environment": d.transient_environment,
         "production_environment": d.production_environment,
-        "performed_via_github_app": None,
+        "performed_via_github_app": render_app(store, d.performed_via) if d.performed_via else None,
     }
 
 
@@ -524,11 +532,14 @@ def _int_arg(req: Request, name: str, default: int) -> int:
 
 Handler = Callable[..., Response]
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+JWT_ROUTES: set[Handler] = set()  # the App endpoints: a JWT and nothing else authenticates them
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+def route(method: str, pattern: str, *, jwt: bool = False) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         ROUTES.append((method, re.compile(f"^{pattern}$"), fn))
+        if jwt:
+            JWT_ROUTES.add(fn)
         return fn
 
     return register
@@ -553,10 +564,21 @@ def dispatch(req: Request) -> Response:
         allowed = True
         if method != req.method:
             continue
+        # An App's JWT opens the App endpoints only, and only a JWT opens them (GitHub:
+        # "A JSON web token could not be decoded" for a token there; a JWT elsewhere is not
+        # a credential GitHub knows, so "Bad credentials").
+        if fn in JWT_ROUTES and req.app is None:
+            raise ApiError(401, "A JSON web token could not be decoded", documentation_url=DOCS)
+        if fn not in JWT_ROUTES and req.app is not None:
+            raise ApiError(401, "Bad credentials", documentation_url=DOCS)
         params = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
         if "owner" in params:
             repo = req.store.repos.get(f"{params.pop('owner')}/{params.pop('name')}")
             if repo is None:
+                raise ApiError(404, "Not Found")
+            # an installation token reaches its installation's repositories only; the others
+            # answer as if they did not exist, as every inaccessible repository does
+            if req.installation is not None and not req.installation.covers(repo):
                 raise ApiError(404, "Not Found")
             params["repo"] = repo
         return fn(req, **params)
@@ -586,6 +608,12 @@ def _commit_or_422(repo: EmulatedRepo, ref: str) -> str:
 
 @route("GET", "/user")
 def get_user(req: Request) -> Response:
+    if req.installation is not None:  # an installation token is no user
+        raise ApiError(
+            403,
+            "Resource not accessible by integration",
+            documentation_url=f"{DOCS}/users/users#get-the-authenticated-user",
+        )
     return Response(200, render_private_user(req.store, _require_user(req)))
 
 
@@ -790,6 +818,90 @@ def get_commit(req: Request, repo: EmulatedRepo, ref: str) -> Response:
     return Response(200, render_commit(req.store, repo, repo.commits[sha], detail=True))
 
 
+# -- contents -------------------------------------------------------------------------------
+
+DOC_CONTENTS = f"{DOCS}/repos/contents#get-repository-content"
+
+
+def github_base64(data: bytes) -> str:
+    """Base64 the way GitHub sends file contents: a newline after every 60 characters
+    (Ruby's ``Base64.encode64``), the last line ended too."""
+    text = base64.b64encode(data).decode()
+    return "".join(f"{text[i : i + 60]}\n" for i in range(0, len(text), 60))
+
+
+def _content_item(
+    store: Store, repo: EmulatedRepo, ref: str, path: str, kind: str, sha: str, size: int
+) -> dict[str, Any]:
+    a = repo_api(store, repo)
+    quoted = urllib.parse.quote(path)
+    self_url = f"{a}/contents/{quoted}?ref={urllib.parse.quote(ref, safe='')}"
+    git_url = f"{a}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+    html_url = f"{repo_html(store, repo)}/{'blob' if kind == 'file' else 'tree'}/{ref}/{quoted}"
+    return {
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "sha": sha,
+        "size": size,
+        "url": self_url,
+        "html_url": html_url,
+        "git_url": git_url,
+        "download_url": (
+            f"{store.base_url}/{repo.full_name}/raw/{ref}/{quoted}" if kind == "file" else None
+        ),
+        "type": kind,
+        "_links": {"self": self_url, "git": git_url, "html": html_url},
+    }
+
+
+@route("GET", R + r"/contents/?(?P<path>.*)")
+def get_contents(req: Request, repo: EmulatedRepo, path: str) -> Response:
+    """A file (base64 ``content``, git blob ``sha``) or a directory's entries.
+
+    GitHub docs: "Get repository content"; the ETag is a strong one, so a client's
+    ``If-None-Match`` gets 304 while the file is unchanged (and 304s cost no rate limit)."""
+    if not repo.commits:
+        raise ApiError(404, "This repository is empty.", documentation_url=DOC_CONTENTS)
+    ref = req.arg("ref") or repo.default_branch
+    sha = repo.resolve(ref)
+    if sha is None:
+        raise ApiError(404, f"No commit found for the ref {ref}", documentation_url=DOC_CONTENTS)
+    files = repo.commits[sha].files
+    path = path.strip("/")
+    if path in files:
+        data = files[path]
+        body = _content_item(req.store, repo, ref, path, "file", git_blob_sha(data), len(data))
+        body["content"] = github_base64(data)
+        body["encoding"] = "base64"
+    else:
+        prefix = f"{path}/" if path else ""
+        below = {p[len(prefix) :]: d for p, d in files.items() if p.startswith(prefix)}
+        if not below:
+            raise ApiError(404, "Not Found", documentation_url=DOC_CONTENTS)
+        entries: dict[str, dict[str, Any]] = {}
+        for rest, data in sorted(below.items()):
+            head, _, deeper = rest.partition("/")
+            full = prefix + head
+            if deeper:
+                subtree = {
+                    p[len(full) + 1 :]: d for p, d in files.items() if p.startswith(full + "/")
+                }
+                entries.setdefault(
+                    head, _content_item(req.store, repo, ref, full, "dir", git_tree_sha(subtree), 0)
+                )
+            else:
+                entries[head] = _content_item(
+                    req.store, repo, ref, full, "file", git_blob_sha(data), len(data)
+                )
+        body = [entries[name] for name in sorted(entries)]
+    digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return Response(200, body, {"ETag": f'"{digest}"', "Last-Modified": _http_date(repo, sha)})
+
+
+def _http_date(repo: EmulatedRepo, sha: str) -> str:
+    return formatdate(repo.commits[sha].when.timestamp(), usegmt=True)
+
+
 # -- deployments ----------------------------------------------------------------------------
 
 
@@ -878,6 +990,7 @@ def create_deployment(req: Request, repo: EmulatedRepo) -> Response:
         production_environment=bool(
             body.get("production_environment", environment == "production")
         ),
+        performed_via=req.installation.app if req.installation else None,
     )
     rendered = render_deployment(req.store, repo, deployment)
     return Response(201, rendered, {"Location": rendered["url"]})
