@@ -108,7 +108,8 @@ routes:
         ),
         (
             "repositories: [shop]\n",
-            "serve.yml: repositories[0]: 'shop' has no owner; write it as OWNER/shop, or set owner:",
+            "serve.yml: repositories[0]: 'shop' has no owner; "
+            "write it as OWNER/shop, or set owner:",
         ),
         (
             "people:\n  alice: alice\n",

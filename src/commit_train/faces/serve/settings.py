@@ -39,8 +39,8 @@ from commit_train.errors import ConfigError
 DEPLOY_STATES = ("queued", "pending", "in_progress", "success", "failure", "error", "inactive")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]+$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 
 
 class _Strict(BaseModel):
