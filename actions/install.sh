@@ -4,7 +4,9 @@
 #
 # uv when the runner has it (astral-sh/setup-uv, or a self-hosted image), else pip installs
 # uv into the new venv first: with warm caches uv installs commit-train in about a second,
-# pip takes well over ten (bench/cold_start.py; docs/setup.md, Cold start).
+# pip takes well over ten (bench/cold_start.py; docs/setup.md, Cold start). That uv is the
+# exact version in actions/uv-requirements.txt, checked against its wheels' sha256 hashes
+# (--require-hashes, wheels only), so what runs beside the deploy token is what was reviewed.
 #
 # Every dependency is installed at the exact version the test suite ran with
 # (actions/constraints.txt, written by scripts/gen_constraints.py), not at whatever the open
@@ -30,7 +32,8 @@ constraints="$root/actions/constraints.txt"
     uv pip install --quiet --python "$venv/bin/python" -c "$constraints" "$root"
   else
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --require-hashes --only-binary=:all: --no-deps -r "$root/actions/uv-requirements.txt"
     "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -c "$constraints" "$root"
   fi
 } >&2

@@ -9,6 +9,7 @@ reports which pages differ.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "actions"
 USES = "commit-train/commit-train"
-VERSION = "v0.1.0"
+# The pin every page shows is the deploy template's, which scripts/release.py pin writes.
+PINNED = re.compile(rf"uses: {USES}/actions/[\w-]+@(?P<ref>[0-9a-f]{{40}} # v\S+)")
+
+
+def pinned_ref(root: Path = ROOT) -> str:
+    text = (root / "workflow-templates" / "deploy.yml").read_text(encoding="utf-8")
+    match = PINNED.search(text)
+    if match is None:
+        raise SystemExit("workflow-templates/deploy.yml pins no action; run scripts/release.py pin")
+    return match["ref"]
 
 
 def _cell(text: object) -> str:
@@ -32,7 +42,8 @@ def _default(meta: dict[str, Any]) -> str:
 
 
 def page(name: str, action: dict[str, Any], *, root: bool = False) -> str:
-    uses = f"{USES}@{VERSION}" if root else f"{USES}/actions/{name}@{VERSION}"
+    ref = pinned_ref()
+    uses = f"{USES}@{ref}" if root else f"{USES}/actions/{name}@{ref}"
     lines = [
         f"# {action['name']}",
         "",

@@ -280,7 +280,8 @@ def test_a_long_description_is_cut_at_140_characters(shop: Any, tmp_path: Path) 
         (
             "render-manifests",
             {"secrets": "not json"},
-            "input 'secrets' is not a JSON object; pass secrets: ${{ toJSON(secrets) }}",
+            "input 'secrets' is not a JSON object; pass a JSON object of names and values, "
+            "or leave it out and give each secret the config names in the step's env:",
         ),
     ],
 )

@@ -227,14 +227,19 @@ def test_annotations_with_titles() -> None:
 def test_masking_registers_the_value_and_each_line_once() -> None:
     rt, stream = runtime()
     rt.mask("-----BEGIN KEY-----\nabc123\n-----END KEY-----")
+    first = stream.getvalue().splitlines()
     rt.mask("abc123")
     rt.mask("")
-    assert stream.getvalue().splitlines() == [
+    assert stream.getvalue().splitlines()[:4] == [
         "::add-mask::-----BEGIN KEY-----%0Aabc123%0A-----END KEY-----",
         "::add-mask::-----BEGIN KEY-----",
         "::add-mask::abc123",
         "::add-mask::-----END KEY-----",
     ]
+    # then the encoded forms (base64, JSON/repr-escaped, URL-encoded), each once
+    assert len(first) == len(set(first))
+    added = stream.getvalue().splitlines()[len(first) :]
+    assert "::add-mask::YWJjMTIz" in added  # base64 of abc123, registered with it
     assert rt.redact("token abc123 here") == "token *** here"
 
 
@@ -388,3 +393,47 @@ def test_run_url() -> None:
     assert rt.context.run_url == "https://github.com/acme/shop/actions/runs/9001"
     rt, _ = runtime({})
     assert rt.context.run_url is None
+
+
+HOSTILE = "k\\ey\"with'quotes\nand-ключ-é"
+
+
+def test_every_encoded_form_of_a_secret_is_masked_in_everything_written(tmp_path: Path) -> None:
+    """A secret holding a backslash, both quotes, a newline and non-ASCII text leaks in no
+    form: raw, repr-escaped (an error quoting a lookup key), JSON-escaped with and without
+    ``\\u`` escapes (a JSON output), URL-encoded or base64, in the outputs, GITHUB_ENV, the
+    summary, annotations or the log."""
+    from commit_train.core.redact import secret_forms
+
+    out, env, summary = tmp_path / "out", tmp_path / "env", tmp_path / "summary"
+    rt, stream = runtime(
+        {"GITHUB_OUTPUT": str(out), "GITHUB_ENV": str(env), "GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    rt.mask(HOSTILE)
+    registered = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    forms = {
+        "raw": HOSTILE,
+        "repr": repr(HOSTILE)[1:-1],
+        "json": json.dumps(HOSTILE)[1:-1],
+        "json-utf8": json.dumps(HOSTILE, ensure_ascii=False)[1:-1],
+        "url": __import__("urllib.parse").parse.quote(HOSTILE, safe=""),
+        "base64": __import__("base64").b64encode(HOSTILE.encode()).decode(),
+    }
+    assert set(forms.values()) <= secret_forms(HOSTILE)
+    for name, form in forms.items():
+        rt.set_output("result", f"{name}: {form}")
+        rt.set_json_output("decision", {"message": f"unknown key {form!r}"})
+        rt.export("COMMIT_TRAIN_FAILURE", f"{name}: {form}")
+        rt.summary(f"{name}: {form}")
+        rt.error(f"no value for {form}", title=f"lookup {form}")
+        rt.warning(f"{form}")
+        rt.log(f"{name} {form}")
+    written = stream.getvalue() + out.read_text() + env.read_text() + summary.read_text()
+    for name, form in forms.items():
+        for line in form.splitlines():
+            if len(line) >= 3:
+                assert line not in written, f"the {name} form leaked"
+    assert "***" in written
+    assert "::add-mask::" in registered

@@ -680,3 +680,28 @@ def test_github_chosen_from_origin_and_token(shop, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["repo"] == "acme/shop"
     assert len(doc["commits"]) == 3  # GitHub's commits, not the checkout's
+
+
+def test_hostile_titles_reach_the_terminal_escaped_and_json_exact(tmp_path: Path) -> None:
+    """A commit title is anyone's text: on a terminal its controls (OSC title, clear screen,
+    carriage return) and bidi overrides show as escapes; ``--json`` keeps it byte for byte;
+    a CJK title keeps the columns aligned."""
+    repo = Repo(tmp_path / "shop")
+    repo.commit("Start the shop service")
+    hostile = "\x1b]0;owned\x07Fix\x1b[2J the\rcart \u202etxt.exe"
+    repo.commit(hostile)
+    repo.commit("日本語のタイトル", author="bob")
+    table = run(repo.root, "status")
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.stdout and "\r" not in table.stdout and "\u202e" not in table.stdout
+    # (a carriage return is whitespace: the title cell is one line, so it became a space)
+    assert "\\x1b]0;owned\\x07Fix\\x1b[2J the cart \\u202etxt.exe" in table.stdout
+    rows = table.stdout.splitlines()[3:]
+    author_columns = {len(row.split("alice")[0]) if "alice" in row else None for row in rows}
+    cjk = next(row for row in rows if "日本語" in row)
+    plain = next(row for row in rows if "Start the shop" in row)
+    from commit_train.core.text import width
+
+    assert width(cjk.split("bob")[0]) == width(plain.split("alice")[0]), author_columns
+    data = json.loads(run(repo.root, "status", "--json").stdout)
+    assert [c["title"] for c in data["commits"]][1] == hostile

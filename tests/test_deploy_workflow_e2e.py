@@ -5,8 +5,9 @@ composite actions from ``actions/*/action.yml`` (see ``workflow_player``), so th
 cannot drift from what is tested. A real git repository is the workspace, its commits are on
 the GitHub emulator under the same shas, the requester asks for the deploy with the real CLI,
 and the job talks to the GitHub and Kubernetes emulators. Every test ends by checking that no
-deployment in the emulator is left without a final status, and that the secret handed over
-through ``toJSON(secrets)`` never reached a log, a summary or a status description.
+deployment in the emulator is left without a final status, that the secret the config names
+(handed to the render and apply steps in their ``env:``) never reached a log, a summary or a
+status description, and that a secret the config does not name never reached any process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ WORKFLOW = ROOT / "workflow-templates" / "deploy.yml"
 FINAL_STATES = {"success", "failure", "error", "inactive"}
 
 SECRET = "s3cr3t-api-key-4e1f9c"
+# An environment secret the shop's config does not list: no step of the deploy may see it.
+UNNAMED_SECRET = "other-teams-token-77d2a0"
 ENVIRONMENT_URL = "https://staging.shop.example.com"
 RUN_ID = 9001  # the player's GITHUB_RUN_ID
 RUN_URL = f"https://github.com/acme/shop/actions/runs/{RUN_ID}/attempts/1"
@@ -152,7 +155,11 @@ class Shop:
             actor="alice",
             token=self.emu.token,
             api_url=self.emu.base_url,
-            secrets={"API_KEY": SECRET, "KUBECONFIG": self.kubeconfig},
+            secrets={
+                "API_KEY": SECRET,
+                "KUBECONFIG": self.kubeconfig,
+                "OTHER_TEAM_TOKEN": UNNAMED_SECRET,
+            },
             variables={"ENVIRONMENT_URL": ENVIRONMENT_URL},
             step_timeout=step_timeout,
             after_step=after_step,
@@ -201,6 +208,12 @@ def shop(github_emulator: GitHubEmulator, kube: KubeEmulator, tmp_path: Path) ->
                 assert github_emulator.token not in text, step.name
             assert not step.warnings, (step.name, step.warnings)
             assert "Traceback" not in step.stdout + step.stderr, step.name
+            assert not handed_over(step, UNNAMED_SECRET), f"{step.name} saw an unnamed secret"
+
+
+def handed_over(step: StepResult, value: str) -> bool:
+    """Whether any process of ``step`` had ``value`` anywhere in its environment."""
+    return any(value in v for env in step.environments for v in env.values())
 
 
 def ran(run: JobRun) -> list[str]:
@@ -279,6 +292,31 @@ def test_a_deployment_event_deploys_the_commit(shop: Shop) -> None:
     assert secret is not None
     assert base64.b64decode(secret["data"]["API_KEY"]).decode() == SECRET, "the real value"
     assert f"::add-mask::{SECRET}" in run.step("render").stdout.splitlines()
+    assert handed_over(run.step("render"), SECRET), "the named secret, through env:"
+    assert handed_over(run.step("apply"), SECRET), "auto-rollback may render again"
+
+
+def test_the_unnamed_secret_check_catches_toJSON_secrets(shop: Shop, tmp_path: Path) -> None:
+    """The template as it was (every secret through toJSON) fails the teardown's check."""
+    text = WORKFLOW.read_text(encoding="utf-8")
+    named = "        env:\n          API_KEY: ${{ secrets.API_KEY }}\n"
+    assert named in text
+    workflow = tmp_path / "deploy-all-secrets.yml"
+    workflow.write_text(
+        text.replace(named, "", 1).replace(
+            "          sha: ${{ steps.create.outputs.sha || github.event.deployment.sha }}\n",
+            "          sha: ${{ steps.create.outputs.sha || github.event.deployment.sha }}\n"
+            "          secrets: ${{ toJSON(secrets) }}\n",
+        )
+    )
+    shop.kube.controller.auto_complete(0.05)
+    dep_id = shop.request_deploy("staging", shop.green)
+
+    run = shop.play_deployment(dep_id, workflow=workflow)
+
+    assert run.status == "success", run.step("render").log
+    assert handed_over(run.step("render"), UNNAMED_SECRET)
+    shop.plays.remove(run)  # the teardown would (rightly) fail on it
 
 
 def test_a_manual_run_creates_the_deployment_and_deploys_it(shop: Shop) -> None:
@@ -635,9 +673,10 @@ jobs:
       - id: deploy
         uses: commit-train/commit-train@v0.1.0
         with:
-          secrets: ${{ toJSON(secrets) }}
           kubeconfig: ${{ secrets.KUBECONFIG }}
           environment-url: ${{ vars.ENVIRONMENT_URL }}
+        env:
+          API_KEY: ${{ secrets.API_KEY }}
 """
 
 

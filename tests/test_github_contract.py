@@ -1,8 +1,8 @@
 """Contract: the GitHub emulator answers in GitHub's own published shapes.
 
 1. Every REST operation of GitHub's OpenAPI subset is called on the emulator and each answer
-   is validated against that operation's response schema (OpenAPI 3.0 ``nullable`` turned
-   into JSON Schema ``null`` types); ``*_url`` fields must carry the emulator's host.
+   is validated against that operation's response schema with ``openapi_schema_validator``'s
+   OpenAPI 3.0 validator; ``*_url`` fields must carry the emulator's host.
 2. Every bit of ``github_schema.graphql`` (types, fields, arguments, enum values, interfaces)
    exists in GitHub's public GraphQL schema with the same types and defaults.
 3. Recorded real answers (PyGithub ReplayData): every key GitHub sent, the emulator sends too.
@@ -46,6 +46,7 @@ from graphql import (
     parse,
     validate,
 )
+from openapi_schema_validator import OAS30Validator
 
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_graphql import SCHEMA_PATH
@@ -74,45 +75,31 @@ def _reference_data() -> None:
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-# -- OpenAPI -> JSON Schema -----------------------------------------------------------------
-
-_DROP = {"nullable", "example", "examples", "discriminator", "xml", "externalDocs", "deprecated"}
+# -- OpenAPI 3.0 validation ---------------------------------------------------------------
 
 
-def _convert(node: Any) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema 2020-12 (``nullable`` becomes a ``null`` type)."""
+def _null_in_nullable_enums(node: Any) -> Any:
+    """Let ``null`` into each ``nullable`` enum, the one edit made to GitHub's description.
+
+    OpenAPI 3.0.3 clarified that ``nullable: true`` does not admit ``null`` into an ``enum``
+    that does not list it, and the validator follows that; GitHub's description writes
+    ``conclusion`` (and others) as nullable enums without ``null`` while GitHub answers
+    ``"conclusion": null`` for every unfinished check run (the recorded real answers show it).
+    """
     if isinstance(node, list):
-        return [_convert(item) for item in node]
+        return [_null_in_nullable_enums(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in _DROP:
-            continue
-        if key == "properties":
-            out[key] = {name: _convert(schema) for name, schema in value.items()}
-        elif key == "$ref":
-            out[key] = value.replace("#/components/schemas/", "#/$defs/")
-        else:
-            out[key] = _convert(value)
-    if node.get("nullable"):
-        if isinstance(out.get("type"), str):
-            out["type"] = [out["type"], "null"]
-            if "enum" in out and None not in out["enum"]:
-                out["enum"] = [*out["enum"], None]
-        else:
-            out = {"anyOf": [out, {"type": "null"}]}
+    out = {key: _null_in_nullable_enums(value) for key, value in node.items()}
+    if out.get("nullable") and "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
     return out
 
 
 @cache
 def _spec() -> dict[str, Any]:
-    return json.loads((REFERENCE / "github-rest-subset.json").read_text())
-
-
-@cache
-def _defs() -> dict[str, Any]:
-    return {name: _convert(s) for name, s in _spec()["components"]["schemas"].items()}
+    spec = json.loads((REFERENCE / "github-rest-subset.json").read_text())
+    return {**spec, "components": _null_in_nullable_enums(spec["components"])}
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -183,8 +170,9 @@ class Caller:
         payload = answer.json() if answer.content else None
         schema = _response_schema(method, template, status)
         if schema is not None:
-            validator = jsonschema.Draft202012Validator(
-                {**_convert(schema), "$defs": _defs()}, format_checker=_format_checker()
+            # OpenAPI 3.0's dialect (``nullable``, its formats), refs resolved in the spec itself
+            validator = OAS30Validator(
+                {**schema, "components": _spec()["components"]}, format_checker=_format_checker()
             )
             errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
             assert not errors, "\n".join(

@@ -13,7 +13,7 @@ from commit_train.core.routes import routes_for
 from commit_train.errors import ConfigError
 from commit_train.faces.notify import WebhookNotifier as Notifier
 from commit_train.faces.notify import slack_payload
-from commit_train.models import Event, Notice
+from commit_train.models import Event, Notice, StaleLine
 from commit_train.service.train import Train
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer, problems
@@ -53,7 +53,7 @@ def test_each_environment_goes_to_its_own_route() -> None:
 def test_a_message_reads_at_a_glance_in_slacks_payload_shape() -> None:
     payload = slack_payload(NOTICE)
     assert payload["text"] == (
-        ":x: alice failed to deploy 1a2b3c4 Add <cart> & checkout to production: "
+        ":x: alice failed to deploy 1a2b3c4 Add &lt;cart&gt; &amp; checkout to production: "
         "rollout of web timed out"
     )
     assert problems(payload) is None
@@ -146,3 +146,30 @@ def test_the_webhook_url_never_goes_in_the_config() -> None:
         config.parse("notify: {slack-webhook-env: 'https://hooks.slack.com/services/T/B/X'}")
     with pytest.raises(ConfigError, match="unknown event 'deployed'"):
         config.parse("notify: {slack-webhook-env: HOOK, events: [deployed]}")
+
+
+def test_untrusted_titles_cannot_ping_or_link_in_either_field() -> None:
+    """A commit title is the committer's text: in Slack it must read as written."""
+    hostile = Notice(
+        Event.DEPLOY_REQUESTED,
+        "production",
+        "mallory",
+        "acme/shop",
+        sha="1a2b3c4d5e6f",
+        title="<!channel> see <https://evil.example|the fix>",
+    )
+    payload = slack_payload(hostile)
+    assert "<!channel>" not in payload["text"]
+    assert "<https://evil.example" not in payload["text"]
+    assert "&lt;!channel&gt;" in payload["text"]
+    assert "<!channel>" not in payload["blocks"][0]["text"]["text"]
+
+
+def test_a_huge_stale_reminder_stays_within_slacks_block_limits() -> None:
+    lines = tuple(StaleLine(f"{i:07x}", "x" * 200, "alice", "2d") for i in range(100))
+    payload = slack_payload(
+        Notice(Event.STALE_COMMITS, "production", "bot", "acme/shop", commits=lines)
+    )
+    assert problems(payload) is None
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in payload["blocks"])
+    assert payload["blocks"][1]["text"]["text"].endswith("…")

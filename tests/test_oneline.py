@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commit_train.core.text import DESCRIPTION_LIMIT, clip, one_line
+from commit_train.core.text import DESCRIPTION_LIMIT, clip, ljust, one_line, printable, width
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,30 @@ def test_clip_to_a_table_cell() -> None:
 def test_one_line() -> None:
     assert one_line("  two\nlines\t here ") == "two lines here"
     assert one_line("") == ""
+
+
+# -- untrusted text on a terminal -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hostile", "shown"),
+    [
+        ("\x1b]0;pwned\x07Fix", "\\x1b]0;pwned\\x07Fix"),  # OSC: set the window title
+        ("\x1b[2JFix", "\\x1b[2JFix"),  # clear the screen
+        ("Fix\rREVERTED", "Fix\\x0dREVERTED"),  # carriage return over the line
+        ("Fix \u202egnp.exe", "Fix \\u202egnp.exe"),  # right-to-left override
+        ("\u2066isolated\u2069", "\\u2066isolated\\u2069"),
+        ("\x9bC1 CSI", "\\x9bC1 CSI"),
+        ("Ünïcödé 日本 🚀 stays", "Ünïcödé 日本 🚀 stays"),
+    ],
+)
+def test_printable_makes_controls_and_bidi_visible(hostile: str, shown: str) -> None:
+    assert printable(hostile) == shown
+
+
+def test_width_counts_display_columns() -> None:
+    assert width("abc") == 3
+    assert width("日本語") == 6
+    assert width("🚀") == 2
+    assert width("e\u0301") == 1  # e + combining acute
+    assert ljust("日本", 6) == "日本  "

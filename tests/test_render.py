@@ -615,8 +615,7 @@ def test_missing_secret_names_it_and_where_it_was_looked_for(tmp_path: Path) -> 
     assert error_of(tmp_path, cfg, env=on_a_runner) == (
         "secret 'API_TOKEN' is not set: looked for the environment variable API_TOKEN (unset) "
         "and the key API_TOKEN in COMMIT_TRAIN_SECRETS (unset); pass it to the step as "
-        "env: API_TOKEN: ${{ secrets.API_TOKEN }}, or set COMMIT_TRAIN_SECRETS: "
-        "${{ toJSON(secrets) }}"
+        "env: API_TOKEN: ${{ secrets.API_TOKEN }} (and add it to the environment's secrets)"
     )
     # in a terminal: the shell's words, not a workflow's
     assert error_of(tmp_path, cfg, env={"DB_PASSWORD": PASSWORD}) == (

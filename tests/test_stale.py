@@ -11,9 +11,9 @@ import pytest
 from commit_train import config
 from commit_train.backends.github.backend import GitHubBackend
 from commit_train.backends.local.journal import LocalBackend
+from commit_train.core.text import duration
 from commit_train.faces.notify import WebhookNotifier as Notifier
 from commit_train.models import DeployState
-from commit_train.service.stale import age_text
 from commit_train.service.train import Train
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer
@@ -151,8 +151,8 @@ def test_the_local_journal_keeps_the_mark_too(tmp_path: Path) -> None:
 
 
 def test_age_text() -> None:
-    assert [age_text(s) for s in (59, 3600 * 5 + 720, 86400 * 3 + 3600 * 4)] == [
-        "0m",
+    assert [duration(s) for s in (59, 3600 * 5 + 720, 86400 * 3 + 3600 * 4)] == [
+        "59s",
         "5h 12m",
         "3d 4h",
     ]

@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 
 from commit_train.backends.github.backend import GitHubBackend
 from commit_train.backends.local.journal import LocalBackend
+from commit_train.core.text import duration
 from commit_train.faces.cli.main import cli
 from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState
 from commit_train.service.stats import (
     compute,
-    duration_text,
     gather,
     mermaid,
     render_svg,
@@ -196,7 +196,7 @@ def test_table() -> None:
         "production   5        1.7      2/5     40%\n"
         "\n"
         "lead time, commit to live in production: median 3h 30m over 3 commits\n"
-        "time to restore production: mean 30m over 1 of 2 incidents restored\n"
+        "time to restore production: mean 30m 00s over 1 of 2 incidents restored\n"
         "\n"
         "PERSON  DEPLOYS  PER DAY  BUSIEST DAY\n"
         "bob     4        1.3      2025-03-02\n"
@@ -317,10 +317,10 @@ def test_mermaid_exact() -> None:
 
 
 def test_durations() -> None:
-    assert [duration_text(s) for s in (None, 45, 720, 7500, 3 * 86400 + 4 * 3600)] == [
+    assert [duration(s) for s in (None, 45, 720, 7500, 3 * 86400 + 4 * 3600)] == [
         "-",
         "45s",
-        "12m",
+        "12m 00s",
         "2h 05m",
         "3d 4h",
     ]

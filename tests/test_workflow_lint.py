@@ -5,16 +5,19 @@ and a sample project whose workflows use every action from this checkout, so it 
 checks each ``with:`` against the action's declared inputs. SchemaStore's schemas (vendored
 in ``check-jsonschema``) validate every template and ``action.yml``. The safety rules of the
 design (no ``${{ }}`` inside ``run:``, pinned third-party actions, least privilege, one
-deploy per environment) are checked from the files themselves.
+deploy per environment) are checked from the files themselves, and zizmor audits every
+template and action offline and must find nothing of medium severity or above.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "workflow-templates").glob("*.yml"))
 ACTIONS = sorted([ROOT / "action.yml", *(ROOT / "actions").glob("*/action.yml")])
 OURS = "commit-train/commit-train"
-OUR_REF = re.compile(r"^commit-train/commit-train(/actions/[a-z-]+)?@v\d+\.\d+\.\d+$")
+OUR_REF = re.compile(r"^commit-train/commit-train(/actions/[a-z-]+)?@[0-9a-f]{40}$")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -118,8 +121,9 @@ jobs:
       - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
       - id: deploy
         uses: ./
+        env:
+          API_KEY: ${{ secrets.API_KEY }}
         with:
-          secrets: ${{ toJSON(secrets) }}
           kubeconfig: ${{ secrets.KUBECONFIG }}
           dry-run: false
           timeout: 5m
@@ -143,7 +147,7 @@ def test_actionlint_checks_every_action_in_a_sample_project(tmp_path: Path) -> N
     for template in TEMPLATES:
         text = template.read_text(encoding="utf-8")
         used.update(re.findall(rf"{OURS}/actions/([a-z-]+)@", text))
-        text = re.sub(rf"{OURS}/actions/([a-z-]+)@v[\d.]+", r"./actions/\1", text)
+        text = re.sub(rf"{OURS}/actions/([a-z-]+)@[0-9a-f]{{40}}", r"./actions/\1", text)
         (workflows / template.name).write_text(text, encoding="utf-8")
     (workflows / "sample-root.yml").write_text(SAMPLE_ROOT_ACTION, encoding="utf-8")
     assert used == {p.parent.name for p in ACTIONS if p.parent != ROOT}, "templates use all"
@@ -189,9 +193,11 @@ def test_third_party_actions_are_pinned_by_full_sha_with_a_version(path: Path) -
         if not match:
             continue
         ref, rest = match.groups()
-        if ref.startswith("./") or OUR_REF.match(ref):
+        if ref.startswith("./"):
             continue
-        assert PINNED.match(ref), f"{path.name}: {ref} is not pinned by a full commit sha"
+        assert PINNED.match(ref) or OUR_REF.match(ref), (
+            f"{path.name}: {ref} is not pinned by a full commit sha"
+        )
         assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", rest), f"{path.name}: {ref} needs # vX.Y.Z"
 
 
@@ -284,3 +290,94 @@ def test_each_template_has_its_properties_file(path: Path) -> None:
 def test_the_install_script_is_valid_bash() -> None:
     done = subprocess.run(["bash", "-n", str(ROOT / "actions" / "install.sh")], check=False)
     assert done.returncode == 0
+
+
+# ------------------------------------------------------------------------------------ zizmor
+
+
+def zizmor() -> str:
+    found = Path(sys.executable).with_name("zizmor")
+    if found.exists():
+        return str(found)
+    which = shutil.which("zizmor")
+    if which is None:
+        pytest.skip("zizmor is not installed (pip install zizmor)")
+    return which
+
+
+def audit(paths: Sequence[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor on exactly these files (a folder would audit only its .github/workflows/),
+    offline (no token, no network), reporting medium severity and above, as JSON."""
+    assert paths, "no file to audit"
+    env = {k: v for k, v in os.environ.items() if k not in ZIZMOR_TOKENS}
+    return subprocess.run(
+        [
+            zizmor(),
+            "--offline",
+            "--no-config",
+            "--min-severity",
+            "medium",
+            "--format",
+            "json",
+            "--no-progress",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+
+
+ZIZMOR_TOKENS = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
+
+
+def findings(done: subprocess.CompletedProcess[str]) -> list[str]:
+    assert done.returncode in (0, *range(10, 20)), done.stderr  # 1-9: zizmor itself failed
+    return [
+        f"{f['ident']} ({f['determinations']['severity']}): "
+        + ", ".join(
+            f"{Path(next(iter(loc['symbolic']['key']['Local'].values()))).name}:"
+            f"{loc['concrete']['location']['start_point']['row'] + 1}"
+            for loc in f["locations"]
+            if loc["symbolic"]["kind"] == "Primary"
+        )
+        for f in json.loads(done.stdout or "[]")
+    ]
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_above() -> None:
+    audited = TEMPLATES + ACTIONS
+    assert len(audited) == 3 + 7, "every template, every action and the root action.yml"
+    done = audit([p.relative_to(ROOT) for p in audited], ROOT)
+    assert findings(done) == []
+    assert done.returncode == 0
+    for path in audited:  # each file named was read, none skipped as not a workflow or action
+        assert f"completed {path.relative_to(ROOT)}" in done.stderr, done.stderr
+
+
+def test_zizmor_flags_a_workflow_with_the_old_mistakes(tmp_path: Path) -> None:
+    """The audit has teeth: the template as it was, and an injected expression, are caught."""
+    old = (ROOT / "workflow-templates" / "deploy.yml").read_text(encoding="utf-8")
+    old = re.sub(
+        rf"{OURS}/actions/([a-z-]+)@[0-9a-f]{{40}} # v[\d.]+", rf"{OURS}/actions/\1@v1", old
+    )
+    old = old.replace(
+        "          sha: ${{ steps.create.outputs.sha || github.event.deployment.sha }}\n        #",
+        "          sha: ${{ steps.create.outputs.sha || github.event.deployment.sha }}\n"
+        "          secrets: ${{ toJSON(secrets) }}\n        #",
+    )
+    bad = tmp_path / "deploy.yml"
+    bad.write_text(old, encoding="utf-8")
+    injected = tmp_path / "injected.yml"
+    injected.write_text(
+        "on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        '    steps:\n      - run: echo "${{ github.event.pull_request.title }}"\n',
+        encoding="utf-8",
+    )
+
+    found = findings(audit([bad, injected], tmp_path))
+
+    assert any(f.startswith("unpinned-uses (High): deploy.yml:") for f in found), found
+    assert any(f.startswith("overprovisioned-secrets (Medium): deploy.yml:") for f in found)
+    assert any(f.startswith("template-injection (High): injected.yml:") for f in found), found

@@ -575,6 +575,7 @@ class StepResult:
     annotations: list[Annotation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the runner's own (inputs)
     inputs: dict[str, str] = field(default_factory=dict)
+    environments: list[dict[str, str]] = field(default_factory=list)  # each process's, whole
     timed_out: bool = False
     seconds: float = 0.0
 
@@ -1091,6 +1092,7 @@ class WorkflowPlayer:
         if action_path is not None:
             full["GITHUB_ACTION_PATH"] = str(action_path)
             full["GITHUB_ACTION_REPOSITORY"] = ""
+        result.environments.append(dict(full))
         proc = subprocess.Popen(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
             env=full,

@@ -10,8 +10,11 @@ Two layers, because one is not enough:
   stream, a diff, an error message, a log line), as a last net.
 
 Which strings count as "known secret values" is decided by :func:`secret_forms`: the value
-itself, its base64 form (what a ``Secret``'s ``data`` holds), its JSON-escaped form, and each
-long line of a multi-line value. Values shorter than :data:`MIN_MASK_LENGTH` are not masked in
+itself and every encoding under which it travels: base64 (standard, URL-safe, unpadded: what a
+``Secret``'s ``data`` holds), JSON-escaped (with and without ``\\u`` escapes, as ``json.dumps``
+writes by default), Python's ``repr`` (backslashes doubled: what an error message quoting a
+lookup key shows), URL-encoded (``%XX`` and ``+`` for spaces), and each long line of a
+multi-line value. Values shorter than :data:`MIN_MASK_LENGTH` are not masked in
 free text: replacing every ``a`` or ``1`` in a listing would hide everything and protect
 nothing (``Secret`` data is still redacted structurally, whatever its length).
 """
@@ -22,6 +25,7 @@ import base64
 import contextlib
 import json
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,17 +46,24 @@ def secret_forms(value: str) -> set[str]:
     """The strings under which ``value`` may show up in rendered output or logs."""
     if len(value) < MIN_MASK_LENGTH:
         return set()
-    forms = {value}
-    encoded = base64.b64encode(value.encode("utf-8")).decode("ascii")
-    forms.add(encoded)
-    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-    if escaped != value:
-        forms.add(escaped)
+    raw = value.encode("utf-8")
+    forms = {
+        value,
+        base64.b64encode(raw).decode("ascii"),
+        base64.b64encode(raw).decode("ascii").rstrip("="),
+        base64.urlsafe_b64encode(raw).decode("ascii"),
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
+        repr(value)[1:-1],
+        ascii(value)[1:-1],
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value, safe=""),
+    }
     if "\n" in value:
         forms.update(
             line.strip() for line in value.splitlines() if len(line.strip()) >= _MIN_LINE_LENGTH
         )
-    return forms
+    return {form for form in forms if len(form) >= MIN_MASK_LENGTH}
 
 
 def literal_secret_values(obj: Mapping[str, Any]) -> set[str]:

@@ -71,34 +71,53 @@ def headline(notice: Notice) -> str:
     )
 
 
+def _mrkdwn(text: str, limit: int = _SECTION_LIMIT) -> str:
+    """``text`` escaped for Slack and cut to ``limit`` characters without splitting an entity."""
+    escaped = _escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
 def slack_payload(notice: Notice) -> dict[str, Any]:
-    """Slack's incoming-webhook payload: ``text`` plus ``blocks``."""
+    """Slack's incoming-webhook payload: ``text`` plus ``blocks``.
+
+    The blocks are built with ``slack_sdk.models.blocks``, which refuses a block over
+    Slack's limits (3,000 characters of section text), so a message Slack would reject
+    fails here, in a test, and not silently at the webhook. The ``text`` fallback is
+    escaped like the blocks: a commit title holding ``<!channel>`` or a
+    ``<https://evil|click>`` link is shown as written, never as a ping or a link.
+    """
+    from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+
     text = headline(notice)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(text)[:_SECTION_LIMIT]}}
+    blocks: list[SectionBlock | ContextBlock] = [
+        SectionBlock(text=MarkdownTextObject(text=_mrkdwn(text)))
     ]
     if notice.commits:
         by_author: dict[str, list[StaleLine]] = {}
         for line in notice.commits:
             by_author.setdefault(line.author or "unknown", []).append(line)
         for author, lines in by_author.items():
+            if len(blocks) >= _BLOCK_LIMIT - 1:
+                break
             body = f"*{_escape(author)}*\n" + "\n".join(
                 f"• `{c.sha[:7]}` {_escape(c.title)} ({c.age})" for c in lines
             )
-            if len(blocks) >= _BLOCK_LIMIT - 1:
-                break
-            blocks.append(
-                {"type": "section", "text": {"type": "mrkdwn", "text": body[:_SECTION_LIMIT]}}
-            )
+            if len(body) > _SECTION_LIMIT:
+                body = body[: _SECTION_LIMIT - 1].rsplit("\n", 1)[0] + "\n…"
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=body)))
     context = [f"*{_escape(notice.repo)}*", f"environment: *{_escape(_where(notice.environment))}*"]
     if notice.sha:
         context.append(f"commit `{notice.sha[:7]}`")
     if notice.run_url:
         context.append(f"<{notice.run_url}|view the run>")
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
-    )
-    return {"text": text, "blocks": blocks}
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context))]))
+    return {"text": _mrkdwn(text, 40_000), "blocks": [b.to_dict() for b in blocks]}
 
 
 class WebhookNotifier:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commit_train.core.gate import Decision, describe_lock
-from commit_train.core.text import clip
+from commit_train.core.text import clip, duration, ljust, printable, width
 from commit_train.errors import RefusedError
 from commit_train.models import (
     Checks,
@@ -25,7 +25,7 @@ from commit_train.models import (
     Lock,
     Snapshot,
 )
-from commit_train.service.stale import StaleReport, age_text
+from commit_train.service.stale import StaleReport
 from commit_train.service.train import DeployResult, History, HistoryEntry
 
 JSON_VERSION = 1
@@ -61,18 +61,6 @@ def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
-def duration(seconds: float | None) -> str:
-    """``42s``, ``3m 05s``, ``1h 02m``; ``-`` for none."""
-    if seconds is None:
-        return "-"
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-
-
 def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[str]],
@@ -81,18 +69,22 @@ def table(
     colour: bool = False,
     indent: str = "",
 ) -> str:
-    """Columns padded to their widest cell (two spaces apart); the last one is not padded."""
-    body = [list(r) for r in rows]
+    """Columns padded to their widest cell (two spaces apart); the last one is not padded.
+
+    Every cell is shown through ``printable`` (untrusted text cannot drive the terminal)
+    and measured in display columns (CJK and emoji titles keep the columns aligned).
+    """
+    body = [[printable(cell) for cell in r] for r in rows]
     blank: list[str | None] = [None] * len(headers)
     paints: list[list[str | None]] = (
         [list(c) for c in colours] if colours is not None else [blank for _ in body]
     )
-    widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
+    widths = [max([width(h), *(width(r[i]) for r in body)]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str], tints: Sequence[str | None]) -> str:
         out = []
         for i, cell in enumerate(cells):
-            pad = "" if i == len(cells) - 1 else " " * (widths[i] - len(cell))
+            pad = "" if i == len(cells) - 1 else " " * (widths[i] - width(cell))
             out.append(_paint(cell, tints[i], colour) + pad)
         return (indent + "  ".join(out)).rstrip()
 
@@ -228,7 +220,10 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
 
 def render_deploy(result: DeployResult, *, colour: bool = False) -> str:
     commit = result.commit
-    lines = [f"{commit.short_sha}  {commit.title}  ({commit.author})", result.decision.message]
+    lines = [
+        printable(f"{commit.short_sha}  {commit.title}  ({commit.author})"),
+        printable(result.decision.message),
+    ]
     if result.dry_run:
         lines.append(_paint(result.action, "yellow", colour))
     else:
@@ -383,7 +378,7 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
         elif env.quiet is not None:
             head = f"{title}: {_QUIET.get(env.quiet, env.quiet)}"
         else:
-            after = age_text(env.threshold_seconds or 0)
+            after = duration(env.threshold_seconds or 0)
             live = (env.live_sha or "")[:7]
             head = f"{title}: nothing older than {after} waiting (live {live})"
             if env.stale:
@@ -408,8 +403,9 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
 def _aligned(rows: Sequence[Sequence[str]]) -> list[list[str]]:
     if not rows:
         return []
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    shown = [[printable(cell) for cell in row] for row in rows]
+    widths = [max(width(r[i]) for r in shown) for i in range(len(shown[0]))]
     return [
-        [cell if i == len(row) - 1 else cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        for row in rows
+        [cell if i == len(row) - 1 else ljust(cell, widths[i]) for i, cell in enumerate(row)]
+        for row in shown
     ]

@@ -538,8 +538,8 @@ def read_secrets(
         in_blob = "has no such key" if blob is not None else blob_state
         if env.get("GITHUB_ACTIONS") == "true":  # a workflow step: say it in workflow terms
             fix = (
-                f"pass it to the step as env: {name}: ${{{{ secrets.{name} }}}}, "
-                f"or set {SECRETS_BLOB}: ${{{{ toJSON(secrets) }}}}"
+                f"pass it to the step as env: {name}: ${{{{ secrets.{name} }}}} "
+                f"(and add it to the environment's secrets)"
             )
         else:
             fix = (

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from commit_train.backends.local.journal import Journal
 from commit_train.config import Config
+from commit_train.core.text import duration
 from commit_train.models import BranchState, Commit, Lock, iso_utc, utc_now
 from commit_train.service.locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
 
@@ -42,18 +43,6 @@ HISTORY_DEPTH = 100  # how many commits of the default branch a scan looks at
 
 def mark_ref(environment: str) -> str:
     return MARK_PREFIX + lock_ref(environment).removeprefix("refs/commit-train/locks/")
-
-
-def age_text(seconds: float) -> str:
-    """``3d 4h``, ``5h 12m``, ``40m``: an age a person reads at a glance."""
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
 
 
 @dataclass(frozen=True)
@@ -66,7 +55,7 @@ class StaleCommit:
 
     @property
     def age(self) -> str:
-        return age_text(self.age_seconds)
+        return duration(self.age_seconds)
 
 
 @dataclass(frozen=True)

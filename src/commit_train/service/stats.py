@@ -40,6 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape, quoteattr
 
 from commit_train.backends.local.journal import LocalBackend
+from commit_train.core.text import duration
 from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
 from commit_train.ports import Backend
 
@@ -352,23 +353,6 @@ def gather(
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def duration_text(seconds: float | None) -> str:
-    """``45s``, ``12m``, ``2h 05m``, ``3d 4h``; ``-`` for None."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
-
-
 def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.0f}%"
 
@@ -403,8 +387,8 @@ def render_table(stats: Stats) -> str:
         lines += [
             "",
             f"lead time, commit to live in production: median "
-            f"{duration_text(lead.median_seconds)} over {lead.commits} commits",
-            f"time to restore production: mean {duration_text(restore.mean_seconds)} "
+            f"{duration(lead.median_seconds)} over {lead.commits} commits",
+            f"time to restore production: mean {duration(restore.mean_seconds)} "
             f"over {restore.restored} of {restore.incidents} incidents restored",
         ]
     if stats.people:

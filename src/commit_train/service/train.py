@@ -17,7 +17,7 @@ from typing import Any
 from commit_train.config import Config
 from commit_train.core import gate
 from commit_train.core.gate import Decision
-from commit_train.core.text import clip
+from commit_train.core.text import clip, duration
 from commit_train.errors import RefusedError, UsageError
 from commit_train.models import (
     Commit,
@@ -461,7 +461,7 @@ class Train:
                 if not env.remind:
                     continue
                 lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
-                detail = f"older than {stale_module.age_text(env.threshold_seconds or 0)}"
+                detail = f"older than {duration(env.threshold_seconds or 0)}"
                 warnings += self.notify(
                     Notice(
                         Event.STALE_COMMITS,

@@ -370,7 +370,7 @@ class Runtime:
         if name not in self.spec.outputs:
             raise KeyError(f"action {self.spec.name!r} declares no output {name!r}")
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        record = format_output(name, text)
+        record = format_output(name, self.redact(text))
         path = self._env.get("GITHUB_OUTPUT")
         if path:
             with Path(path).open("a", encoding="utf-8") as fh:
@@ -391,7 +391,7 @@ class Runtime:
         path = self._env.get("GITHUB_ENV")
         if path:
             with Path(path).open("a", encoding="utf-8") as fh:
-                fh.write(format_output(name, value))
+                fh.write(format_output(name, self.redact(value)))
 
     def job_value(self, name: str) -> str | None:
         """A value an earlier step of this job exported, or ``None``."""
@@ -404,7 +404,7 @@ class Runtime:
         path = self._env.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        text = markdown if markdown.endswith("\n") else markdown + "\n"
+        text = self.redact(markdown if markdown.endswith("\n") else markdown + "\n")
         with Path(path).open("a", encoding="utf-8") as fh:
             fh.write(text)
 
@@ -428,21 +428,30 @@ class Runtime:
         line: int | None = None,
     ) -> None:
         """An error annotation; with ``file`` and ``line`` it sits on that line of the diff."""
-        self._emit(format_command("error", message, title=title, file=file, line=line))
+        title = self.redact(title) if title else title
+        self._emit(format_command("error", self.redact(message), title=title, file=file, line=line))
 
     def warning(self, message: str, *, title: str | None = None) -> None:
-        self._emit(format_command("warning", message, title=title))
+        title = self.redact(title) if title else title
+        self._emit(format_command("warning", self.redact(message), title=title))
 
     def notice(self, message: str, *, title: str | None = None) -> None:
-        self._emit(format_command("notice", message, title=title))
+        title = self.redact(title) if title else title
+        self._emit(format_command("notice", self.redact(message), title=title))
 
     def mask(self, value: str) -> None:
-        """Register a secret with the runner: the whole value and each line of it.
+        """Register a secret with the runner: the whole value, each line of it, and each of
+        its encoded forms (``redact.secret_forms``: base64, JSON- and repr-escaped,
+        URL-encoded), so that the value quoted in an error or a JSON output is masked too.
 
         The runner matches masks line by line, so a multi-line secret (a key file) is also
         registered one line at a time. Blank values are skipped: masking "" would do nothing.
+        Everything this runtime writes (outputs, ``GITHUB_ENV``, the summary, annotations,
+        the log) is redacted with the same values, because the runner masks only its log.
         """
-        candidates = [value, *value.splitlines()]
+        from commit_train.core.redact import secret_forms
+
+        candidates = [value, *value.splitlines(), *sorted(secret_forms(value))]
         for item in candidates:
             item = item.strip()
             if item and item not in self._masked:
@@ -450,9 +459,16 @@ class Runtime:
                 self._emit(format_command("add-mask", item))
 
     def redact(self, text: str) -> str:
-        """``text`` with every masked value replaced by ``***`` (for files the runner won't see)."""
+        """``text`` with every masked value replaced by ``***`` (for files the runner won't see).
+
+        Values shorter than ``redact.MIN_MASK_LENGTH`` are left alone here: replacing every
+        ``1`` of a deployment id would hide everything and protect nothing.
+        """
+        from commit_train.core.redact import MIN_MASK_LENGTH
+
         for value in sorted(self._masked, key=len, reverse=True):
-            text = text.replace(value, "***")
+            if len(value) >= MIN_MASK_LENGTH:
+                text = text.replace(value, "***")
         return text
 
     @contextmanager
@@ -466,7 +482,7 @@ class Runtime:
 
     def log(self, text: str) -> None:
         """Plain log text; lines the runner would read as commands are neutralised."""
-        lines = text.splitlines() or [""]
+        lines = self.redact(text).splitlines() or [""]
         if any(_looks_like_command(line) for line in lines):
             token = secrets.token_hex(16)
             self._emit(format_command("stop-commands", token))

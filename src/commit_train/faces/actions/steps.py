@@ -419,7 +419,8 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
     if not isinstance(secrets, dict):
         raise UsageError(
             "input 'secrets' is not a JSON object",
-            fix="pass secrets: ${{ toJSON(secrets) }}",
+            fix="pass a JSON object of names and values, or leave it out and give each secret "
+            "the config names in the step's env:",
         )
     for value in secrets.values():
         text = value if isinstance(value, str) else json.dumps(value)
@@ -427,6 +428,19 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
         for form in sorted(secret_forms(text)):
             rt.mask(form)
     return secrets
+
+
+def mask_named_secrets(rt: Runtime, config: Config) -> None:
+    """Mask the secrets the config names that the step's ``env:`` hands over one by one
+    (the templates' way: only those names, never ``toJSON(secrets)``), before any render."""
+    from .redact import secret_forms
+
+    for name in config.secrets:
+        value = rt.environ.get(name)
+        if value:
+            rt.mask(value)
+            for form in sorted(secret_forms(value)):
+                rt.mask(form)
 
 
 def deployment_id_if_any(rt: Runtime) -> int | None:
@@ -444,6 +458,7 @@ def render_manifests(rt: Runtime) -> None:
     environment = resolve_environment(rt)
     sha = resolve_sha(rt)
     config = load_config(rt)
+    mask_named_secrets(rt, config)
     dep_id = deployment_id_if_any(rt)
     event = rt.event()
     creator = event.creator if isinstance(event, DeploymentEvent) else rt.context.actor
@@ -534,6 +549,7 @@ def apply_manifests(rt: Runtime) -> None:
     if not environment:
         environment = resolve_environment(rt)
     config = load_config(rt)
+    mask_named_secrets(rt, config)
     env_config = config.environment(environment)
     namespace = config.namespace_of(environment)
     sha = str(record.get("sha") or "")
@@ -848,7 +864,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
     to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
     from commit_train.core.gate import describe_lock
-    from commit_train.service.stale import age_text
+    from commit_train.core.text import duration
 
     environment = rt.input("environment")
     config = load_config(rt)
@@ -884,7 +900,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
             "reminded": [c.sha for c in found.remind],
         },
     )
-    after = age_text(threshold)
+    after = duration(threshold)
     heading = f"### Commits waiting for {environment}"
     if found.quiet == "locked" and found.lock is not None:
         rt.summary(f"{heading}\n\nQuiet while locked: {describe_lock(found.lock)}.\n")

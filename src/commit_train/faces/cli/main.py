@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from commit_train import __version__
+from commit_train.core.text import printable
 from commit_train.errors import CommitTrainError, RefusedError, UsageError
 
 if TYPE_CHECKING:
@@ -209,14 +210,14 @@ def _echo_json(document: dict[str, Any]) -> None:
 def _warn(warnings: Iterable[str]) -> None:
     """Warnings (a notification not sent...) go to stderr and never change the exit code."""
     for line in warnings:
-        click.echo(f"warning: {' '.join(line.split())}", err=True)
+        click.echo(f"warning: {printable(' '.join(line.split()))}", err=True)
 
 
 # -- the group, and its error handling ---------------------------------------------------
 
 
 def _fail(ctx: click.Context, line: str, code: int) -> NoReturn:
-    click.echo(f"error: {' '.join(line.split())}", err=True)
+    click.echo(f"error: {printable(' '.join(line.split()))}", err=True)
     ctx.exit(code)
     raise AssertionError("unreachable")  # pragma: no cover
 
