@@ -32,6 +32,9 @@ from websockets.sync.client import connect as ws_connect
 from tests.emulators import slack_events
 from tests.emulators.slack import SlackEmulator
 
+# Some tests leave out ``text`` on purpose (Slack's no_text); slack_sdk warns about that.
+pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument:UserWarning")
+
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")
 
 
@@ -568,6 +571,27 @@ def test_bolt_acks_a_mention_and_replies_in_its_thread(
         assert reply.text == "<@U1> pong"
         assert reply.thread_ts == mention["event"]["ts"]
         assert slack.count("chat.postMessage") == 1
+    finally:
+        disconnect_bolt(slack, handler)
+
+
+def test_twenty_mentions_at_once_are_all_acked_and_answered(
+    slack: SlackEmulator, client: WebClient
+) -> None:
+    app = App(client=client)
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], say: Any) -> None:
+        say(text=f"answer to {event['text'].split()[-1]}", thread_ts=event["ts"])
+
+    handler = connect_bolt(slack, app)
+    try:
+        mentions = [slack.app_mention("U1", "C1", f"n{n}") for n in range(20)]
+        envelope_ids = [slack.socket.push_event(m) for m in mentions]
+        assert all(slack.socket.wait_for_ack(e, timeout=3) for e in envelope_ids)
+        slack.wait_for(lambda: len(slack.bot_messages("C1")) == 20)
+        answers = sorted(m.text for m in slack.bot_messages("C1"))
+        assert answers == sorted(f"answer to n{n}" for n in range(20))
     finally:
         disconnect_bolt(slack, handler)
 
