@@ -402,3 +402,46 @@ def test_without_a_webhook_the_thread_is_polled() -> None:
         world.slack.wait_for(
             lambda: "deployed in 3s" in world.slack.message("C1", message.ts).text, timeout=5
         )
+
+
+def _deploy_and_succeed(world: World, ref: str) -> None:
+    before = len(_deployments(world))
+    world.mention("U2", f"deploy shop staging {ref}")
+    world.slack.wait_for(lambda: len(_deployments(world)) == before + 1)
+    deployment = _deployments(world)[-1]
+    world.set_status(deployment["id"], "success", "deployed")
+    world.github.wait_for_deliveries()
+
+
+def test_rollback_deploys_the_previous_good_commit_and_says_what_it_undoes(world: World) -> None:
+    _deploy_and_succeed(world, world.commits[1][:7])
+    _deploy_and_succeed(world, "HEAD")
+    world.mention("U2", "rollback shop staging")
+    message = world.reply(containing="rolling back")
+    rollback = _deployments(world)[-1]
+    assert rollback["sha"] == world.commits[1]
+    assert rollback["payload"]["rollback_of"] == world.commits[-1]
+    assert rollback["payload"]["requested_by"] == "bob"
+    assert "rolls back 2 commit(s)" in _everything(message)
+
+
+def test_reading_commands_answer_with_the_cli_s_tables(world: World) -> None:
+    world.mention("U3", "status shop 2")  # anyone may read
+    status = world.reply(containing="the 2 newest commits")
+    table = _everything(status)
+    assert "SHA" in table and "CHECKS" in table and "LIVE IN" in table
+    assert "Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in table  # escaped for Slack
+    assert "<b>" not in table
+    world.mention("U3", "locks shop")
+    assert "no locks" in _everything(world.reply(containing="locks"))
+    world.mention("U3", "stale shop")
+    assert "no stale-after threshold configured" in _everything(
+        world.reply(containing="stale-after")
+    )
+
+
+def test_a_direct_message_is_answered_in_the_conversation(world: World) -> None:
+    world.slack.add_im("D1", user="U1")
+    event = world.slack.im_message("U1", "D1", "help")
+    assert world.slack.signed(event).post(f"{world.url}/slack/events")[0] == 200
+    assert "status {repo} [limit]" in _everything(world.reply("D1", containing="understand"))
