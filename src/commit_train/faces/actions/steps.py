@@ -433,7 +433,7 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
 def mask_named_secrets(rt: Runtime, config: Config) -> None:
     """Mask the secrets the config names that the step's ``env:`` hands over one by one
     (the templates' way: only those names, never ``toJSON(secrets)``), before any render."""
-    from .redact import secret_forms
+    from commit_train.core.redact import secret_forms
 
     for name in config.secrets:
         value = rt.environ.get(name)
