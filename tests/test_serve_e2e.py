@@ -409,6 +409,8 @@ def _deploy_and_succeed(world: World, ref: str) -> None:
     world.mention("U2", f"deploy shop staging {ref}")
     world.slack.wait_for(lambda: len(_deployments(world)) == before + 1)
     deployment = _deployments(world)[-1]
+    # the bot's queued status first: a success before it would not be the newest status
+    world.slack.wait_for(lambda: world.repo.deployment_statuses(deployment["id"]))
     world.set_status(deployment["id"], "success", "deployed")
     world.github.wait_for_deliveries()
 

@@ -49,6 +49,17 @@ from commit_train.faces.serve.settings import LoadedServeConfig, ServeConfig
 
 log = logging.getLogger("commit_train.serve")
 
+
+class _TokenNoise(logging.Filter):
+    """bolt reads ``SLACK_BOT_TOKEN`` itself and warns that the client we hand it (the one
+    whose ``base_url`` is ``SLACK_API_URL``) takes precedence: true, expected, and noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+log.addFilter(_TokenNoise())
+
 SLACK_API_URL = "https://slack.com/api/"
 USER_CACHE_SECONDS = 600.0
 FINISHED = ("success", "failure", "error", "inactive")
@@ -167,7 +178,7 @@ class Service:
             if first is None:
                 return
             reply = self.dispatcher.handle(command, who, thread=Thread(channel, first))
-            self._update(channel, first, reply)
+            self._draw_started(channel, first, reply)
             return
         reply = self.dispatcher.handle(command, who)
         self._post(channel, reply, thread_ts=thread_ts)
@@ -193,7 +204,16 @@ class Service:
         if user != requester_id or reply.deployment_id is None:
             self._post(channel, reply, thread_ts=ts)  # a refusal: in the thread
         else:
-            self._update(channel, ts, reply)
+            self._draw_started(channel, ts, reply)
+
+    def _draw_started(self, channel: str, ts: str, reply: Reply) -> None:
+        """The deploy's first drawing, unless a webhook of this deploy was drawn already
+        (GitHub may deliver the first statuses before the reply is ready)."""
+        if reply.deployment_id is not None:
+            with self._lock:
+                if reply.deployment_id in self._newest:
+                    return
+        self._update(channel, ts, reply)
 
     def requester(self, user: str, *, repo: str | None) -> Requester:
         """The Slack user and their GitHub login: ``people:`` in the config, else the GitHub
