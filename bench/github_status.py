@@ -106,7 +106,7 @@ def main() -> None:
         measure(
             emu,
             f"{args.writes} statuses, GitHubBackend (no pauses)",
-            lambda: writes_with(backend._gh),
+            lambda: writes_with(backend._http.gh),  # PyGithub as the transport sets it up
         )
 
 

@@ -5,9 +5,9 @@ dependencies (and theirs) installed here, where the test suite runs.
 
 ``actions/install.sh`` installs with ``-c actions/constraints.txt``, so an action installs
 the versions the tests ran with, not whatever the open ranges in ``pyproject.toml`` resolve
-to on the day of a deploy (``github.py`` relies on PyGithub internals). Test-only packages
-are left out; so are requirements behind an extra. Run it after upgrading the virtualenv;
-``tests/test_constraints.py`` fails when the two disagree.
+to on the day of a deploy (``backends/github/transport.py`` relies on PyGithub internals).
+Test-only packages are left out; so are requirements behind an extra. Run it after upgrading
+the virtualenv; ``tests/test_constraints.py`` fails when the two disagree.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import requests
 from click.testing import CliRunner
 
 from commit_train import config
-from commit_train.backends.github import backend as gh
+from commit_train.backends.github import queries
 from commit_train.backends.github.backend import GitHubBackend
 from commit_train.backends.local.journal import LocalBackend
 from commit_train.errors import AmbiguousRefError, GitHubError, NotFoundError, RefusedError
@@ -354,7 +354,7 @@ def test_local_gate_facts_are_the_separate_answers(tmp_path: Path) -> None:
 # -- the query text --------------------------------------------------------------------------------
 
 GATE_QUERIES = [
-    gh.gate_query(head=head, promotion=promotion, ref_count=refs)
+    queries.gate_query(head=head, promotion=promotion, ref_count=refs)
     for head in (False, True)
     for promotion in (False, True)
     for refs in (0, 2)

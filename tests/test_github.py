@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from commit_train.backends.github import backend as gh
+from commit_train.backends.github import mapping, queries
 from commit_train.backends.github.backend import GitHubBackend
 from commit_train.errors import (
     AmbiguousRefError,
@@ -257,7 +257,7 @@ def test_resolve_an_ambiguous_short_sha_lists_the_candidates(shop):
 
 def test_candidates_show_enough_digits_to_tell_them_apart():
     shas = [("1a2b3c4d5" + "0" * 31, "one"), ("1a2b3c4d6" + "0" * 31, "two")]
-    assert gh._short_list(shas) == "1a2b3c4d5 (one), 1a2b3c4d6 (two)"
+    assert mapping.short_list(shas) == "1a2b3c4d5 (one), 1a2b3c4d6 (two)"
 
 
 # -- on_default_branch and compare --------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_a_matrix_beyond_one_page_is_read_whole_by_the_gate(shop):
     ]
     facts = shop.backend.gate_facts(sha)
     assert facts.checks.state == CheckState.FAILURE
-    assert gh.UNREAD_CHECKS not in [c.name for c in facts.checks.checks]
+    assert mapping.UNREAD_CHECKS not in [c.name for c in facts.checks.checks]
 
 
 def test_a_commit_with_unread_checks_is_never_green(shop):
@@ -370,7 +370,7 @@ def test_a_commit_with_unread_checks_is_never_green(shop):
     states = {row.commit.sha: row.checks for row in snap.commits}
     many = states[shas[0]]
     assert many.state == CheckState.PENDING  # 50 suites read, more exist: not green
-    assert many.named(CheckState.PENDING) == (gh.UNREAD_CHECKS,)
+    assert many.named(CheckState.PENDING) == (mapping.UNREAD_CHECKS,)
     assert states[shas[1]].state == CheckState.SUCCESS
     whole = shop.backend.checks(shas[0])
     assert whole.state == CheckState.SUCCESS
@@ -391,7 +391,7 @@ def test_checks_from_graphql_fails_closed_on_a_partial_page():
             }
         },
     ):
-        checks = gh.checks_from_graphql({"oid": "a" * 40, **more})
+        checks = mapping.checks_from_graphql({"oid": "a" * 40, **more})
         assert [(c.name, c.state) for c in checks.checks] == [
             ("test", CheckState.SUCCESS),
             ("(more checks than commit-train reads)", CheckState.PENDING),
@@ -452,8 +452,8 @@ def test_checks_of_an_unknown_commit(shop):
 def test_check_run_states(shop, status, conclusion, expected):
     sha = shop.repo.commit("Checked")
     shop.repo.add_check_run(sha, name="job", status=status, conclusion=conclusion)
-    assert gh.check_run_state(status, conclusion) == expected
-    assert gh.check_run_state(status.upper(), conclusion and conclusion.upper()) == expected
+    assert mapping.check_run_state(status, conclusion) == expected
+    assert mapping.check_run_state(status.upper(), conclusion and conclusion.upper()) == expected
     assert shop.backend.checks(sha).state == expected
     assert shop.backend.checks_via_rest(sha).state == expected
 
@@ -470,7 +470,7 @@ def test_check_run_states(shop, status, conclusion, expected):
 def test_commit_status_states(shop, state, expected):
     sha = shop.repo.commit("Checked")
     shop.repo.add_status(sha, context="ci", state=state)
-    assert gh.status_state(state) == gh.status_state(state.upper()) == expected
+    assert mapping.status_state(state) == mapping.status_state(state.upper()) == expected
     assert shop.backend.checks(sha).state == expected
     assert shop.backend.checks_via_rest(sha).state == expected
 
@@ -1115,17 +1115,17 @@ def github_schema():
 @pytest.mark.parametrize(
     "query",
     [
-        gh.CHECKS_QUERY,
-        gh.HEAD_QUERY,
-        gh.HISTORY_QUERY,
-        gh.DEPLOYMENTS_QUERY,
-        gh.snapshot_query(0),
-        gh.snapshot_query(1),
-        gh.snapshot_query(3),
-        gh.live_query(2),
-        gh.VIEWER_QUERY,
-        gh.gate_query(head=False, promotion=True, ref_count=1),
-        gh.branch_state_query(1, 1),
+        queries.CHECKS_QUERY,
+        queries.HEAD_QUERY,
+        queries.HISTORY_QUERY,
+        queries.DEPLOYMENTS_QUERY,
+        queries.snapshot_query(0),
+        queries.snapshot_query(1),
+        queries.snapshot_query(3),
+        queries.live_query(2),
+        queries.VIEWER_QUERY,
+        queries.gate_query(head=False, promotion=True, ref_count=1),
+        queries.branch_state_query(1, 1),
     ],
     ids=[
         "checks",

@@ -501,8 +501,8 @@ def _webhook_errors(definition: str, payload: Any) -> list[str]:
 
 def _x_webhook_errors(name: str, payload: Any) -> list[str]:
     body = _spec()["x-webhooks"][name]["post"]["requestBody"]["content"]["application/json"]
-    validator = jsonschema.Draft202012Validator(
-        {**_convert(body["schema"]), "$defs": _defs()}, format_checker=_format_checker()
+    validator = OAS30Validator(
+        {**body["schema"], "components": _spec()["components"]}, format_checker=_format_checker()
     )
     return [f"{list(e.path)}: {e.message[:300]}" for e in validator.iter_errors(payload)]
 
@@ -573,8 +573,9 @@ _TEAM_MEMBERSHIP = {"url", "role", "state"}
 
 
 def _validate(schema_name: str, payload: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(
-        {"$ref": f"#/$defs/{schema_name}", "$defs": _defs()}, format_checker=_format_checker()
+    validator = OAS30Validator(
+        {"$ref": f"#/components/schemas/{schema_name}", "components": _spec()["components"]},
+        format_checker=_format_checker(),
     )
     return [f"{list(e.path)}: {e.message[:300]}" for e in validator.iter_errors(payload)]
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from commit_train.backends.github import backend as gh
+from commit_train.backends.github import mapping, transport
+from commit_train.backends.github.backend import GitHubBackend
 from commit_train.models import CheckState, DeployState, parse_time
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "github-api"
@@ -68,7 +69,7 @@ def at(text: str) -> datetime:
 
 def test_check_runs_for_a_ref():
     runs = recorded("CheckRun.testGetCheckRunsForRef.txt")[1].body["check_runs"]
-    checks = gh.checks_from_rest("10a7135a04f71e6101f8b013aded8a662d08fd1f", [], runs)
+    checks = mapping.checks_from_rest("10a7135a04f71e6101f8b013aded8a662d08fd1f", [], runs)
     assert [(c.name, c.kind, c.state) for c in checks.checks] == [
         ("test (Python 3.8)", "check_run", CheckState.SUCCESS),
         ("test (Python 3.7)", "check_run", CheckState.SUCCESS),
@@ -84,17 +85,17 @@ def test_check_runs_for_a_ref():
 
 def test_the_link_header_of_a_first_page_points_at_page_two():
     first = recorded("CheckRun.testGetCheckRunsForRef.txt")[0]
-    assert gh.next_link(first.headers["link"]) == (
+    assert transport.next_link(first.headers["link"]) == (
         "https://api.github.com/repositories/3544490/commits/"
         "10a7135a04f71e6101f8b013aded8a662d08fd1f/check-runs?per_page=1&page=2"
     )
     compare = recorded("Repository.testCompare.txt")[0]
-    assert gh.next_link(compare.headers["link"]) is None  # rel="first" only: the last page
+    assert transport.next_link(compare.headers["link"]) is None  # rel="first" only: the last page
 
 
 def test_combined_status():
     data = recorded("CommitCombinedStatus.setUp.txt")[0].body
-    checks = gh.checks_from_rest(data["sha"], data["statuses"], [])
+    checks = mapping.checks_from_rest(data["sha"], data["statuses"], [])
     assert checks.sha == "74e70119a23fa3ffb3db19d4590eccfebd72b659"
     assert [c.name for c in checks.checks] == [
         "jenkins/js",
@@ -114,7 +115,7 @@ def test_combined_status():
 def test_a_status_without_context_is_the_default_context():
     # From before contexts existed: "build" passed, and a context-less status is pending.
     statuses = recorded("CommitStatus.setUp.txt")[3].body
-    checks = gh.checks_from_rest("1292bf0e22c796e91cc3d6e24b544aece8c21f2a", statuses, [])
+    checks = mapping.checks_from_rest("1292bf0e22c796e91cc3d6e24b544aece8c21f2a", statuses, [])
     assert [(c.name, c.state) for c in checks.checks] == [
         ("build", CheckState.SUCCESS),
         ("default", CheckState.PENDING),
@@ -125,13 +126,13 @@ def test_a_status_without_context_is_the_default_context():
 def test_raw_statuses_keep_the_newest_per_context():
     older, newer = sorted(recorded("CommitStatus.setUp.txt")[3].body, key=lambda s: s["id"])
     same_context = [dict(older, context="ci"), dict(newer, context="ci")]
-    checks = gh.checks_from_rest("1292bf0e22c796e91cc3d6e24b544aece8c21f2a", same_context, [])
+    checks = mapping.checks_from_rest("1292bf0e22c796e91cc3d6e24b544aece8c21f2a", same_context, [])
     assert [(c.name, c.state) for c in checks.checks] == [("ci", CheckState.SUCCESS)]
 
 
 def test_created_commit_status():
     data = recorded("Commit.testCreateStatusWithAllParameters.txt")[0].body
-    check = gh.check_from_rest_status(data)
+    check = mapping.check_from_rest_status(data)
     assert (check.name, check.state, check.description) == (
         "default",
         CheckState.SUCCESS,
@@ -141,7 +142,7 @@ def test_created_commit_status():
 
 def test_a_commit():
     data = recorded("CommitStatus.setUp.txt")[2].body
-    commit = gh.commit_from_rest(data)
+    commit = mapping.commit_from_rest(data)
     assert commit.sha == "1292bf0e22c796e91cc3d6e24b544aece8c21f2a"
     assert commit.author == "jacquev6"
     assert commit.short_sha == "1292bf0"
@@ -152,7 +153,7 @@ def test_a_commit():
 
 def test_a_deployment():
     data = recorded("Deployment.setUp.txt")[2].body
-    dep = gh.deployment_from_rest(data)
+    dep = mapping.deployment_from_rest(data)
     assert dep.id == 263877258
     assert dep.sha == "743f5a58b0bce91c4eab744ff7e39dfca9e6e8a5"
     assert dep.environment == "test"
@@ -167,14 +168,14 @@ def test_a_deployment():
 
 def test_a_created_deployment_carries_its_creator():
     data = recorded("Repository.testCreateDeployment.txt")[0].body
-    dep = gh.deployment_from_rest(data)
+    dep = mapping.deployment_from_rest(data)
     assert (dep.id, dep.creator, dep.environment) == (263877258, "pascal-hofmann", "test")
     assert dep.created_at == at("2020-08-31T07:21:10")
 
 
 def test_a_deployment_list():
     listed = recorded("Repository.testGetDeployments.txt")[0].body
-    deps = [gh.deployment_from_rest(d) for d in listed]
+    deps = [mapping.deployment_from_rest(d) for d in listed]
     assert [(d.id, d.environment, d.description, dict(d.payload)) for d in deps] == [
         (263877258, "test", "Test deployment", {"test": True}),
         (262350588, "production", "", {}),
@@ -184,7 +185,7 @@ def test_a_deployment_list():
 def test_deployment_statuses_come_back_oldest_first():
     deployment = recorded("Deployment.setUp.txt")[2].body
     statuses = recorded("DeploymentStatus.testGetStatuses.txt")[0].body  # newest first
-    dep = gh.deployment_from_rest(deployment, statuses)
+    dep = mapping.deployment_from_rest(deployment, statuses)
     assert [s.created_at for s in dep.statuses] == [
         at("2020-08-26T13:55:06"),
         at("2020-08-26T13:56:31"),
@@ -202,7 +203,7 @@ def test_deployment_statuses_come_back_oldest_first():
 
 def test_a_created_status_without_log_url_falls_back_to_target_url():
     data = recorded("DeploymentStatus.testCreate.txt")[0].body
-    status = gh.deployment_status_from_rest(data)
+    status = mapping.deployment_status_from_rest(data)
     assert status.state == DeployState.QUEUED
     assert status.log_url == "https://example.com/deployment.log"
     assert status.environment_url is None
@@ -211,14 +212,14 @@ def test_a_created_status_without_log_url_falls_back_to_target_url():
 
 def test_refs():
     created = recorded("Repository.testCreateGitRef.txt")[0].body
-    assert gh.ref_sha_from_rest(created) == "4303c5b90e2216d927155e9609436ccb8984c495"
+    assert mapping.ref_sha_from_rest(created) == "4303c5b90e2216d927155e9609436ccb8984c495"
     got = recorded("Repository.testGetGitRef.txt")[0].body
-    assert gh.ref_sha_from_rest(got) == "31110327ec45f3138e58ed247b2cf420fee481ec"
+    assert mapping.ref_sha_from_rest(got) == "31110327ec45f3138e58ed247b2cf420fee481ec"
 
 
 def test_compare_ahead_means_head_is_not_contained_in_base():
-    comparison = gh.comparison_from_rest(recorded("Repository.testCompare.txt")[0].body)
-    assert comparison == gh.Comparison(
+    comparison = mapping.comparison_from_rest(recorded("Repository.testCompare.txt")[0].body)
+    assert comparison == mapping.Comparison(
         status="ahead",
         ahead_by=4,
         behind_by=0,
@@ -231,7 +232,7 @@ def test_graphql_endpoint_of_the_recorded_request():
     # PyGithub posted its GraphQL query to /graphql on api.github.com.
     request = recorded("GraphQl.testQuery.txt")[0]
     assert request.path == "/graphql"
-    assert gh.graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
+    assert transport.graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
 
 
 @pytest.fixture
@@ -272,9 +273,7 @@ def test_a_recorded_500_is_retried_and_the_repository_read(replay_server):
     base_url, queue, log = replay_server
     queue.extend(recorded("Retry.testReturnsRepoAfter1Retry.txt"))
     waits: list[float] = []
-    backend = gh.GitHubBackend(
-        "PyGithub/PyGithub", token="t", base_url=base_url, sleep=waits.append
-    )
+    backend = GitHubBackend("PyGithub/PyGithub", token="t", base_url=base_url, sleep=waits.append)
     assert backend.default_branch() == "master"
     assert log == ["GET /repos/PyGithub/PyGithub", "GET /repos/PyGithub/PyGithub"]
     assert backend.request_count == 2

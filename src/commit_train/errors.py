@@ -17,19 +17,39 @@ deployment status description. Nothing here imports click or prints.
     ├── LedgerError                     the deploy journal could not be read or written
     ├── GitHubError                     GitHub answered with an error we cannot work around
     │   ├── AuthError                   401, or 403 without a rate limit: the token is wrong
+    │   ├── GitHubRefusedError          409, 422 or another 4xx: GitHub will not do it as asked
     │   └── TemporaryGitHubError        worth retrying later (``delay`` seconds, if known)
     │       ├── RateLimitError          primary or secondary limit, and the wait is too long
     │       └── GitHubUnavailableError  5xx or no connection after the bounded retries
     └── KubeError                       the Kubernetes API refused or the rollout failed
 
-``PermanentError`` and ``TemporaryError`` are mix-ins a caller can catch to decide whether
-retrying can help, the way a deploy step must.
+Across that tree, mix-ins say what broke, which decides how a deploy that meets the error
+ends and whether retrying can help::
+
+    PermanentError          the request or the change itself is wrong: the same one fails
+    │                       again; retrying cannot help
+    │                       ConfigError RenderError UsageError RefusedError NotFoundError
+    │                       GitError GitHubRefusedError
+    SurroundingsError       something around the change broke (a service down or
+    │                       unreachable, credentials refused): a deploy that meets one
+    │                       ends ``error``, never ``failure``
+    │                       AuthError
+    └── TemporaryError      ...and the same request may succeed later (``delay``)
+                            TemporaryGitHubError RateLimitError GitHubUnavailableError
+
+The GitHub backend maps each of GitHub's answers to one of these in one table
+(``backends/github/answers.py``).
 """
 
 from __future__ import annotations
 
 
-class TemporaryError(Exception):
+class SurroundingsError(Exception):
+    """Mix-in: what broke is around the change, not the change (a service down or
+    unreachable, credentials refused); a deploy that meets one ends ``error``."""
+
+
+class TemporaryError(SurroundingsError):
     """Mix-in: the same request may succeed later; ``delay`` is a hint in seconds."""
 
     delay: float | None = None
@@ -121,8 +141,13 @@ class GitHubError(CommitTrainError):
         self.status = status
 
 
-class AuthError(GitHubError, PermanentError):
-    """The token is missing, wrong, or lacks a permission."""
+class AuthError(GitHubError, SurroundingsError):
+    """The token is missing, wrong, or lacks a permission: the credentials, not the change."""
+
+
+class GitHubRefusedError(GitHubError, PermanentError):
+    """GitHub refused the request as made (409 conflict, 422 and other 4xx answers):
+    sending it again unchanged gets the same answer."""
 
 
 class TemporaryGitHubError(GitHubError, TemporaryError):

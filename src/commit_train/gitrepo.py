@@ -42,10 +42,6 @@ class Remote:
     host: str
     full_name: str
 
-    @property
-    def is_github_com(self) -> bool:
-        return self.host.lower() in ("github.com", "www.github.com", "ssh.github.com")
-
 
 def parse_remote(url: str) -> Remote | None:
     """``https://github.com/acme/shop.git``, ``git@github.com:acme/shop.git``,

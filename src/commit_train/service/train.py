@@ -251,11 +251,6 @@ class Train:
         current = self.locks.current([environment])
         return blocking(current, environment, actor=self.actor, now=self.clock())
 
-    def _deployments_of(self, sha: str, environments: list[str]) -> list[Deployment]:
-        """Deployments of ``sha`` to ``environments``: one question to the backend (one
-        GraphQL query on GitHub, one SQL query locally)."""
-        return self.backend.deployments_of(sha, environments=environments)
-
     def deploy(
         self,
         environment: str,

@@ -432,15 +432,12 @@ def mask_secrets(rt: Runtime, blob: str) -> dict[str, Any]:
 
 def mask_named_secrets(rt: Runtime, config: Config) -> None:
     """Mask the secrets the config names that the step's ``env:`` hands over one by one
-    (the templates' way: only those names, never ``toJSON(secrets)``), before any render."""
-    from commit_train.core.redact import secret_forms
-
+    (the templates' way: only those names, never ``toJSON(secrets)``), before any render;
+    ``rt.mask`` registers each encoded form too."""
     for name in config.secrets:
         value = rt.environ.get(name)
         if value:
             rt.mask(value)
-            for form in sorted(secret_forms(value)):
-                rt.mask(form)
 
 
 def deployment_id_if_any(rt: Runtime) -> int | None:
