@@ -34,7 +34,8 @@ import requests
 from github import Auth, GithubException, GithubIntegration
 
 from commit_train import __version__
-from commit_train.backends.github.backend import DEFAULT_API_URL, GitHubBackend
+from commit_train.backends.github.backend import GitHubBackend
+from commit_train.backends.github.transport import DEFAULT_API_URL
 from commit_train.errors import AuthError, GitHubError, NotFoundError, UsageError
 
 RENEW_BEFORE = 300.0  # seconds: an installation token is renewed five minutes before it expires
