@@ -447,3 +447,19 @@ def test_a_direct_message_is_answered_in_the_conversation(world: World) -> None:
     event = world.slack.im_message("U1", "D1", "help")
     assert world.slack.signed(event).post(f"{world.url}/slack/events")[0] == 200
     assert "status {repo} [limit]" in _everything(world.reply("D1", containing="understand"))
+
+
+def test_twenty_mentions_at_once_are_all_answered(world: World) -> None:
+    threads = [
+        threading.Thread(target=world.mention, args=("U1", f"status shop {n % 4 + 1}"))
+        for n in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    world.slack.wait_for(lambda: len(world.slack.bot_messages("C1")) == 20, timeout=30)
+    answers = world.slack.bot_messages("C1")
+    assert all("newest commits of main" in _everything(m) for m in answers)
+    time.sleep(0.2)
+    assert len(world.slack.bot_messages("C1")) == 20  # none lost, none twice
