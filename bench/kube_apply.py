@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.emulators.kube import KubeEmulator
 
-from commit_train.kube.apply import apply, deploy_annotations
+from commit_train.kube.apply import ApplyOptions, apply, deploy_annotations
 from commit_train.kube.wait import wait_for_rollouts
 
 NS = "bench"
@@ -96,7 +96,7 @@ def deployment(name: str) -> dict[str, Any]:
 def timed_apply(emu: KubeEmulator, api: Any, objs: list[dict[str, Any]], **kw: Any) -> tuple:
     emu.reset_requests()
     start = time.perf_counter()
-    result = apply(api, objs, applyset="bench", namespace=NS, annotations=NOTES, **kw)
+    result = apply(api, objs, ApplyOptions(applyset="bench", namespace=NS, annotations=NOTES, **kw))
     return time.perf_counter() - start, emu.request_count, result
 
 
@@ -137,10 +137,9 @@ def detection_latency(runs: int) -> list[float]:
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
                     deployment(name),
                 ],
-                applyset=f"latency-{run}",
-                namespace=NS,
-                annotations=NOTES,
-                prune=False,
+                ApplyOptions(
+                    applyset=f"latency-{run}", namespace=NS, annotations=NOTES, prune=False
+                ),
             )
             listed = threading.Event()
             finished: list[float] = []

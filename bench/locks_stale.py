@@ -20,6 +20,7 @@ from tests.emulators.github import running
 from commit_train import config
 from commit_train.backends.github.backend import GitHubBackend
 from commit_train.errors import RefusedError
+from commit_train.faces import wiring
 from commit_train.models import DeployState
 from commit_train.service.locks import GitHubLockStore
 from commit_train.service.train import Train
@@ -84,7 +85,7 @@ def main() -> None:
             )
         )
         store.release("production", by="alice")
-        train = Train(alice, CONFIG, actor="alice", source="bench")
+        train = wiring.github(alice).train(CONFIG, actor="alice", source="bench")
         for env in CONFIG.environments:
             dep = alice.create_deployment(
                 sha=live, environment=env, payload={}, description="", production=False

@@ -223,6 +223,35 @@ def test_an_infrastructure_failure_is_recorded_as_error(shop: Any, tmp_path: Pat
     assert description.startswith("the token was rejected by GitHub")
 
 
+def test_an_unreachable_cluster_is_recorded_as_error(shop: Any, kube: Any, tmp_path: Path) -> None:
+    """The apply step cannot reach the cluster: the surroundings broke, not the change, so
+    the final status is ``error`` even though the workflow asks for ``failure``."""
+    emu, repo, sha = shop
+    dep_id = repo.add_deployment(sha, environment="staging")
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=sha)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig").read_text()
+    address = kube.url.removeprefix("http://")
+    kube.stop()  # the kubeconfig still points at its (now closed) port
+    render = runner.run("render-manifests", secrets=json.dumps({"API_KEY": SECRET}))
+    assert render.code == 0, render.stdout + render.stderr
+
+    applied = runner.run(
+        "apply", **{"manifests_dir": render.outputs["manifests-dir"], "kubeconfig": kubeconfig}
+    )
+
+    assert applied.code == 1
+    assert "Traceback" not in applied.stdout + applied.stderr
+    assert runner.job_env["COMMIT_TRAIN_FAILURE_STATE"] == "error"
+    assert runner.job_env["COMMIT_TRAIN_FAILURE"].startswith(
+        f"cannot reach the Kubernetes API at http://{address}: connection refused"
+    )
+    final = runner.run("set-deployment-status", state="failure", token=emu.token)
+    assert final.code == 0, final.stdout
+    state, description, _ = statuses(repo, dep_id)[-1]
+    assert (state, description) == ("error", clip(runner.job_env["COMMIT_TRAIN_FAILURE"]))
+
+
 def test_workflow_dispatch_creates_the_deployment_then_updates_it(
     shop: Any, tmp_path: Path
 ) -> None:

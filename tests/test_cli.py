@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.faces.cli.main import cli
 from commit_train.models import DeployState
 from tests.gitrepos import Repo, many_objects

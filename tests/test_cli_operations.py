@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core import gate
 from commit_train.models import DeployState
-from commit_train.service import locks, pipeline
+from commit_train.service import locks, rollback
 from commit_train.service import offline as journal_sync
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer
@@ -392,7 +392,7 @@ def test_every_refusal_reason_is_in_the_vocabulary_and_documented() -> None:
         journal_sync.GITHUB_ANSWERS,
         locks.LOCKED,
         locks.NOT_HOLDER,
-        pipeline.NO_PREVIOUS,
+        rollback.NO_PREVIOUS,
     }
     assert raised <= set(gate.REASONS)
     docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()

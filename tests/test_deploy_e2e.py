@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.faces.cli.main import cli
 from tests import kube_fixtures
 from tests.emulators.github import GitHubEmulator
@@ -433,6 +433,25 @@ def test_a_missing_kubeconfig_records_nothing(shop: Shop) -> None:
     assert result.stderr.startswith(f"error: {message}; ")
     assert result.stderr.count("\n") == 1
     assert shop.deployments() == []
+
+
+def test_an_unreachable_cluster_ends_error_not_failure(shop: Shop) -> None:
+    """The cluster broke, not the change: the deploy ends ``error`` (which the change
+    failure rate does not count), naming the address and what to check."""
+    shop.commit("Nothing wrong with it")
+    address = shop.kube.url.removeprefix("http://")
+    shop.kube.stop()  # the kubeconfig still points at its (now closed) port
+
+    result = shop.run("apply", "staging")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: cannot reach the Kubernetes API at http://{address}: connection refused "
+        f"({address}); check the cluster address and credentials in the kubeconfig\n"
+    )
+    [dep] = shop.deployments()
+    assert states(dep) == ["queued", "in_progress", "error"]
+    assert dep.statuses[-1].description.startswith("cannot reach the Kubernetes API at ")
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from commit_train import config
 from commit_train.backends.github import queries
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.errors import AmbiguousRefError, GitHubError, NotFoundError, RefusedError
+from commit_train.faces import wiring
 from commit_train.faces.cli.main import cli
 from commit_train.models import DeployState
 from commit_train.service.locks import GitHubLockStore, lock_ref
@@ -81,7 +82,7 @@ def test_check_is_one_request_whatever_names_the_commit(shop, form: str) -> None
     ref = {"full": shas["tip"], "short": shas["tip"][:7], "HEAD": "HEAD", "branch": "main"}[form]
     expected = backend_for(emu, "bob").resolve(shas["tip"])
     emu.reset_requests()
-    train = Train(backend, CONFIG, actor="carol", source="cli")
+    train = wiring.github(backend).train(CONFIG, actor="carol", source="cli")
     commit, decision = train.check("staging", ref)
     assert labels(emu) == ["POST graphql"]
     assert backend.request_count == 1
@@ -123,7 +124,7 @@ def test_the_facts_are_the_separate_answers_in_one_go(shop) -> None:
 
 def test_promotion_order_and_its_deployments_in_the_same_request(shop) -> None:
     emu, _repo, backend, shas = shop
-    train = Train(backend, CONFIG, actor="carol", source="cli")
+    train = wiring.github(backend).train(CONFIG, actor="carol", source="cli")
     emu.reset_requests()
     with pytest.raises(RefusedError) as refused:
         train.deploy("production", shas["tip"][:7])
@@ -144,7 +145,7 @@ def test_promotion_order_and_its_deployments_in_the_same_request(shop) -> None:
 
 def test_off_the_default_branch_is_refused_in_one_request(shop) -> None:
     emu, _repo, backend, shas = shop
-    train = Train(backend, CONFIG, actor="carol", source="cli")
+    train = wiring.github(backend).train(CONFIG, actor="carol", source="cli")
     emu.reset_requests()
     _commit, decision = train.check("staging", "topic")
     assert emu.request_count == 1
@@ -158,8 +159,10 @@ def test_off_the_default_branch_is_refused_in_one_request(shop) -> None:
 def test_locks_come_with_the_facts(shop) -> None:
     emu, _repo, backend, shas = shop
     now = [datetime.now(UTC)]
-    alice = Train(backend, CONFIG, actor="alice", source="cli", clock=lambda: now[0])
-    bob = Train(backend_for(emu, "bob"), CONFIG, actor="bob", source="cli", clock=lambda: now[0])
+    alice = wiring.github(backend, clock=lambda: now[0]).train(CONFIG, actor="alice", source="cli")
+    bob = wiring.github(backend_for(emu, "bob"), clock=lambda: now[0]).train(
+        CONFIG, actor="bob", source="cli"
+    )
     alice.lock("staging", reason="db migration", ttl=3600)
     emu.reset_requests()
     _commit, decision = bob.check("staging", shas["tip"])
@@ -195,7 +198,7 @@ def test_an_unknown_full_sha_costs_a_second_request_and_says_what_resolve_says(s
     emu, _repo, backend, _shas = shop
     emu.reset_requests()
     with pytest.raises(NotFoundError) as caught:
-        Train(backend, CONFIG, actor="carol", source="cli").check("staging", "f" * 40)
+        wiring.github(backend).train(CONFIG, actor="carol", source="cli").check("staging", "f" * 40)
     assert labels(emu) == ["POST graphql", f"GET /api/v3/repos/acme/shop/commits/{'f' * 40}"]
     assert str(caught.value) == (
         f"no commit {'f' * 40} in acme/shop; check the sha (git log origin/HEAD), "

@@ -24,6 +24,7 @@ from commit_train.errors import (
     RateLimitError,
     UsageError,
 )
+from commit_train.faces import wiring
 from commit_train.models import CheckState, DeployState
 
 SCHEMA = (
@@ -706,8 +707,7 @@ def test_success_retires_older_non_production_deployments_only(shop):
 
 def test_a_production_history_of_three_successes(shop):
     from commit_train import config
-    from commit_train.service.pipeline import rollback_target
-    from commit_train.service.train import Train
+    from commit_train.service.rollback import rollback_target
 
     shas = [shop.repo.commit(title) for title in ("One", "Two", "Three", "Four")]
     ids = []
@@ -734,8 +734,7 @@ def test_a_production_history_of_three_successes(shop):
     assert all(not rows[sha].in_flight for sha in shas[:3])
     state = shop.backend.branch_state(environments=["production"], refs=[])
     assert state.live["production"].id == ids[2]
-    train = Train(
-        shop.backend,
+    train = wiring.github(shop.backend).train(
         config.parse("version: 1\nenvironments:\n  production: {production: true}\n"),
         actor="alice",
         source="cli",

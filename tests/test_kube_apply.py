@@ -15,22 +15,20 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+import commit_train
 from commit_train.core import redact
 from commit_train.errors import KubeError
 from commit_train.kube import apply as kube_apply
-from commit_train.kube.apply import (
+from commit_train.kube.apply import Action, ApplyOptions, ObjectRef, apply, deploy_annotations
+from commit_train.kube.applyset import (
     GROUP_KINDS_ANNOTATION,
     ID_LABEL,
     PART_OF_LABEL,
-    SHA_ANNOTATION,
     TOOLING_ANNOTATION,
-    Action,
-    ObjectRef,
-    apply,
     applyset_id,
-    deploy_annotations,
 )
 from commit_train.kube.client import api_client
+from commit_train.kube.objects import SHA_ANNOTATION
 from tests import kube_fixtures
 from tests.emulators.kube import KubeEmulator
 
@@ -102,7 +100,7 @@ def run(api: Any, objects: list[dict[str, Any]], **kwargs: Any) -> kube_apply.Ap
     kwargs.setdefault("applyset", "shop")
     kwargs.setdefault("namespace", NS)
     kwargs.setdefault("annotations", NOTES)
-    return apply(api, objects, **kwargs)
+    return apply(api, objects, ApplyOptions(**kwargs))
 
 
 def many(count: int) -> list[dict[str, Any]]:
@@ -321,7 +319,7 @@ def test_the_applyset_parent_follows_the_kep(kube: KubeEmulator, kube_client: An
     assert result.applyset_id == expected == applyset_id("shop", NS)
     assert parent["metadata"]["labels"] == {ID_LABEL: expected}
     notes = parent["metadata"]["annotations"]
-    assert notes[TOOLING_ANNOTATION] == f"commit-train/{kube_apply.__version__}"
+    assert notes[TOOLING_ANNOTATION] == f"commit-train/{commit_train.__version__}"
     assert notes[GROUP_KINDS_ANNOTATION] == "ConfigMap,Deployment.apps,Namespace"
 
 

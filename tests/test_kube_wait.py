@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from commit_train.kube.apply import ObjectRef, apply
+from commit_train.kube.apply import ApplyOptions, ObjectRef, apply
 from commit_train.kube.wait import WaitResult, wait_for_rollouts
 from tests import kube_fixtures
 from tests.emulators.kube import Clock, KubeEmulator
@@ -59,7 +59,9 @@ def job(name: str) -> dict[str, Any]:
 
 
 def deploy(api: Any, *objects: dict[str, Any]) -> tuple[ObjectRef, ...]:
-    result = apply(api, [namespace(), *objects], applyset="shop", namespace=NS, annotations=NOTES)
+    result = apply(
+        api, [namespace(), *objects], ApplyOptions(applyset="shop", namespace=NS, annotations=NOTES)
+    )
     return result.workloads
 
 

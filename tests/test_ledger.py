@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from commit_train.backends.local.journal import SCHEMA_VERSION, LocalBackend
+from commit_train.backends.local.backend import LocalBackend
+from commit_train.backends.local.journal import SCHEMA_VERSION
 from commit_train.errors import LedgerError, NotFoundError, UsageError
+from commit_train.faces import wiring
 from commit_train.models import CheckState, DeployState
 from tests.gitrepos import Repo
 
@@ -152,8 +154,7 @@ def test_a_production_history_of_three_successes(backend: LocalBackend, repo: Re
     # GitHub's auto_inactive spares production deployments; the journal does the same,
     # by the production flag each deployment was created with
     from commit_train import config
-    from commit_train.service.pipeline import rollback_target
-    from commit_train.service.train import Train
+    from commit_train.service.rollback import rollback_target
 
     shas = [repo.commit(title) for title in ("third", "fourth", "fifth")]
     ids = []
@@ -180,8 +181,7 @@ def test_a_production_history_of_three_successes(backend: LocalBackend, repo: Re
     assert [(c.commit.title, [d.id for d in c.in_flight]) for c in snap.commits if c.in_flight] == [
         ("second", [queued])
     ]
-    train = Train(
-        backend,
+    train = wiring.local(backend).train(
         config.parse("version: 1\nenvironments:\n  production: {production: true}\n"),
         actor="alice",
         source="cli",
@@ -228,7 +228,7 @@ def test_repo_name(repo: Repo) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.models import DeployState
 backend = LocalBackend(Path(sys.argv[1]), creator=sys.argv[2])
 def create():

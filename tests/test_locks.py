@@ -11,10 +11,12 @@ import pytest
 
 from commit_train import config
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
+from commit_train.backends.local.locks import LocalLockStore
 from commit_train.errors import NotFoundError, RefusedError, UsageError
+from commit_train.faces import wiring
 from commit_train.models import DeployState
-from commit_train.service.locks import GitHubLockStore, LocalLockStore, lock_ref
+from commit_train.service.locks import GitHubLockStore, lock_ref
 from commit_train.service.train import Train
 from tests.gitrepos import Repo
 
@@ -205,7 +207,7 @@ def _green_repo(tmp_path: Path) -> tuple[Repo, str]:
 
 def _train(repo: Repo, actor: str) -> Train:
     backend = LocalBackend(repo.root, creator=actor)
-    return Train(backend, CONFIG, actor=actor, source="cli")
+    return wiring.local(backend).train(CONFIG, actor=actor, source="cli")
 
 
 def test_a_locked_environment_refuses_another_persons_deploy_and_allows_the_holders(
@@ -272,7 +274,7 @@ def test_promotion_order_on_github_reads_the_commits_deployments_in_one_request(
     sha = repo.commit("Add cart")
     repo.add_status(sha, context="test", state="success")
     backend = backend_for(shop)
-    train = Train(backend, CONFIG, actor="alice", source="cli")
+    train = wiring.github(backend).train(CONFIG, actor="alice", source="cli")
     with pytest.raises(RefusedError, match="deploy it to staging first"):
         train.deploy("production", sha)
     staged = train.deploy("staging", sha).deployment

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from commit_train import config
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core.routes import routes_for
 from commit_train.errors import ConfigError
+from commit_train.faces import wiring
 from commit_train.faces.notify import WebhookNotifier as Notifier
 from commit_train.faces.notify import slack_payload
 from commit_train.models import Event, Notice, StaleLine
-from commit_train.service.train import Train
 from tests.gitrepos import Repo
 from tests.slack_server import SlackWebhookServer, problems
 
@@ -99,8 +99,7 @@ def test_a_deploy_succeeds_when_the_webhook_fails(tmp_path: Path) -> None:
     backend.record_check(sha, "test", "success")
     with SlackWebhookServer() as slack:
         slack.fail_with(500, "internal_error")
-        train = Train(
-            backend,
+        train = wiring.local(backend).train(
             CONFIG,
             actor="alice",
             source="cli",
@@ -119,15 +118,13 @@ def test_lock_and_unlock_are_notified(tmp_path: Path) -> None:
     repo.commit("Add cart")
     with SlackWebhookServer() as slack:
         environ = {"SLACK_PRODUCTION": slack.url}
-        alice = Train(
-            LocalBackend(repo.root),
+        alice = wiring.local(LocalBackend(repo.root)).train(
             CONFIG,
             actor="alice",
             source="cli",
             notifier=Notifier(CONFIG, environ=environ),
         )
-        bob = Train(
-            LocalBackend(repo.root),
+        bob = wiring.local(LocalBackend(repo.root)).train(
             CONFIG,
             actor="bob",
             source="cli",

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.config import parse
 from commit_train.errors import GitHubUnavailableError, RefusedError
 from commit_train.faces.cli.main import cli

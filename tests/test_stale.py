@@ -10,8 +10,9 @@ import pytest
 
 from commit_train import config
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core.text import duration
+from commit_train.faces import wiring
 from commit_train.faces.notify import WebhookNotifier as Notifier
 from commit_train.models import DeployState
 from commit_train.service.train import Train
@@ -56,13 +57,11 @@ def shop(github_emulator):
 def _train(emu, slack_url: str | None = None) -> Train:
     backend = GitHubBackend("acme/shop", token=emu.token, base_url=emu.base_url)
     environ = {"SLACK_TEST_HOOK": slack_url} if slack_url else {}
-    return Train(
-        backend,
+    return wiring.github(backend, clock=lambda: NOW).train(
         CONFIG,
         actor="stale-bot",
         source="actions",
         notifier=Notifier(CONFIG, environ=environ),
-        clock=lambda: NOW,
     )
 
 
@@ -103,12 +102,10 @@ def test_a_newly_stale_commit_is_reminded_alone(shop) -> None:
     train = _train(emu)
     _deployed(train, live, "production")
     train.stale("production")
-    later = Train(
-        train.backend,
+    later = wiring.github(train.backend, clock=lambda: NOW + timedelta(hours=23)).train(
         CONFIG,
         actor="stale-bot",
         source="actions",
-        clock=lambda: NOW + timedelta(hours=23),
     )
     report, _ = later.stale("production")
     assert [c.title for c in report.environments[0].remind] == ["Just merged"]
@@ -121,7 +118,9 @@ def test_quiet_while_locked(shop) -> None:
     emu, _, live, _, _ = shop
     train = _train(emu)
     _deployed(train, live, "production")
-    Train(train.backend, CONFIG, actor="alice", source="cli").lock("production", reason="incident")
+    wiring.github(train.backend).train(CONFIG, actor="alice", source="cli").lock(
+        "production", reason="incident"
+    )
     report, _ = train.stale()
     production = next(e for e in report.environments if e.environment == "production")
     assert production.quiet == "locked"
@@ -143,7 +142,7 @@ def test_the_local_journal_keeps_the_mark_too(tmp_path: Path) -> None:
     repo.commit("Waiting", author="bob")
     backend = LocalBackend(repo.root, creator="alice")
     later = datetime(2025, 3, 10, tzinfo=UTC)  # a week after the test repository's commits
-    train = Train(backend, CONFIG, actor="alice", source="cli", clock=lambda: later)
+    train = wiring.local(backend, clock=lambda: later).train(CONFIG, actor="alice", source="cli")
     _deployed(train, live, "production")
     first, _ = train.stale("production")
     assert [c.title for c in first.environments[0].remind] == ["Waiting"]

@@ -12,7 +12,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from commit_train.backends.github.backend import GitHubBackend
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.core.text import duration
 from commit_train.faces.cli.main import cli
 from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState
@@ -506,7 +506,41 @@ def test_a_deploy_superseded_before_it_ran_is_no_change_and_no_incident() -> Non
             "c5",
             "03-03 10:00",
             ("in_progress", "03-03 10:01"),
-            ("error", "03-03 10:02"),
+            ("failure", "03-03 10:02"),
+            by="carol",
+        ),
+    ]
+    stats = compute(history, COMMITS, environments={"production": True}, since=SINCE, until=UNTIL)
+    [production] = stats.environments
+    assert production.per_day == (1, 2, 1)
+    assert (production.succeeded, production.failed) == (2, 1)
+    assert production.change_failure_rate == 1 / 3
+    assert (stats.time_to_restore.incidents, stats.time_to_restore.restored) == (1, 0)
+
+
+def test_a_deploy_whose_surroundings_broke_is_no_change_and_no_incident() -> None:
+    """``error``: the cluster was unreachable (or GitHub down, or credentials refused)
+    after the deploy started. The change was not what broke, so it counts in neither the
+    change failure rate nor time to restore; a ``failure`` does."""
+    history = [
+        deploy(1, "production", "c3", "03-01 10:00", ("success", "03-01 10:05"), by="alice"),
+        deploy(
+            2,
+            "production",
+            "c4",
+            "03-02 10:00",
+            ("in_progress", "03-02 10:01"),
+            ("error", "03-02 10:02"),
+            by="bob",
+        ),
+        deploy(3, "production", "c4", "03-02 11:00", ("success", "03-02 11:05"), by="bob"),
+        deploy(
+            4,
+            "production",
+            "c5",
+            "03-03 10:00",
+            ("in_progress", "03-03 10:01"),
+            ("failure", "03-03 10:02"),
             by="carol",
         ),
     ]

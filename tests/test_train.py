@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from commit_train import config
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.errors import AmbiguousRefError, NotFoundError, RefusedError, UsageError
+from commit_train.faces import wiring
 from commit_train.models import DeployState
 from commit_train.service.train import Train
 from tests.gitrepos import Repo
@@ -23,7 +24,7 @@ def repo(tmp_path: Path) -> Repo:
 @pytest.fixture
 def train(repo: Repo) -> Train:
     backend = LocalBackend(repo.root, creator="alice")
-    return Train(backend, config.load(repo.root).config, actor="carol", source="cli")
+    return wiring.local(backend).train(config.load(repo.root).config, actor="carol", source="cli")
 
 
 def green(train: Train, ref: str) -> str:
@@ -119,7 +120,7 @@ def test_status_hides_ignored_checks(repo: Repo) -> None:
     backend = LocalBackend(repo.root)
     backend.record_check("HEAD", "deploy", "failure")
     backend.record_check("HEAD", "test", "success")
-    snap = Train(backend, cfg, actor="a", source="cli").status(limit=50)
+    snap = wiring.local(backend).train(cfg, actor="a", source="cli").status(limit=50)
     assert [c.commit.title for c in snap.commits] == ["three", "two", "one"]
     assert [c.name for c in snap.commits[0].checks.checks] == ["test"]
 
@@ -164,7 +165,7 @@ def test_set_status_clips_the_description(train: Train) -> None:
 def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
     train: Train, repo: Repo
 ) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
 
@@ -207,7 +208,7 @@ def test_rolling_back_twice_goes_further_back_and_never_to_a_rolled_back_commit(
 
 
 def test_rollback_after_a_failed_rollout_restores_the_live_commit(train: Train, repo: Repo) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
 
@@ -240,7 +241,7 @@ def test_rollback_after_a_failed_rollout_restores_the_live_commit(train: Train, 
 
 
 def test_rollback_ignores_a_failed_deploy_that_never_started(train: Train, repo: Repo) -> None:
-    from commit_train.service.pipeline import request_rollback
+    from commit_train.service.rollback import request_rollback
 
     one, two, three = (green(train, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD"))
     for sha in (one, two):

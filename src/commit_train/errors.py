@@ -39,6 +39,16 @@ ends and whether retrying can help::
 
 The GitHub backend maps each of GitHub's answers to one of these in one table
 (``backends/github/answers.py``).
+
+``KubeError``'s subclasses, chosen by the one table in ``commit_train.kube.errors``::
+
+    KubeError
+    ├── TemporaryKubeError              surroundings: worth retrying later (410 Gone)
+    │   └── KubeUnreachableError        no connection, a timeout, 429 or 5xx
+    ├── KubeCredentialsError            surroundings: no usable kubeconfig, 401 or 403
+    ├── KubeNotInstalledError           the change names a kind or namespace the cluster lacks
+    ├── KubeInvalidError                the change is bad: 400, 409 conflict, 422 invalid
+    └── RolloutError                    the change's rollout failed or timed out
 """
 
 from __future__ import annotations
@@ -175,3 +185,35 @@ class GitHubUnavailableError(TemporaryGitHubError):
 
 class KubeError(CommitTrainError):
     """The Kubernetes API refused a request, or a rollout failed."""
+
+
+class TemporaryKubeError(KubeError, TemporaryError, SurroundingsError):
+    """The Kubernetes API may answer later; ``delay`` is its ``Retry-After``, if it sent one."""
+
+    def __init__(self, message: str, *, fix: str | None = None, delay: float | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.delay = delay
+
+
+class KubeUnreachableError(TemporaryKubeError):
+    """No answer from the Kubernetes API (refused, timed out, unresolvable, TLS), or one
+    that says it cannot serve now (429, 5xx): the cluster is unreachable."""
+
+
+class KubeCredentialsError(KubeError, PermanentError, SurroundingsError):
+    """No usable kubeconfig, or the cluster refused its credentials (401) or their
+    permissions (403)."""
+
+
+class KubeNotInstalledError(KubeError, PermanentError):
+    """The change names something the cluster lacks: a kind (its CustomResourceDefinition
+    is not installed) or a namespace (404)."""
+
+
+class KubeInvalidError(KubeError, PermanentError):
+    """The API server refused the change itself: an invalid manifest (400, 422) or a
+    conflict (409)."""
+
+
+class RolloutError(KubeError, PermanentError):
+    """The change was applied, but its rollout failed or timed out."""

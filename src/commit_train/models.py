@@ -3,6 +3,9 @@
 Adapters (``github``, the local journal, ``gitrepo``) build these; ``train`` and ``gate``
 read them. None of them does I/O when a field is read, so no request happens by accident.
 Times are timezone-aware UTC ``datetime`` values.
+
+The rules of a lock (who may take, keep or break it, and the lines that say so) are here
+beside ``Lock``, so that every lock store, whichever backend keeps it, follows the same ones.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from commit_train.errors import NotFoundError, RefusedError, UsageError
 
 
 def utc_now() -> datetime:
@@ -304,6 +309,99 @@ class Lock:
         return self.environment == "*"
 
 
+# -- the rules every lock store follows (a store keeps locks; these say what a lock means) --
+
+GLOBAL_LOCK = "*"  # the environment name of the lock over all environments
+LOCKED = "locked"  # the gate's reason code, and RefusedError.reason of a refused lock
+NOT_LOCK_HOLDER = "not-lock-holder"  # RefusedError.reason of an unlock by someone else
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What a lock store's ``release`` did: the lock it ended, and whether someone else
+    forced it."""
+
+    lock: Lock
+    by: str
+    forced: bool
+    reason: str
+
+
+def lock_scope(environment: str) -> str:
+    """``production`` or ``all environments``: how messages name a lock's scope."""
+    return "all environments" if environment == GLOBAL_LOCK else environment
+
+
+def describe_lock(lock: Lock) -> str:
+    """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
+    scope = "all environments are" if lock.is_global else f"{lock.environment} is"
+    since = lock.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    until = ""
+    if lock.expires_at is not None:
+        until = f" until {lock.expires_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"{scope} locked by {lock.holder} since {since}{until}: {lock.reason or 'no reason'}"
+
+
+def lock_refused(lock: Lock) -> RefusedError:
+    """The error of a lock someone else holds: who, and how to get on."""
+    return RefusedError(
+        describe_lock(lock),
+        reason=LOCKED,
+        fix=f"ask {lock.holder} to unlock, or wait"
+        + (" for it to expire" if lock.expires_at else ""),
+    )
+
+
+def check_lock_ttl(ttl: float | None) -> None:
+    if ttl is not None and ttl <= 0:
+        raise UsageError("a lock's ttl must be positive", fix="give it like 30m, 2h or 1d")
+
+
+def claim_lock(
+    held: Lock | None,
+    environment: str,
+    *,
+    holder: str,
+    reason: str,
+    ttl: float | None,
+    now: datetime,
+) -> Lock:
+    """What taking a lock over ``held`` (the stored one, if any) comes to: ``held`` itself
+    when it is live and ``holder``'s own (nothing to write), else a new lock from ``now``
+    (no token yet: the store gives it one) replacing an expired one. ``RefusedError``
+    when someone else holds it and it has not expired."""
+    if held is not None and not held.expired(now):
+        if held.holder == holder:
+            return held
+        raise lock_refused(held)
+    return Lock(
+        environment=environment,
+        holder=holder,
+        reason=reason,
+        since=now,
+        expires_at=now + timedelta(seconds=ttl) if ttl else None,
+    )
+
+
+def check_unlock(lock: Lock | None, environment: str, *, by: str, force: bool, reason: str) -> Lock:
+    """The live lock ``by`` may end: ``NotFoundError`` when there is none, ``RefusedError``
+    when it is someone else's and not forced, ``UsageError`` when forced without a reason."""
+    if lock is None:
+        raise NotFoundError(f"{lock_scope(environment)} is not locked", fix="nothing to unlock")
+    if lock.holder != by:
+        if not force:
+            raise RefusedError(
+                f"{describe_lock(lock)}; only {lock.holder} can unlock it",
+                reason=NOT_LOCK_HOLDER,
+                fix="ask them, or pass --force with --reason to break the lock",
+            )
+        if not reason.strip():
+            raise UsageError(
+                f"breaking {lock.holder}'s lock needs a reason", fix='pass --reason "..."'
+            )
+    return lock
+
+
 # -- notifications ------------------------------------------------------------------------
 
 
@@ -347,3 +445,29 @@ class Notice:
 class SendReport:
     sent: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+# -- offline deploys ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One offline deploy of the local journal and how far it reached GitHub."""
+
+    deployment: Deployment  # the journal's own record (local id, original times)
+    github_id: int | None
+    statuses_synced: int
+    production: bool = False
+
+    @property
+    def journal_id(self) -> str:
+        return str(self.deployment.payload.get("journal_id") or "")
+
+    @property
+    def replayable(self) -> tuple[DeploymentStatus, ...]:
+        """The statuses GitHub should get: ``inactive`` is GitHub's own to add."""
+        return tuple(s for s in self.deployment.statuses if s.state != DeployState.INACTIVE)
+
+    @property
+    def pending(self) -> bool:
+        return self.github_id is None or self.statuses_synced < len(self.replayable)

@@ -1,29 +1,57 @@
-"""What the train service needs from the outside world, as protocols.
+"""What the services need from the outside world, as protocols: every capability a backend
+offers is one of these, and nothing asks a backend what it can do at run time.
 
-Two implementations exist: ``GitHubBackend`` (``github.py``: commits, checks and the
-GitHub Deployments ledger) and ``LocalBackend`` (``ledger.py``: a plain git repository and
-a SQLite journal in its ``.git/``). ``train`` only ever sees this protocol.
+Two backends exist: ``GitHubBackend`` (``backends/github``: commits, checks and the GitHub
+Deployments ledger; refs and commit objects for locks and stale marks) and ``LocalBackend``
+(``backends/local``: a plain git repository and a SQLite journal in its ``.git/``, which
+also keeps the locks, the stale marks and the offline deploys). Which implementation stands
+behind each port is decided once, in ``faces/wiring.py``.
+
+Who stands behind each port:
+
+- ``Backend``, ``History``: ``GitHubBackend``, ``LocalBackend``.
+- ``LockStore``: ``service.locks.GitHubLockStore`` (logic over ``RefBackend``, which
+  ``GitHubBackend`` implements); ``backends.local.locks.LocalLockStore``.
+- ``StaleState``: ``service.stale.GitHubStaleState`` (over ``BranchRefs``);
+  ``backends.local.marks.LocalStaleState``.
+- ``CheckRecorder``, ``OfflineJournal``: ``LocalBackend`` only (on GitHub the CI reports
+  checks, and GitHub itself is what an offline deploy waits for).
+- ``Notifier``: ``faces.notify.WebhookNotifier``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from commit_train.models import (
+    BranchState,
+    Check,
     Checks,
+    CheckState,
     Commit,
     Deployment,
     DeploymentStatus,
     DeployState,
     GateFacts,
+    JournalEntry,
+    Lock,
     Notice,
+    RefTarget,
     SendReport,
     Snapshot,
+    Unlocked,
 )
 
 
-class Backend(Protocol):
+class History(Protocol):
+    """The default branch's commits, newest first (``stats`` times lead times with them)."""
+
+    def history(self, *, limit: int) -> Iterable[Commit]: ...
+
+
+class Backend(History, Protocol):
     """Where the default branch, its checks and the deploy ledger live."""
 
     @property
@@ -106,3 +134,117 @@ class Notifier(Protocol):
     """Tells people about a notice; a failure to tell is a warning, never an error."""
 
     def send(self, notice: Notice) -> SendReport: ...
+
+
+class CheckRecorder(Protocol):
+    """Where a check result can be recorded by hand: a plain repository, which no CI
+    reports to (``commit-train record-check``). On GitHub the CI reports its own."""
+
+    def record_check(
+        self,
+        sha: str,
+        name: str,
+        state: str | CheckState,
+        *,
+        description: str | None = None,
+        url: str | None = None,
+    ) -> Check:
+        """Record one check attempt on a commit; the newest attempt of a name wins."""
+        ...
+
+
+class RefBackend(Protocol):
+    """Refs and commit objects of the repository (on GitHub: the git database API), which
+    the lock store and the stale marks are kept in."""
+
+    def create_ref(self, ref: str, sha: str) -> bool:
+        """Create ``ref`` at ``sha``: True if created, False if the ref already exists."""
+        ...
+
+    def update_ref(self, ref: str, sha: str, *, force: bool = False) -> bool:
+        """Move ``ref`` to ``sha``; without ``force`` only as a fast-forward. False when
+        refused (the ref moved meanwhile)."""
+        ...
+
+    def create_commit(self, message: str, *, parents: Sequence[str] = ()) -> str:
+        """A commit object with no files, only ``message``: its sha."""
+        ...
+
+    def read_refs(self, refs: Sequence[str]) -> dict[str, RefTarget]:
+        """The refs that exist among ``refs``, each with its commit's message."""
+        ...
+
+
+class BranchRefs(RefBackend, Protocol):
+    """Refs, and the default branch read together with them (a stale scan's one query)."""
+
+    def branch_state(
+        self, *, environments: Sequence[str], refs: Sequence[str], limit: int = 100
+    ) -> BranchState: ...
+
+
+class LockStore(Protocol):
+    """Where locks live; ``models`` holds the rules every store follows (``claim_lock``,
+    ``check_unlock``)."""
+
+    def acquire(
+        self, environment: str, *, holder: str, reason: str, ttl: float | None = None
+    ) -> Lock:
+        """Take the lock, or raise ``RefusedError`` (reason ``locked``) naming the holder.
+
+        Taking a lock one already holds refreshes nothing and answers the held lock.
+        """
+        ...
+
+    def release(
+        self, environment: str, *, by: str, force: bool = False, reason: str = ""
+    ) -> Unlocked:
+        """End the lock: the holder, or anyone with ``force`` and a ``reason``."""
+        ...
+
+    def current(self, environments: Sequence[str]) -> list[Lock]:
+        """The locks of ``environments`` and the global one, expired ones included."""
+        ...
+
+    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
+        """The refs holding these locks when they live in ``backend``'s repository, so a
+        caller can read them with other facts in the same request (the gate's one query)
+        and hand what it found to ``from_refs``; None when the locks live elsewhere (then
+        ask ``current``)."""
+        ...
+
+    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
+        """``current`` over the refs of ``refs_in`` already read (``found``: those that
+        exist); a store without refs reads its own place."""
+        ...
+
+
+class StaleState(Protocol):
+    """What a stale-commit scan reads at once, and where it keeps its marks (the newest
+    commit already reminded, per environment)."""
+
+    def read(
+        self, environments: Sequence[str], *, limit: int
+    ) -> tuple[BranchState, list[Lock], dict[str, str]]:
+        """(the default branch's newest ``limit`` commits with each environment's live
+        deployment, the locks, environment -> mark sha)."""
+        ...
+
+    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None: ...
+
+
+class OfflineJournal(Backend, Protocol):
+    """A ledger on this machine that records deploys while GitHub is down (the local
+    journal), and remembers how far each reached GitHub once ``sync`` replays it."""
+
+    @property
+    def journal_path(self) -> Path: ...
+
+    def offline_entries(self) -> list[JournalEntry]:
+        """Every offline deploy of the journal, oldest first, with how far it got."""
+        ...
+
+    def note_synced(self, deployment_id: int, *, github_id: int, statuses_synced: int) -> None:
+        """Remember that deployment ``deployment_id`` is ``github_id`` on GitHub and that
+        its first ``statuses_synced`` replayable statuses are there."""
+        ...

@@ -13,10 +13,16 @@ none at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 
 from commit_train.config import CONFIG_FILE, Config
-from commit_train.models import Checks, CheckState, Lock
+from commit_train.models import (  # the lock reasons are the lock rules' own
+    LOCKED,
+    NOT_LOCK_HOLDER,
+    Checks,
+    CheckState,
+    Lock,
+    describe_lock,
+)
 
 OK = "ok"
 UNKNOWN_ENVIRONMENT = "unknown-environment"
@@ -24,12 +30,10 @@ NOT_ON_DEFAULT_BRANCH = "not-on-default-branch"
 CHECKS_FAILING = "checks-failing"
 CHECKS_PENDING = "checks-pending"
 NO_CHECKS = "no-checks"
-LOCKED = "locked"
 PROMOTION_ORDER = "promotion-order"
 # Refusals raised outside ``decide`` (``RefusedError.reason``), kept in the same vocabulary:
 CHECKS_UNREADABLE = "checks-unreadable"  # deploy --offline without --reason
 GITHUB_ANSWERS = "github-answers"  # deploy --offline while GitHub answers
-NOT_LOCK_HOLDER = "not-lock-holder"  # unlock of someone else's lock without --force
 NO_PREVIOUS_DEPLOY = "no-previous-deploy"  # rollback with nothing to go back to
 
 REASONS = (
@@ -65,16 +69,6 @@ def unknown_environment(config: Config, environment: str) -> Decision:
         f"unknown environment {environment!r} (known: {known}); use one of them, "
         f"or add {environment!r} under environments: in {CONFIG_FILE}",
     )
-
-
-def describe_lock(lock: Lock) -> str:
-    """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
-    scope = "all environments are" if lock.environment == "*" else f"{lock.environment} is"
-    since = lock.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    until = ""
-    if lock.expires_at is not None:
-        until = f" until {lock.expires_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
-    return f"{scope} locked by {lock.holder} since {since}{until}: {lock.reason or 'no reason'}"
 
 
 def decide(

@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commit_train import config as config_module
-from commit_train.backends.local.journal import LocalBackend
+from commit_train.backends.local.backend import LocalBackend
 from commit_train.errors import GitError, RefusedError, UsageError
+from commit_train.faces import wiring
 from commit_train.gitrepo import GitRepo
 from commit_train.models import DeployState, Snapshot
-from commit_train.service.train import History, Train
+from commit_train.service.train import History
 
 CONFIG = """\
 # commit-train demo: two environments, deployed from the default branch
@@ -183,7 +184,7 @@ def run_demo(
         )
 
     loaded = config_module.load(root).config
-    train = Train(backend, loaded, actor=ACTOR, source="demo")
+    train = wiring.local(backend).train(loaded, actor=ACTOR, source="demo")
     plan = (
         ("staging", shas[2]),
         ("production", shas[2]),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from commit_train.core.gate import Decision, describe_lock
+from commit_train.core.gate import Decision
 from commit_train.core.text import clip, duration, ljust, printable, width
 from commit_train.errors import RefusedError
 from commit_train.models import (
@@ -24,6 +24,7 @@ from commit_train.models import (
     DeployState,
     Lock,
     Snapshot,
+    describe_lock,
 )
 from commit_train.service.stale import StaleReport
 from commit_train.service.train import DeployResult, History, HistoryEntry

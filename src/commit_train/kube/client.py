@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from commit_train.core.text import one_line
-from commit_train.errors import KubeError
+from commit_train.errors import KubeCredentialsError
+from commit_train.kube.errors import discovery_error
 
 DEFAULT_POOL_SIZE = 16
 """Connections kept open: the default apply concurrency (8) plus room for the watches."""
@@ -42,7 +43,7 @@ def api_client(
     """A ``kubernetes.client.ApiClient`` for the cluster the user means.
 
     ``environ`` defaults to ``os.environ``; pass a mapping to resolve against another
-    environment. Raises ``KubeError`` naming the fix when no configuration is found, the
+    environment. Raises ``KubeCredentialsError`` naming the fix when no configuration is found, the
     file is unreadable or invalid, or the context does not exist.
     """
     import kubernetes.client
@@ -69,26 +70,26 @@ def api_client(
             )
         elif env.get("KUBERNETES_SERVICE_HOST"):
             if context:
-                raise KubeError(
+                raise KubeCredentialsError(
                     f"context {context!r} was asked for, but there is no kubeconfig "
                     "(running with the in-cluster service account)",
                     fix="set KUBECONFIG or pass --kubeconfig to choose a context",
                 )
             config.load_incluster_config(client_configuration=configuration)
         else:
-            raise KubeError(
+            raise KubeCredentialsError(
                 "no Kubernetes configuration found (no --kubeconfig, KUBECONFIG unset, "
                 "no ~/.kube/config, not running inside a cluster)",
                 fix="set KUBECONFIG to your kubeconfig file or pass --kubeconfig",
             )
     except ConfigException as exc:
         where = f" from {source}" if source else ""
-        raise KubeError(
+        raise KubeCredentialsError(
             f"cannot load the Kubernetes configuration{where}: {_one_line(exc)}",
             fix="check the file with `kubectl config view` and `kubectl config get-contexts`",
         ) from exc
     except OSError as exc:
-        raise KubeError(
+        raise KubeCredentialsError(
             f"cannot read the kubeconfig: {_one_line(exc)}",
             fix="check the path in --kubeconfig or KUBECONFIG",
         ) from exc
@@ -96,7 +97,7 @@ def api_client(
         # The library indexes into whatever the file holds; a malformed file surfaces as
         # these, never as ConfigException.
         where = f" {source}" if source else ""
-        raise KubeError(
+        raise KubeCredentialsError(
             f"the kubeconfig{where} is malformed ({type(exc).__name__}: {_one_line(exc)})",
             fix="check the file with `kubectl config view`",
         ) from exc
@@ -111,7 +112,7 @@ def _kubeconfig_source(
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise KubeError(
+            raise KubeCredentialsError(
                 f"kubeconfig {str(explicit)!r} does not exist",
                 fix="pass the path of an existing kubeconfig file to --kubeconfig",
             )
@@ -121,7 +122,7 @@ def _kubeconfig_source(
         paths = [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
         existing = [str(p) for p in paths if p.is_file()]
         if not existing:
-            raise KubeError(
+            raise KubeCredentialsError(
                 f"KUBECONFIG names {value!r}, but no such file exists",
                 fix="point KUBECONFIG at your kubeconfig file, or unset it",
             )
@@ -141,7 +142,7 @@ def _check_kubeconfig_file(path: str) -> None:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KubeError(
+        raise KubeCredentialsError(
             f"cannot read the kubeconfig {path}: {_one_line(exc)}",
             fix="check the path in --kubeconfig or KUBECONFIG",
         ) from exc
@@ -150,7 +151,7 @@ def _check_kubeconfig_file(path: str) -> None:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise KubeError(
+        raise KubeCredentialsError(
             f"the kubeconfig {path} is not valid YAML{line}",
             fix="check the file with `kubectl config view`",
         ) from None
@@ -162,11 +163,11 @@ def _check_kubeconfig_file(path: str) -> None:
         except (binascii.Error, ValueError, yaml.YAMLError):
             decoded = None
         if isinstance(decoded, dict):
-            raise KubeError(
+            raise KubeCredentialsError(
                 f"the kubeconfig {path} is base64-encoded",
                 fix="pass the decoded file (for example `base64 -d`), not its base64 text",
             )
-    raise KubeError(
+    raise KubeCredentialsError(
         f"the kubeconfig {path} is not a kubeconfig (expected a mapping with clusters, "
         "users and contexts)",
         fix="check the file with `kubectl config view`",
@@ -184,7 +185,7 @@ def _check_context(source: str, context: str | None) -> None:
     names = sorted(str(c.get("name")) for c in contexts or [])
     if context not in names:
         known = ", ".join(names) or "none"
-        raise KubeError(
+        raise KubeCredentialsError(
             f"context {context!r} is not in the kubeconfig {source} (contexts: {known})",
             fix="pass one of those to --context, or add the context to the kubeconfig",
         )
@@ -195,32 +196,6 @@ def _one_line(exc: BaseException) -> str:
     return one_line(str(exc)) or type(exc).__name__
 
 
-def connection_problem(exc: BaseException) -> str:
-    """Why a request reached no server, short: ``connection refused (127.0.0.1:6443)``,
-    ``connection timed out (...)``, ``host not found (...)``, ``TLS failed (...)``; any
-    other error as its one line. urllib3 wraps the cause (and repeats the pool and url)."""
-    from urllib3.exceptions import HTTPError, MaxRetryError
-
-    if not isinstance(exc, HTTPError):
-        return _one_line(exc)
-    pool = getattr(exc, "pool", None)
-    cause: BaseException | None = exc.reason if isinstance(exc, MaxRetryError) else exc
-    text = _one_line(cause) if cause is not None else _one_line(exc)
-    lowered = text.lower()
-    if "refused" in lowered:
-        what = "connection refused"
-    elif "timed out" in lowered or "timeout" in lowered:
-        what = "connection timed out"
-    elif "name or service not known" in lowered or "resolve" in lowered or "nodename" in lowered:
-        what = "host not found"
-    elif "ssl" in lowered or "certificate" in lowered:
-        what = "TLS failed"
-    else:
-        return text
-    host, port = getattr(pool, "host", None), getattr(pool, "port", None)
-    return f"{what} ({host}:{port})" if host else what
-
-
 @contextlib.contextmanager
 def dynamic_client(api: Any) -> Iterator[Any]:
     """A ``kubernetes.dynamic.DynamicClient`` over ``api`` with its own discovery cache.
@@ -228,7 +203,8 @@ def dynamic_client(api: Any) -> Iterator[Any]:
     The library's default cache file is shared by every client of the same host and port
     (in the system temp folder), so a stale one could name kinds this server does not serve
     and hide ones it does. Each use gets a private file, removed afterwards. Raises
-    ``KubeError`` when the server does not answer discovery.
+    ``KubeError`` when the server does not answer discovery (its class from the table in
+    ``kube.errors``: unreachable, or credentials refused).
     """
     import kubernetes.dynamic
     from kubernetes.client.exceptions import ApiException
@@ -241,10 +217,7 @@ def dynamic_client(api: Any) -> Iterator[Any]:
             dyn = dynamic.DynamicClient(api, cache_file=str(Path(folder) / "discovery.json"))
         except (ApiException, HTTPError) as exc:
             host = getattr(getattr(api, "configuration", None), "host", "?")
-            raise KubeError(
-                f"cannot reach the Kubernetes API at {host}: {connection_problem(exc)}",
-                fix="check the cluster address and credentials in the kubeconfig",
-            ) from exc
+            raise discovery_error(host, exc) from exc
         yield dyn
     finally:
         shutil.rmtree(folder, ignore_errors=True)

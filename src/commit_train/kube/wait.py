@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from commit_train.errors import KubeError
+from commit_train.errors import KubeError, KubeNotInstalledError
 from commit_train.kube import rollout
-from commit_train.kube.apply import ObjectRef, api_error
 from commit_train.kube.client import dynamic_client
+from commit_train.kube.errors import api_error
+from commit_train.kube.objects import ObjectRef
 
 WATCH_SECONDS = 240
 """How long one watch request lasts before the server closes it and we list again."""
@@ -158,7 +159,7 @@ class _Waiter:
                     api_version=group.api_version, kind=group.kind
                 )
             except ResourceNotFoundError as exc:
-                raise KubeError(
+                raise KubeNotInstalledError(
                     f"the cluster serves no {group.kind} in {group.api_version}",
                     fix="check the workload's apiVersion",
                 ) from exc

@@ -25,10 +25,13 @@ Two stores with the same semantics:
     random nonce, so its sha is ours alone: when the ref points at our commit, the lock
     is ours.
 
-``LocalLockStore``: a ``locks`` table in the local journal (``.git/commit-train/``),
-    one row per environment, read and written in one ``BEGIN IMMEDIATE`` transaction over
-    the ledger's connection (``ledger.Journal``), so of many lockers exactly one finds the
-    row missing. Unlocks are kept in ``lock_events``.
+``LocalLockStore`` (``backends/local/locks.py``): a ``locks`` table in the local journal
+    (``.git/commit-train/``), one row per environment, read and written in one ``BEGIN
+    IMMEDIATE`` transaction, so of many lockers exactly one finds the row missing. Unlocks
+    are kept in ``lock_events``.
+
+Both implement ``ports.LockStore`` and follow the same rules (``models.claim_lock``,
+``models.check_unlock``); ``faces/wiring.py`` gives each backend its store.
 """
 
 from __future__ import annotations
@@ -36,34 +39,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from commit_train.backends.local.journal import Journal, stamp
-from commit_train.core.gate import NOT_LOCK_HOLDER, describe_lock
-from commit_train.errors import NotFoundError, RefusedError, UsageError
-from commit_train.models import Lock, RefTarget, iso_utc, parse_time, utc_now
+from commit_train.errors import RefusedError
+from commit_train.models import (
+    GLOBAL_LOCK,
+    LOCKED,
+    NOT_LOCK_HOLDER,
+    Lock,
+    RefTarget,
+    Unlocked,
+    check_lock_ttl,
+    check_unlock,
+    claim_lock,
+    describe_lock,
+    iso_utc,
+    lock_refused,
+    lock_scope,
+    parse_time,
+    utc_now,
+)
+from commit_train.ports import RefBackend
 
-GLOBAL = "*"
-LOCKED = "locked"  # the gate's reason code, and RefusedError.reason of a refused lock
+if TYPE_CHECKING:
+    from commit_train.ports import LockStore
+
+GLOBAL = GLOBAL_LOCK
 NOT_HOLDER = NOT_LOCK_HOLDER  # RefusedError.reason of an unlock by someone else
 LOCK_TITLE = "commit-train lock"
 UNLOCK_TITLE = "commit-train unlock"
 REF_PREFIX = "refs/commit-train/locks/"
 
-
-def where(environment: str) -> str:
-    """``production`` or ``all environments``: how messages name a lock's scope."""
-    return "all environments" if environment == GLOBAL else environment
-
-
-def describe(lock: Lock) -> str:
-    """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
-    return describe_lock(lock)
+where = lock_scope
+describe = describe_lock
+refused = lock_refused
 
 
 def blocking(locks: Sequence[Lock], environment: str, *, actor: str, now: datetime) -> Lock | None:
@@ -80,123 +91,7 @@ def blocking(locks: Sequence[Lock], environment: str, *, actor: str, now: dateti
     return None
 
 
-def refused(lock: Lock) -> RefusedError:
-    return RefusedError(
-        describe(lock),
-        reason=LOCKED,
-        fix=f"ask {lock.holder} to unlock, or wait"
-        + (" for it to expire" if lock.expires_at else ""),
-    )
-
-
-@dataclass(frozen=True)
-class Unlocked:
-    """What ``release`` did: the lock it ended, and whether someone else forced it."""
-
-    lock: Lock
-    by: str
-    forced: bool
-    reason: str
-
-
-class LockStore(Protocol):
-    """Where locks live; ``GitHubLockStore`` and ``LocalLockStore`` implement it."""
-
-    def acquire(
-        self, environment: str, *, holder: str, reason: str, ttl: float | None = None
-    ) -> Lock:
-        """Take the lock, or raise ``RefusedError`` (reason ``locked``) naming the holder.
-
-        Taking a lock one already holds refreshes nothing and answers the held lock.
-        """
-        ...
-
-    def release(
-        self, environment: str, *, by: str, force: bool = False, reason: str = ""
-    ) -> Unlocked:
-        """End the lock: the holder, or anyone with ``force`` and a ``reason``."""
-        ...
-
-    def current(self, environments: Sequence[str]) -> list[Lock]:
-        """The locks of ``environments`` and the global one, expired ones included."""
-        ...
-
-    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
-        """The refs holding these locks when they live in ``backend``'s repository, so a
-        caller can read them with other facts in the same request (the gate's one query)
-        and hand what it found to ``from_refs``; None when the locks live elsewhere (then
-        ask ``current``)."""
-        ...
-
-    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
-        """``current`` over the refs of ``refs_in`` already read (``found``: those that
-        exist); a store without refs reads its own place."""
-        ...
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and ttl <= 0:
-        raise UsageError("a lock's ttl must be positive", fix="give it like 30m, 2h or 1d")
-
-
-def _claim(
-    held: Lock | None,
-    environment: str,
-    *,
-    holder: str,
-    reason: str,
-    ttl: float | None,
-    now: datetime,
-) -> Lock:
-    """What taking a lock over ``held`` (the stored one, if any) comes to: ``held`` itself
-    when it is live and ``holder``'s own (nothing to write), else a new lock from ``now``
-    (no token yet: the store gives it one) replacing an expired one. ``RefusedError``
-    when someone else holds it and it has not expired."""
-    if held is not None and not held.expired(now):
-        if held.holder == holder:
-            return held
-        raise refused(held)
-    return Lock(
-        environment=environment,
-        holder=holder,
-        reason=reason,
-        since=now,
-        expires_at=now + timedelta(seconds=ttl) if ttl else None,
-    )
-
-
-def _check_release(
-    lock: Lock | None, environment: str, *, by: str, force: bool, reason: str
-) -> Lock:
-    if lock is None:
-        raise NotFoundError(f"{where(environment)} is not locked", fix="nothing to unlock")
-    if lock.holder != by:
-        if not force:
-            raise RefusedError(
-                f"{describe(lock)}; only {lock.holder} can unlock it",
-                reason=NOT_HOLDER,
-                fix="ask them, or pass --force with --reason to break the lock",
-            )
-        if not reason.strip():
-            raise UsageError(
-                f"breaking {lock.holder}'s lock needs a reason", fix='pass --reason "..."'
-            )
-    return lock
-
-
 # -- GitHub ---------------------------------------------------------------------------------
-
-
-class RefBackend(Protocol):
-    """The parts of ``GitHubBackend`` the lock store uses (refs and commit objects)."""
-
-    def create_ref(self, ref: str, sha: str) -> bool: ...
-
-    def update_ref(self, ref: str, sha: str, *, force: bool = False) -> bool: ...
-
-    def create_commit(self, message: str, *, parents: Sequence[str] = ()) -> str: ...
-
-    def read_refs(self, refs: Sequence[str]) -> dict[str, RefTarget]: ...
 
 
 def lock_ref(environment: str) -> str:
@@ -274,10 +169,11 @@ class GitHubLockStore:
     def acquire(
         self, environment: str, *, holder: str, reason: str, ttl: float | None = None
     ) -> Lock:
-        _check_ttl(ttl)
+        check_lock_ttl(ttl)
         ref = lock_ref(environment)
         target, held = self._read(environment)
-        lock = _claim(held, environment, holder=holder, reason=reason, ttl=ttl, now=self._clock())
+        now = self._clock()
+        lock = claim_lock(held, environment, holder=holder, reason=reason, ttl=ttl, now=now)
         if lock is held:
             return lock
         message = lock_message(lock, ttl)
@@ -308,7 +204,7 @@ class GitHubLockStore:
         _, held = self._read(environment)
         now = self._clock()
         live = held if held is not None and not held.expired(now) else None
-        lock = _check_release(live, environment, by=by, force=force, reason=reason)
+        lock = check_unlock(live, environment, by=by, force=force, reason=reason)
         forced = lock.holder != by
         message = unlock_message(lock, by=by, forced=forced, reason=reason, at=now)
         # a lock read from its ref carries the ref's commit as its token: the parent
@@ -345,140 +241,6 @@ def _lock_refs(environments: Sequence[str]) -> list[str]:
     return [lock_ref(name) for name in names]
 
 
-# -- the local journal ----------------------------------------------------------------------
-
-_LOCAL_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS locks ("
-    " environment TEXT PRIMARY KEY, holder TEXT NOT NULL, reason TEXT NOT NULL,"
-    " since TEXT NOT NULL, expires_at TEXT, token TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS lock_events ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, environment TEXT NOT NULL, action TEXT NOT NULL,"
-    " holder TEXT NOT NULL, by TEXT NOT NULL, forced INTEGER NOT NULL, reason TEXT NOT NULL,"
-    " at TEXT NOT NULL)",
-)
-
-
-class LocalLockStore:
-    """Locks in the local journal: a ``locks`` table whose primary key is the environment.
-
-    Every connection is the ledger's (``Journal``: WAL, busy timeout, schema version);
-    the two tables are this module's, created with ``IF NOT EXISTS`` when a lock is
-    first written. Each write is one ``BEGIN IMMEDIATE`` transaction, so of many lockers
-    exactly one sees the row missing and inserts it.
-    """
-
-    def __init__(self, journal: Journal | Path, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self.journal = journal if isinstance(journal, Journal) else Journal(journal)
-        self._clock = clock
-
-    def _row(self, conn: sqlite3.Connection, environment: str) -> Lock | None:
-        try:
-            row = conn.execute(
-                "SELECT environment, holder, reason, since, expires_at, token FROM locks"
-                " WHERE environment = ?",
-                (environment,),
-            ).fetchone()
-        except sqlite3.OperationalError:  # a journal where no lock was taken yet
-            return None
-        return _lock_from_row(row) if row else None
-
-    def acquire(
-        self, environment: str, *, holder: str, reason: str, ttl: float | None = None
-    ) -> Lock:
-        _check_ttl(ttl)
-        with self.journal.transaction() as conn:
-            for statement in _LOCAL_SCHEMA:
-                conn.execute(statement)
-            held = self._row(conn, environment)
-            now = self._clock()
-            lock = _claim(held, environment, holder=holder, reason=reason, ttl=ttl, now=now)
-            if lock is held:
-                return lock
-            if held is not None:  # expired: the new lock replaces it
-                conn.execute(
-                    "DELETE FROM locks WHERE environment = ? AND token = ?",
-                    (environment, held.token),
-                )
-            lock = dataclasses.replace(lock, token=secrets.token_hex(8))
-            conn.execute(
-                "INSERT INTO locks (environment, holder, reason, since, expires_at, token)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    environment,
-                    holder,
-                    reason,
-                    stamp(lock.since),
-                    stamp(lock.expires_at) if lock.expires_at else None,
-                    lock.token,
-                ),
-            )
-            return lock
-
-    def release(
-        self, environment: str, *, by: str, force: bool = False, reason: str = ""
-    ) -> Unlocked:
-        with self.journal.transaction() as conn:
-            for statement in _LOCAL_SCHEMA:
-                conn.execute(statement)
-            now = self._clock()
-            held = self._row(conn, environment)
-            live = held if held is not None and not held.expired(now) else None
-            lock = _check_release(live, environment, by=by, force=force, reason=reason)
-            forced = lock.holder != by
-            conn.execute(
-                "DELETE FROM locks WHERE environment = ? AND token = ?",
-                (environment, lock.token),
-            )
-            conn.execute(
-                "INSERT INTO lock_events (environment, action, holder, by, forced, reason, at)"
-                " VALUES (?, 'unlock', ?, ?, ?, ?, ?)",
-                (environment, lock.holder, by, int(forced), reason, stamp(now)),
-            )
-        return Unlocked(lock=lock, by=by, forced=forced, reason=reason)
-
-    def current(self, environments: Sequence[str]) -> list[Lock]:
-        names = [GLOBAL, *dict.fromkeys(e for e in environments if e != GLOBAL)]
-        with self.journal.reading() as conn:
-            if conn is None:
-                return []
-            return [lock for name in names if (lock := self._row(conn, name)) is not None]
-
-    def refs_in(self, backend: object, environments: Sequence[str]) -> list[str] | None:
-        return None  # locks live in the journal, not in refs
-
-    def from_refs(self, environments: Sequence[str], found: Mapping[str, RefTarget]) -> list[Lock]:
-        return self.current(environments)
-
-
-def _lock_from_row(row: tuple[Any, ...]) -> Lock:
-    environment, holder, reason, since, expires_at, token = row
-    return Lock(
-        environment=environment,
-        holder=holder,
-        reason=reason,
-        since=parse_time(since),
-        expires_at=parse_time(expires_at) if expires_at else None,
-        token=token,
-    )
-
-
-def store_for(backend: object, *, clock: Callable[[], datetime] = utc_now) -> LockStore | None:
-    """The lock store that goes with a backend: refs on GitHub, the journal locally.
-
-    Duck-typed so that this module never imports PyGithub; None for a backend with
-    neither (locks are then not kept).
-    """
-    if all(
-        hasattr(backend, name)
-        for name in ("create_ref", "update_ref", "create_commit", "read_refs")
-    ):
-        return GitHubLockStore(backend, clock=clock)  # type: ignore[arg-type]
-    journal = getattr(backend, "journal", None)
-    if isinstance(journal, Journal):
-        return LocalLockStore(journal, clock=clock)
-    return None
-
-
 def lock_json(lock: Lock, now: datetime) -> dict[str, Any]:
     """One lock as the ``locks --json`` and ``lock --json`` documents show it."""
     return {
@@ -495,3 +257,9 @@ def lock_json(lock: Lock, now: datetime) -> dict[str, Any]:
 def locks_json(locks: Sequence[Lock], now: datetime) -> dict[str, Any]:
     """``commit-train locks --json``: ``{"version": 1, "locks": [...]}``."""
     return {"version": 1, "locks": [lock_json(lock, now) for lock in locks]}
+
+
+if TYPE_CHECKING:  # mypy proves the store fits its port
+
+    def _fits_the_port(store: GitHubLockStore) -> LockStore:
+        return store

@@ -14,8 +14,9 @@ reason is recorded. Locks and promotion order live on GitHub too and are not enf
 ``sync`` replays every offline deploy into GitHub Deployments once GitHub answers: it creates
 the deployment (the payload keeps the original time, person and reason, and the entry's
 ``journal_id``) and its statuses oldest first, each description starting with
-``offline <original time>:``. Which entries reached GitHub is kept beside the journal in the
-``journal_sync`` table. Replaying is idempotent, also after a run that died half way:
+``offline <original time>:``. Which entries reached GitHub the journal keeps itself
+(``ports.OfflineJournal``: the local journal's ``journal_sync`` table). Replaying is
+idempotent, also after a run that died half way:
 
 - before creating, the environment's newest 100 deployments on GitHub are searched for one
   whose payload carries the entry's ``journal_id`` (a run that died between GitHub's answer
@@ -31,7 +32,6 @@ success is replayed as ``inactive`` ("succeeded offline ...; replaced since by .
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,13 +39,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from commit_train.backends.local.journal import LocalBackend
 from commit_train.config import Config
 from commit_train.core import gate
 from commit_train.core.text import clip, one_line
-from commit_train.errors import RefusedError, TemporaryGitHubError, UsageError
-from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState, iso_utc, utc_now
-from commit_train.ports import Backend
+from commit_train.errors import RefusedError, TemporaryGitHubError
+from commit_train.models import (
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    DeployState,
+    JournalEntry,
+    iso_utc,
+    utc_now,
+)
+from commit_train.ports import Backend, OfflineJournal
 from commit_train.service.stats import requested_at
 from commit_train.service.train import record_deployment
 
@@ -53,16 +60,6 @@ CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
 GITHUB_ANSWERS = gate.GITHUB_ANSWERS
 STATUS_PREFIX = "offline "
 SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are searched
-
-_TABLE = """
-CREATE TABLE IF NOT EXISTS journal_sync (
-    deployment_id INTEGER PRIMARY KEY REFERENCES deployments (id),
-    github_id INTEGER NOT NULL,
-    statuses_synced INTEGER NOT NULL,
-    synced_at TEXT NOT NULL
-)
-"""
-
 
 # -- the outage, as the deploy command sees it ------------------------------------------------
 
@@ -108,7 +105,7 @@ class OfflineDeploy:
 
 
 def offline_deploy(
-    local: LocalBackend,
+    local: OfflineJournal,
     config: Config,
     environment: str,
     ref: str,
@@ -179,60 +176,16 @@ def offline_deploy(
 # -- what is waiting ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """One offline deploy of the journal and how far it reached GitHub."""
-
-    deployment: Deployment  # the journal's own record (local id, original times)
-    github_id: int | None
-    statuses_synced: int
-    production: bool = False
-
-    @property
-    def journal_id(self) -> str:
-        return str(self.deployment.payload.get("journal_id") or "")
-
-    @property
-    def replayable(self) -> tuple[DeploymentStatus, ...]:
-        """The statuses GitHub should get: ``inactive`` is GitHub's own to add."""
-        return tuple(s for s in self.deployment.statuses if s.state != DeployState.INACTIVE)
-
-    @property
-    def pending(self) -> bool:
-        return self.github_id is None or self.statuses_synced < len(self.replayable)
-
-
-def entries(local: LocalBackend, *, repo: str | None = None) -> list[JournalEntry]:
+def entries(local: OfflineJournal, *, repo: str | None = None) -> list[JournalEntry]:
     """Every offline deploy of the journal (of ``repo`` when given), oldest first."""
-    with local.reading() as conn:
-        if conn is None:
-            return []
-        try:
-            rows = conn.execute(
-                "SELECT d.id, s.github_id, s.statuses_synced, d.production FROM deployments d"
-                " LEFT JOIN journal_sync s ON s.deployment_id = d.id"
-                " WHERE json_extract(d.payload, '$.offline') = 1 ORDER BY d.id"
-            ).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
-            rows = [
-                (dep_id, None, 0, production)
-                for (dep_id, production) in conn.execute(
-                    "SELECT id, production FROM deployments"
-                    " WHERE json_extract(payload, '$.offline') = 1 ORDER BY id"
-                )
-            ]
-    found = []
-    for dep_id, github_id, synced, production in rows:
-        deployment = local.get_deployment(int(dep_id))
-        if repo is not None and deployment.payload.get("repo") not in (None, repo):
-            continue
-        found.append(JournalEntry(deployment, github_id, int(synced or 0), bool(production)))
-    return found
+    return [
+        entry
+        for entry in local.offline_entries()
+        if repo is None or entry.deployment.payload.get("repo") in (None, repo)
+    ]
 
 
-def pending(local: LocalBackend, *, repo: str | None = None) -> list[JournalEntry]:
+def pending(local: OfflineJournal, *, repo: str | None = None) -> list[JournalEntry]:
     """The offline deploys ``sync`` still has to replay (or finish replaying)."""
     return [e for e in entries(local, repo=repo) if e.pending]
 
@@ -271,7 +224,7 @@ class SyncReport:
 class _Sync:
     """One ``sync`` run: remembers each environment's GitHub deployments once read."""
 
-    def __init__(self, local: LocalBackend, github: Backend) -> None:
+    def __init__(self, local: OfflineJournal, github: Backend) -> None:
         self.local = local
         self.github = github
         self._environments: dict[str, list[Deployment]] = {}
@@ -284,16 +237,7 @@ class _Sync:
         return self._environments[environment]
 
     def note(self, local_id: int, github_id: int, statuses_synced: int) -> None:
-        with self.local.transaction() as conn:
-            conn.execute(_TABLE)
-            conn.execute(
-                "INSERT INTO journal_sync (deployment_id, github_id, statuses_synced, synced_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (deployment_id) DO UPDATE SET"
-                " github_id = excluded.github_id,"
-                " statuses_synced = excluded.statuses_synced,"
-                " synced_at = excluded.synced_at",
-                (local_id, github_id, statuses_synced, iso_utc(utc_now(), "seconds")),
-            )
+        self.local.note_synced(local_id, github_id=github_id, statuses_synced=statuses_synced)
 
     def replay(self, entry: JournalEntry) -> SyncedDeploy:
         local = entry.deployment
@@ -389,17 +333,13 @@ def _replayed(deployment: Deployment) -> int:
 recorded_at = requested_at
 
 
-def sync(local: LocalBackend, github: Backend) -> SyncReport:
+def sync(local: OfflineJournal, github: Backend) -> SyncReport:
     """Replay the journal's offline deploys for ``github.repo`` into it, oldest first.
 
+    ``github`` is the GitHub backend (``faces/wiring.py`` refuses ``sync`` on the local one).
     Stops at the first error (a ``TemporaryGitHubError`` while GitHub is still down): what
     was replayed so far is noted, and the next run goes on from there.
     """
-    if isinstance(github, LocalBackend):
-        raise UsageError(
-            "sync replays the local journal into GitHub, and the backend is local",
-            fix="pass --repo OWNER/NAME (and a token) to choose the github backend",
-        )
     run = _Sync(local, github)
     found = entries(local, repo=github.repo)
     done: list[SyncedDeploy] = []

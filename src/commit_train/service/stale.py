@@ -10,7 +10,8 @@ Deduplicated: a commit is reminded once when it crosses the threshold, not on ev
 scheduled run. The state is one *mark* per environment: the newest commit already
 reminded. It lives beside the locks, as the ref ``refs/commit-train/stale/env/<name>``
 pointing at that default-branch commit, so every runner sees it and it costs no object of
-its own (a local repository keeps it in the journal's ``stale_marks`` table). On the next
+its own (a local repository keeps it in the journal's ``stale_marks`` table:
+``backends.local.marks.LocalStaleState``). On the next
 scan, stale commits at or older than the mark are not reminded again; once a deploy takes
 the environment past the mark, the mark no longer covers anything and newer commits are
 reminded when they cross.
@@ -25,17 +26,16 @@ most 2 requests; over several, 1 plus one per environment reminded in that scan.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from commit_train.backends.local.journal import Journal
 from commit_train.config import Config
 from commit_train.core.text import duration
 from commit_train.models import BranchState, Commit, Lock, iso_utc, utc_now
-from commit_train.service.locks import GLOBAL, LocalLockStore, lock_ref, parse_lock
+from commit_train.ports import BranchRefs, StaleState
+from commit_train.service.locks import GLOBAL, lock_ref, parse_lock
 
 MARK_PREFIX = "refs/commit-train/stale/"
 HISTORY_DEPTH = 100  # how many commits of the default branch a scan looks at
@@ -86,27 +86,20 @@ class StaleReport:
     environments: tuple[EnvironmentStale, ...]
 
 
-class StaleState(Protocol):
-    """Reads everything a scan needs at once, and moves marks."""
-
-    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
-        """(branch state, locks, environment -> mark sha)."""
-        ...
-
-    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None: ...
-
-
 class GitHubStaleState:
-    """Marks as refs, read together with the history in one GraphQL query."""
+    """Marks as refs, read together with the history in one GraphQL query (logic over the
+    ``BranchRefs`` port; the local journal's marks are ``backends.local.marks``)."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: BranchRefs) -> None:
         self._backend = backend
 
-    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
+    def read(
+        self, environments: Sequence[str], *, limit: int
+    ) -> tuple[BranchState, list[Lock], dict[str, str]]:
         lock_refs = [lock_ref(GLOBAL), *(lock_ref(e) for e in environments)]
         marks = {mark_ref(e): e for e in environments}
-        state: BranchState = self._backend.branch_state(
-            environments=list(environments), refs=[*lock_refs, *marks], limit=HISTORY_DEPTH
+        state = self._backend.branch_state(
+            environments=list(environments), refs=[*lock_refs, *marks], limit=limit
         )
         locks = [
             lock
@@ -124,52 +117,6 @@ class GitHubStaleState:
             return
         if not self._backend.create_ref(ref, sha):  # made meanwhile by another scan
             self._backend.update_ref(ref, sha, force=True)
-
-
-class LocalStaleState:
-    """Marks in the local journal's ``stale_marks`` table (over the ledger's connection)."""
-
-    def __init__(self, backend: Any) -> None:
-        self._backend = backend
-        self._journal: Journal = backend.journal
-
-    def read(self, environments: Sequence[str]) -> tuple[BranchState, list[Lock], dict[str, str]]:
-        snapshot = self._backend.snapshot(limit=HISTORY_DEPTH, environments=list(environments))
-        state = BranchState(
-            default_branch=snapshot.default_branch,
-            commits=tuple(row.commit for row in snapshot.commits),
-            live=snapshot.live,
-            refs={},
-        )
-        locks = LocalLockStore(self._journal).current(environments)
-        marks: dict[str, str] = {}
-        with self._journal.reading() as conn:
-            if conn is not None:
-                try:
-                    rows = conn.execute("SELECT environment, sha FROM stale_marks").fetchall()
-                except sqlite3.OperationalError:  # no reminder was sent yet
-                    rows = []
-                marks = {env: sha for env, sha in rows}
-        return state, locks, marks
-
-    def set_mark(self, environment: str, sha: str, *, exists: bool) -> None:
-        with self._journal.transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS stale_marks"
-                " (environment TEXT PRIMARY KEY, sha TEXT NOT NULL)"
-            )
-            conn.execute(
-                "INSERT INTO stale_marks (environment, sha) VALUES (?, ?)"
-                " ON CONFLICT (environment) DO UPDATE SET sha = excluded.sha",
-                (environment, sha),
-            )
-
-
-def state_for(backend: object) -> StaleState:
-    """Refs on GitHub, the journal locally (duck-typed: no PyGithub import here)."""
-    if hasattr(backend, "branch_state"):
-        return GitHubStaleState(backend)
-    return LocalStaleState(backend)
 
 
 def _pending(commits: Sequence[Commit], live_sha: str) -> list[Commit] | None:
@@ -205,7 +152,7 @@ def scan(
     locks: list[Lock] = []
     marks: dict[str, str] = {}
     if watched:
-        branch, locks, marks = state.read(watched)
+        branch, locks, marks = state.read(watched, limit=HISTORY_DEPTH)
     results = []
     for name in names:
         threshold = config.environments[name].stale_after
@@ -284,3 +231,9 @@ def stale_json(report: StaleReport) -> dict[str, Any]:
             for env in report.environments
         ],
     }
+
+
+if TYPE_CHECKING:  # mypy proves the marks fit their port
+
+    def _fits_the_port(state: GitHubStaleState) -> StaleState:
+        return state

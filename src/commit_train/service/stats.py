@@ -12,9 +12,11 @@ deploys per day
     ``sync`` copied it to GitHub.
 change failure rate
     Per environment: failed deploys / finished deploys. A deploy's outcome is its first
-    finishing status: ``success``, or ``failure``/``error`` (failed) after it started
+    finishing status: ``success``, or ``failure`` (failed) after it started
     (``in_progress``). A deploy that never started (superseded while queued), retired
-    (``inactive``) without ever finishing, or still running, is not counted.
+    (``inactive``) without ever finishing, or still running, is not counted; nor is one
+    that ended ``error``: its surroundings broke (the cluster unreachable, GitHub down,
+    credentials refused), not the change, so it is neither a change nor an incident.
 lead time
     For each commit of the default branch, from its commit time to the first moment it was
     live in a production environment (``production: true``): the success of a deploy of that
@@ -36,10 +38,9 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from commit_train.backends.local.journal import LocalBackend
 from commit_train.core.text import duration
 from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
 from commit_train.ports import Backend
@@ -199,7 +200,7 @@ def compute(
             if result is not None:
                 if result[0] == DeployState.SUCCESS:
                     succeeded += 1
-                else:
+                elif result[0] == DeployState.FAILURE:
                     failed += 1
         env_stats.append(EnvironmentStats(name, production, tuple(per_day), succeeded, failed))
 
@@ -270,7 +271,9 @@ def _time_to_restore(
     for events in by_environment.values():
         opened: datetime | None = None
         for when, _id, state in sorted(events):
-            if state in _FAILED:
+            if state == DeployState.ERROR:
+                continue  # the surroundings broke, not the change: no incident
+            if state == DeployState.FAILURE:
                 if opened is None:
                     opened = when
                     incidents += 1 if in_window(when) else 0
@@ -283,11 +286,6 @@ def _time_to_restore(
 
 
 # -- reading them from a backend --------------------------------------------------------------
-
-
-@runtime_checkable
-class _History(Protocol):
-    def history(self, *, limit: int) -> Iterable[Commit]: ...
 
 
 @dataclass(frozen=True)
@@ -335,14 +333,7 @@ def gather(
     }
     commits: list[Commit] = []
     if wanted:
-        source: Iterable[Commit]
-        if isinstance(backend, LocalBackend):
-            source = backend.git.log(backend.default_branch(), limit=commit_limit)
-        elif isinstance(backend, _History):
-            source = backend.history(limit=commit_limit)
-        else:
-            source = ()
-        for commit in source:
+        for commit in backend.history(limit=commit_limit):
             commits.append(commit)
             wanted.discard(commit.sha)
             if not wanted:

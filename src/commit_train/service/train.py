@@ -31,11 +31,12 @@ from commit_train.models import (
     Snapshot,
     StaleLine,
     TrainCommit,
+    Unlocked,
     utc_now,
 )
-from commit_train.ports import Backend, Notifier
+from commit_train.ports import Backend, LockStore, Notifier, StaleState
 from commit_train.service import stale as stale_module
-from commit_train.service.locks import GLOBAL, LockStore, Unlocked, blocking, store_for
+from commit_train.service.locks import GLOBAL, blocking
 
 PAYLOAD_VERSION = 1
 STATUS_LIMIT_MAX = 50
@@ -153,12 +154,15 @@ class Train:
         actor: str | Callable[[], str],
         source: str,
         locks: LockStore | None = None,
+        stale: StaleState | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] | None = None,
         own_run: OwnRun | None = None,
     ) -> None:
-        """``locks`` defaults to the backend's own store (refs on GitHub, the journal
-        locally); ``notifier`` defaults to none (nothing is sent). ``own_run`` is the
+        """``locks`` and ``stale`` are where the backend keeps locks and stale marks
+        (``faces/wiring.py`` picks them: refs on GitHub, the journal locally); without them
+        locks are not kept and ``stale`` is refused. ``notifier`` defaults to none
+        (nothing is sent). ``own_run`` is the
         GitHub Actions run asking, on the runner: the gate leaves out its check runs and
         those of its workflow's other runs (``Checks.without_run``). ``actor`` (who asks
         for deploys and holds locks) is a name, or a function asked once, the first time
@@ -169,7 +173,8 @@ class Train:
         self._actor = actor
         self.source = source
         self.clock = clock or utc_now
-        self.locks = locks if locks is not None else store_for(backend, clock=self.clock)
+        self.locks = locks
+        self.stale_state = stale
         self.notifier = notifier
         self.own_run = own_run
 
@@ -442,9 +447,13 @@ class Train:
     ) -> tuple[stale_module.StaleReport, list[str]]:
         """Scan for commits merged but not deployed past ``stale-after``, remind each once
         (to the environment's route), and answer the report and any warnings."""
+        if self.stale_state is None:
+            raise UsageError(
+                "this backend keeps no stale marks", fix="use the github or local backend"
+            )
         report = stale_module.scan(
             config=self.config,
-            state=stale_module.state_for(self.backend),
+            state=self.stale_state,
             repo=self.backend.repo,
             environments=None if environment is None else [environment],
             dry_run=dry_run,

@@ -39,6 +39,7 @@ from commit_train.errors import (
     ConfigError,
     KubeError,
     RefusedError,
+    RolloutError,
     UsageError,
 )
 from commit_train.faces.actions.io import (
@@ -52,14 +53,14 @@ from commit_train.faces.actions.io import (
     Runtime,
 )
 from commit_train.models import Commit, Deployment, DeployState, OwnRun, utc_now
-from commit_train.service.pipeline import (
-    RollbackResult,
+from commit_train.service.results import RollbackResult, rollback_json, run_json
+from commit_train.service.rollback import restore_previous
+from commit_train.service.run import (
+    DeployRun,
+    RunOptions,
     apply_and_wait,
     applyset_name,
     failure_state,
-    restore_previous,
-    rollback_json,
-    run_json,
 )
 from commit_train.service.train import Train
 
@@ -286,9 +287,7 @@ def duration_input(rt: Runtime, name: str) -> float:
 
 def github_backend(rt: Runtime) -> GitHubBackend:
     """A ``GitHubBackend`` for this run's repository and API (``GITHUB_API_URL``)."""
-    from commit_train.backends.github.backend import (
-        GitHubBackend,
-    )  # PyGithub only when a step talks to GitHub
+    from commit_train.faces import wiring  # PyGithub only when a step talks to GitHub
 
     token = rt.input("token")
     if not token:
@@ -303,7 +302,7 @@ def github_backend(rt: Runtime) -> GitHubBackend:
             "GITHUB_REPOSITORY is not set",
             fix="run this inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
         )
-    return GitHubBackend(repository, token=token, base_url=rt.context.api_url)
+    return wiring.actions_github(repository, token=token, api_url=rt.context.api_url)
 
 
 def own_run(rt: Runtime) -> OwnRun | None:
@@ -321,14 +320,13 @@ def make_train(rt: Runtime, backend: GitHubBackend, config: Config) -> Train:
     """The train of this run: the run's actor, notifications to the config's routes
     (webhook URLs from the step's environment, where the workflow puts its secrets), and
     this run's own checks left out of the gate."""
-    from commit_train.faces.notify import WebhookNotifier
+    from commit_train.faces import wiring
 
-    return Train(
-        backend,
+    return wiring.github(backend).train(
         config,
         actor=rt.context.actor or "github-actions",
         source="actions",
-        notifier=WebhookNotifier(config, environ=rt.environ),
+        notifier=wiring.notifier(config, rt.environ),
         own_run=own_run(rt),
     )
 
@@ -547,8 +545,7 @@ def apply_manifests(rt: Runtime) -> None:
         environment = resolve_environment(rt)
     config = load_config(rt)
     mask_named_secrets(rt, config)
-    env_config = config.environment(environment)
-    namespace = config.namespace_of(environment)
+    config.environment(environment)  # NotFoundError naming the known ones
     sha = str(record.get("sha") or "")
     dep_id = record.get("deployment_id") or deployment_id_if_any(rt) or ""
 
@@ -564,32 +561,26 @@ def apply_manifests(rt: Runtime) -> None:
         def make_client() -> Any:
             return api_client(kubeconfig=kubeconfig, environ=rt.environ)
 
-        run = apply_and_wait(
-            make_client,
-            objects,
-            environment=environment,
-            namespace=namespace,
-            applyset=applyset_name(rt.context.repository),
+        deploy_run = DeployRun(
             sha=sha,
+            environment=environment,
+            config=config,
+            make_client=make_client,
+            applyset=applyset_name(rt.context.repository),
             deployment_id=dep_id,
-            run_url=rt.context.run_url,
-            timeout=config.kubernetes.rollout_timeout if timeout is None else timeout,
-            dry_run=dry_run,
-            force=force,
-            on_line=lambda line: rt.log(rt.redact(line)),
-            group=rt.group,
+            how=RunOptions(
+                timeout=timeout,
+                dry_run=dry_run,
+                force=force,
+                run_url=rt.context.run_url,
+                on_line=lambda line: rt.log(rt.redact(line)),
+                group=rt.group,
+            ),
         )
+        run = apply_and_wait(deploy_run, objects)
         rollback = None
-        if not run.ok and env_config.auto_rollback and not dry_run:
-            rollback = roll_back(
-                rt,
-                config=config,
-                environment=environment,
-                failed_sha=sha,
-                make_client=make_client,
-                secrets=secrets,
-                timeout=config.kubernetes.rollout_timeout if timeout is None else timeout,
-            )
+        if not run.ok and deploy_run.rolls_back:
+            rollback = roll_back(rt, deploy_run, secrets=secrets)
     rt.set_output("changed", run.changed)
     rt.set_output("rollout", run.rollout)
     rt.set_json_output(
@@ -618,28 +609,24 @@ def apply_manifests(rt: Runtime) -> None:
     if not run.ok:
         for line in run.details[2:]:
             rt.log(line)
-        raise KubeError(run.summary)  # the cause first, the same line the CLI prints
+        raise RolloutError(run.summary)  # the cause first, the same line the CLI prints
 
 
 def roll_back(
-    rt: Runtime,
-    *,
-    config: Config,
-    environment: str,
-    failed_sha: str,
-    make_client: Callable[[], Any],
-    secrets: Mapping[str, Any],
-    timeout: float,
+    rt: Runtime, failed: DeployRun, *, secrets: Mapping[str, Any]
 ) -> RollbackResult | None:
-    """Auto-rollback on the runner, the CLI's way (``pipeline.restore_previous``): the
+    """Auto-rollback on the runner, the CLI's way (``rollback.restore_previous``): the
     previous successful deploy of the environment, from the ledger (the ``token`` input),
     its tree from the checkout (``fetch-depth: 0``), rendered with the ``secrets`` input
     and applied as a new deployment with its own statuses. The failed deployment itself
     ends ``failure`` in the final set-deployment-status step. No token: a warning."""
+    import dataclasses
+
     from commit_train.gitrepo import GitRepo
     from commit_train.models import Event
     from commit_train.render.templates import SECRETS_BLOB
 
+    environment, config = failed.environment, failed.config
     if not rt.input("token"):
         rt.warning(
             f"auto-rollback is on for {environment}, but the token input is empty; roll "
@@ -647,22 +634,13 @@ def roll_back(
             title="commit-train apply",
         )
         return None
-    env = {**rt.environ, SECRETS_BLOB: json.dumps(secrets)}
     with github_backend(rt) as backend:
         train = make_train(rt, backend, config)
+        env = {**rt.environ, SECRETS_BLOB: json.dumps(secrets)}
         rollback = restore_previous(
+            dataclasses.replace(failed, how=dataclasses.replace(failed.how, env=env)),
             train=train,
             git=GitRepo(workspace(rt)),
-            fallback=config,
-            environment=environment,
-            failed_sha=failed_sha,
-            make_client=make_client,
-            applyset=applyset_name(rt.context.repository),
-            run_url=rt.context.run_url,
-            env=env,
-            timeout=timeout,
-            on_line=lambda line: rt.log(rt.redact(line)),
-            group=rt.group,
         )
         if rollback.deployment is not None:
             warn_all(
@@ -860,8 +838,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
     summary; the ones not reminded before (a mark per environment, kept in the repository)
     to the environment's notification route and as one ``::warning::``; quiet while locked.
     """
-    from commit_train.core.gate import describe_lock
     from commit_train.core.text import duration
+    from commit_train.models import describe_lock
 
     environment = rt.input("environment")
     config = load_config(rt)

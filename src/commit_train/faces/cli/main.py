@@ -27,12 +27,10 @@ from commit_train.core.text import printable
 from commit_train.errors import CommitTrainError, RefusedError, UsageError
 
 if TYPE_CHECKING:
-    from commit_train.backends.github.backend import GitHubBackend
-    from commit_train.backends.local.journal import LocalBackend
     from commit_train.config import Config
-    from commit_train.faces.notify import WebhookNotifier
+    from commit_train.faces.wiring import CliWiring
     from commit_train.gitrepo import GitRepo
-    from commit_train.ports import Backend
+    from commit_train.ports import CheckRecorder, OfflineJournal
     from commit_train.service.train import Train
 
 EXAMPLES = """\
@@ -68,7 +66,7 @@ class Options:
     directory: Path | None
     debug: bool
     _git: GitRepo | None = field(default=None, repr=False)
-    _train: Train | None = field(default=None, repr=False)
+    _wired: CliWiring | None = field(default=None, repr=False)
 
     @property
     def colour(self) -> bool:
@@ -88,119 +86,40 @@ class Options:
             return None
 
     def _choose(self, git: GitRepo | None) -> str:
-        if self.backend:
-            return self.backend
-        if self.repo:
-            return "github"
-        origin = git.origin() if git is not None else None
-        if origin is not None and self.token and _is_github_host(origin.host):
-            return "github"
-        return "local"
+        from commit_train.faces import wiring
 
-    def train(self) -> Train:
-        if self._train is None:
-            self._train = self._build()
-        return self._train
-
-    def _build(self) -> Train:
-        from commit_train import config as config_module
-        from commit_train.service.train import Train
-
-        git = self._git_or_none()
-        kind = self._choose(git)
-        if kind == "local":
-            if self.repo:
-                raise UsageError(
-                    "--repo names a GitHub repository, but the local backend reads the checkout",
-                    fix="drop --repo, or pass --backend github",
-                )
-            git = self.git()  # raises the "not a git repository" error
-            loaded = config_module.load(git.root).config
-            backend: Backend = _local_backend(git, loaded)
-            return Train(
-                backend, loaded, actor=_actor(git), source="cli", notifier=_notifier(loaded)
-            )
-        repo = _github_repo(self, git)
-        if repo.count("/") != 1 or not all(repo.split("/")):
-            raise UsageError(f"--repo {repo!r} is not OWNER/NAME", fix="pass it like acme/shop")
-        root = git.root if git is not None else (self.directory or Path.cwd())
-        loaded = config_module.load(root).config
-        from commit_train.backends.github.backend import (
-            GitHubBackend,
-        )  # PyGithub: only now, only for this backend
-
-        github_backend = GitHubBackend.from_env(repo, token=self.token)
-        return Train(
-            github_backend,
-            loaded,
-            actor=lambda: _github_actor(github_backend),
-            source="cli",
-            notifier=_notifier(loaded),
+        return wiring.choose(
+            backend=self.backend, repo=self.repo, token=self.token, git=git, environ=os.environ
         )
 
-    def local_backend(self) -> LocalBackend:
-        from commit_train.backends.local.journal import LocalBackend
+    def wired(self) -> CliWiring:
+        """The backend, its ports and the train over them, chosen once (``faces/wiring``)."""
+        from commit_train.faces import wiring
 
-        train = self.train()
-        if not isinstance(train.backend, LocalBackend):
+        if self._wired is None:
+            found = self._git_or_none()
+            self._wired = wiring.for_cli(
+                kind=self._choose(found),
+                repo=self.repo,
+                token=self.token,
+                git=self.git,
+                found_git=found,
+                directory=self.directory or Path.cwd(),
+                environ=os.environ,
+            )
+        return self._wired
+
+    def train(self) -> Train:
+        return self.wired().train
+
+    def check_recorder(self) -> CheckRecorder:
+        recorder = self.wired().wiring.checks
+        if recorder is None:
             raise UsageError(
                 "record-check works only with the local backend; on GitHub your CI reports checks",
                 fix="pass --backend local",
             )
-        return train.backend
-
-
-def _notifier(loaded: Config) -> WebhookNotifier:
-    """Notifications to the routes of the config; webhook URLs come from the environment."""
-    from commit_train.faces.notify import WebhookNotifier
-
-    return WebhookNotifier(loaded, environ=os.environ)
-
-
-def _local_backend(git: GitRepo, loaded: Config) -> Backend:
-    from commit_train.backends.local.journal import LocalBackend
-
-    return LocalBackend(git.root, default_branch=loaded.default_branch, git=git)
-
-
-def _is_github_host(host: str) -> bool:
-    host = host.lower()
-    if host in ("github.com", "www.github.com", "ssh.github.com"):
-        return True
-    for variable in ("GITHUB_SERVER_URL", "GITHUB_API_URL", "GH_HOST"):
-        value = os.environ.get(variable, "")
-        if value and host in value.lower():
-            return True
-    return False
-
-
-def _github_actor(backend: GitHubBackend) -> str:
-    """Who acts on the github backend: the token's login, never a name anyone can set.
-
-    One exception: a workflow step with the workflow's own token (its login is a bot's,
-    ``github-actions[bot]``) acts for the person who started the run, whom GitHub names in
-    ``GITHUB_ACTOR``. Asked only when a command needs it; a deploy gets it from the gate's
-    query at no cost.
-    """
-    login = backend.viewer_login()
-    on_behalf = os.environ.get("GITHUB_ACTOR")
-    if login.endswith("[bot]") and os.environ.get("GITHUB_ACTIONS") == "true" and on_behalf:
-        return on_behalf
-    return login
-
-
-def _actor(git: GitRepo | None) -> str:
-    """Who acts on the local backend (and in a deploy recorded offline, when GitHub cannot
-    say): ``GITHUB_ACTOR``, else git's ``user.name``, else the login name."""
-    who = os.environ.get("GITHUB_ACTOR") or (git.user_name() if git is not None else None)
-    if who:
-        return who
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return recorder
 
 
 def _echo_json(document: dict[str, Any]) -> None:
@@ -357,35 +276,21 @@ def deploy(
         click.echo(render_deploy(result, colour=options.colour))
 
 
-def _github_repo(options: Options, git: GitRepo | None) -> str:
-    """``--repo``, else the repository of the checkout's GitHub origin."""
-    repo = options.repo
-    if repo is None:
-        origin = git.origin() if git is not None else None
-        if origin is None:
-            raise UsageError(
-                "the github backend needs a repository, and origin is not a GitHub remote",
-                fix="pass --repo OWNER/NAME",
-            )
-        repo = origin.full_name
-    return repo
-
-
-def _journal(options: Options, what: str) -> tuple[LocalBackend, Config, str]:
-    """The checkout's journal, its config and the GitHub repository (``deploy --offline``
-    and ``sync`` need all three)."""
+def _journal(options: Options, what: str) -> tuple[OfflineJournal, Config, str, GitRepo]:
+    """The checkout's journal, its config, the GitHub repository and the checkout
+    (``deploy --offline`` and ``sync`` need them all)."""
     from commit_train import config as config_module
-    from commit_train.backends.local.journal import LocalBackend
+    from commit_train.faces import wiring
 
     git = options.git()
-    if options._choose(git) != "github":
+    if options._choose(git) != wiring.GITHUB:
         raise UsageError(
             f"{what} is for the github backend; the local backend needs no GitHub",
             fix="pass --repo OWNER/NAME and a token (GITHUB_TOKEN)",
         )
     loaded = config_module.load(git.root).config
-    local = LocalBackend(git.root, default_branch=loaded.default_branch, git=git)
-    return local, loaded, _github_repo(options, git)
+    local = wiring.offline_journal(git, loaded)
+    return local, loaded, wiring.github_repo(options.repo, git), git
 
 
 def _deploy_offline(
@@ -407,11 +312,10 @@ def _deploy_offline(
 
     if dry_run:
         raise UsageError("--offline records a deploy; it has no dry run", fix="drop --dry-run")
-    local, loaded, repo = _journal(options, "--offline")
-    from commit_train.backends.github.backend import GitHubBackend
+    from commit_train.faces import wiring
 
-    probe = GitHubBackend.from_env(repo, token=options.token, max_attempts=1, max_wait=0.0)
-    down = github_down(probe)
+    local, loaded, repo, git = _journal(options, "--offline")
+    down = github_down(wiring.github_probe(repo, token=options.token))
     if down is None:
         raise Refused(
             f"GitHub answers for {repo}, so the deploy goes through GitHub and its checks",
@@ -423,7 +327,7 @@ def _deploy_offline(
         loaded,
         environment,
         ref,
-        actor=_actor(local.git),
+        actor=wiring.cli_actor(git, os.environ),
         reason=reason,
         repo=repo,
         source="cli",
@@ -442,7 +346,7 @@ def sync_command(options: Options, as_json: bool) -> None:
     """Replay deploys recorded with deploy --offline into GitHub (safe to rerun)."""
     from commit_train.service.offline import sync, sync_json
 
-    local, _loaded, _repo = _journal(options, "sync")
+    local, _loaded, _repo, _git = _journal(options, "sync")
     report = sync(local, options.train().backend)
     if as_json:
         _echo_json(sync_json(report))
@@ -533,7 +437,7 @@ def lock_command(
 
     Refused, naming the holder, when someone else holds the lock.
     """
-    from commit_train.core.gate import describe_lock
+    from commit_train.models import describe_lock
     from commit_train.service.locks import lock_json
 
     scope = _scope(environment, every, "lock")
@@ -759,9 +663,9 @@ def record_check(
     options: Options, ref: str, name: str, state: str, description: str | None, url: str | None
 ) -> None:
     """(local backend) Record that check NAME of commit REF is STATE."""
-    backend = options.local_backend()
-    commit = backend.resolve(ref)
-    check = backend.record_check(commit.sha, name, state, description=description, url=url)
+    recorder = options.check_recorder()
+    commit = options.train().backend.resolve(ref)
+    check = recorder.record_check(commit.sha, name, state, description=description, url=url)
     click.echo(f"recorded {check.name} {check.state.value} on {commit.short_sha} {commit.title}")
 
 
@@ -850,8 +754,8 @@ def _seconds(timeout: str | None) -> float | None:
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
-    from commit_train.errors import KubeError
-    from commit_train.service.pipeline import result_json
+    from commit_train.errors import RolloutError
+    from commit_train.service.results import result_json
 
     _warn(result.warnings)
     if as_json:
@@ -863,7 +767,7 @@ def _show_run(result: Any, *, as_json: bool) -> None:
             click.echo(line)
     if not result.ok:
         extra = f"; {result.rollback.line}" if result.rollback is not None else ""
-        raise KubeError(f"{result.run.summary}{extra}")
+        raise RolloutError(f"{result.run.summary}{extra}")
 
 
 @cli.command("render")
@@ -884,7 +788,8 @@ def render_command(
     Secrets missing here show as placeholders; every Secret value is <redacted>.
     """
     from commit_train import config as config_module
-    from commit_train.service.pipeline import render_ref, rendered_json
+    from commit_train.service.pipeline import render_ref
+    from commit_train.service.results import rendered_json
 
     git = options.git()
     loaded = config_module.load(git.root).config
@@ -924,17 +829,21 @@ def apply_command(
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
     from commit_train.service.pipeline import apply_ref
+    from commit_train.service.run import RunOptions
 
+    how = RunOptions(
+        timeout=_seconds(timeout),
+        dry_run=dry_run,
+        force=force_conflicts,
+        on_line=lambda line: click.echo(line, err=as_json),
+    )
     result = apply_ref(
         options.train(),
         options.git(),
         environment=environment,
         ref=ref,
         make_client=_client_factory(kubeconfig, context),
-        dry_run=dry_run,
-        force=force_conflicts,
-        timeout=_seconds(timeout),
-        on_line=lambda line: click.echo(line, err=as_json),
+        how=how,
     )
     _show_run(result, as_json=as_json)
 
@@ -962,12 +871,9 @@ def rollback_command(
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
     from commit_train.faces.tables import deploy_json
-    from commit_train.service.pipeline import (
-        carry_out,
-        preflight,
-        request_rollback,
-        rollback_target,
-    )
+    from commit_train.service.pipeline import carry_out, preflight
+    from commit_train.service.rollback import request_rollback, rollback_target
+    from commit_train.service.run import RunOptions
 
     train = options.train()
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
@@ -997,8 +903,9 @@ def rollback_command(
         sha=requested.commit.sha,
         deployment=requested.deployment,
         make_client=_client_factory(kubeconfig, context),
-        timeout=_seconds(timeout),
-        on_line=lambda line: click.echo(line, err=as_json),
+        how=RunOptions(
+            timeout=_seconds(timeout), on_line=lambda line: click.echo(line, err=as_json)
+        ),
     )
     _show_run(result, as_json=as_json)
 
