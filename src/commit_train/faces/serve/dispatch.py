@@ -22,15 +22,14 @@ from typing import Protocol
 
 from commit_train.config import Config, parse_duration
 from commit_train.core import gate
-from commit_train.core.gate import describe_lock
 from commit_train.errors import CommitTrainError, NotFoundError, RefusedError, UsageError
 from commit_train.faces.serve import replies
 from commit_train.faces.serve.commands import Command, parse
 from commit_train.faces.serve.replies import Reply, ThreadInfo
 from commit_train.faces.serve.settings import ServeConfig
 from commit_train.faces.tables import render_history, render_locks, render_stale, render_status
-from commit_train.models import Snapshot
-from commit_train.ports import Backend
+from commit_train.faces.wiring import Wiring
+from commit_train.models import Snapshot, describe_lock
 from commit_train.service.locks import GLOBAL, where
 from commit_train.service.train import Train
 
@@ -41,9 +40,10 @@ SOURCE = "slack"
 
 
 class Repos(Protocol):
-    """A repository's backend (a new one per command) and its ``.commit-train.yml``."""
+    """A repository's wiring (its backend, a new one per command, and the ports that go
+    with it) and its ``.commit-train.yml``."""
 
-    def backend(self, repo: str) -> Backend: ...
+    def wiring(self, repo: str) -> Wiring: ...
 
     def config(self, repo: str) -> Config:
         """The config on the default branch; ``NotFoundError`` when the repository cannot be
@@ -186,7 +186,7 @@ class Dispatcher:
         return self.settings.full_name(name) if name else None
 
     def _train(self, repo: str, config: Config, who: Requester) -> Train:
-        return Train(self.repos.backend(repo), config, actor=who.actor, source=SOURCE)
+        return self.repos.wiring(repo).train(config, actor=who.actor, source=SOURCE)
 
     def _stale_all(self, who: Requester) -> Reply:
         served = [r for r in self.settings.repositories if r != "*"]
@@ -273,7 +273,7 @@ class Dispatcher:
     def _rollback(
         self, command: Command, who: Requester, repo: str, thread: Thread | None, config: Config
     ) -> Reply:
-        from commit_train.service.pipeline import rollback_target
+        from commit_train.service.rollback import rollback_target
 
         environment = str(command.environment)
         config.environment(environment)  # NotFoundError naming the known ones

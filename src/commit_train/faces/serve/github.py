@@ -9,15 +9,18 @@ from commit_train import config as config_module
 from commit_train.backends.github.app import GitHubAccess
 from commit_train.config import Config
 from commit_train.errors import NotFoundError
-from commit_train.ports import Backend
+from commit_train.faces import wiring
+from commit_train.faces.wiring import Wiring
 
 
 class GitHubRepos:
     def __init__(self, access: GitHubAccess) -> None:
         self.access = access
 
-    def backend(self, repo: str) -> Backend:
-        return self.access.backend(repo)
+    def wiring(self, repo: str) -> Wiring:
+        """The repository's backend with a live token, and its locks and stale marks (refs
+        in the repository), as the CLI wires them."""
+        return wiring.github(self.access.backend(repo))
 
     def config(self, repo: str) -> Config:
         text = self.access.read_file(repo, config_module.CONFIG_FILE)
