@@ -15,6 +15,7 @@ holder name them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from commit_train.faces.serve.replies import Reply, ThreadInfo
 from commit_train.faces.serve.settings import ServeConfig
 from commit_train.faces.tables import render_history, render_locks, render_stale, render_status
 from commit_train.faces.wiring import Wiring
-from commit_train.models import Snapshot, describe_lock
+from commit_train.models import Deployment, Snapshot, describe_lock
 from commit_train.service.locks import GLOBAL, where
 from commit_train.service.train import Train
 
@@ -119,8 +120,6 @@ class Dispatcher:
 
     def confirm(self, value: str, clicker: Requester, *, thread: Thread) -> Reply:
         """A click on a confirm button: only the requester's click deploys."""
-        import json
-
         try:
             request = json.loads(value)
             repo, environment = str(request["repo"]), str(request["environment"])
@@ -288,7 +287,7 @@ class Dispatcher:
 
     def _started(
         self,
-        deployment: object,
+        deployment: Deployment | None,
         who: Requester,
         repo: str,
         thread: Thread | None,
@@ -296,9 +295,8 @@ class Dispatcher:
         config: Config,
         train: Train,
     ) -> Reply:
-        from commit_train.models import Deployment
-
-        if not isinstance(deployment, Deployment):  # pragma: no cover - not a dry run
+        """The deploy's first message: the deployment the train just recorded."""
+        if deployment is None:  # pragma: no cover - only a dry run records nothing
             raise UsageError("the deploy recorded nothing")
         info = ThreadInfo(
             repo=repo,

@@ -29,6 +29,7 @@ import logging
 import socketserver
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,7 @@ log.addFilter(_TokenNoise())
 
 SLACK_API_URL = "https://slack.com/api/"
 USER_CACHE_SECONDS = 600.0
-FINISHED = ("success", "failure", "error", "inactive")
+DRAWN_KEPT = 10_000  # deploys whose newest drawn status is remembered (out-of-order webhooks)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class Service:
             on_deployed=None if webhook_secret else self._watch,
         )
         self._users: dict[str, tuple[float, Requester]] = {}
-        self._newest: dict[int, int] = {}  # deployment id -> newest status id drawn
+        # deployment id -> the newest status id drawn (the newest DRAWN_KEPT deployments)
+        self._newest: OrderedDict[int, int] = OrderedDict()
         self._lock = threading.Lock()
         self.app = App(
             client=client,
@@ -288,6 +290,9 @@ class Service:
             if self._newest.get(info.deployment_id, -1) >= status_id:
                 return False
             self._newest[info.deployment_id] = status_id
+            self._newest.move_to_end(info.deployment_id)
+            while len(self._newest) > DRAWN_KEPT:
+                self._newest.popitem(last=False)
         reply = deploy_message(info, state=state, description=description, log_url=log_url)
         if info.channel and info.ts:
             self._update(info.channel, info.ts, reply)
@@ -343,6 +348,8 @@ class Service:
             repo = str(payload["repository"]["full_name"])
         except (ValueError, KeyError, TypeError):
             return 400, "not a deployment_status payload"
+        if self.settings.full_name(repo) is None:
+            return 200, f"ignored: {repo} is not served"
         info = ThreadInfo.from_deployment(
             repo=repo,
             deployment_id=int(deployment["id"]),
