@@ -49,12 +49,14 @@ from jinja2 import (
     nodes,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from commit_train import confine
 from commit_train.config import CONFIG_FILE, Config, Environment
 from commit_train.core.redact import literal_secret_values, redact_object, redact_text, secret_forms
 from commit_train.core.text import one_line
 from commit_train.errors import RenderError
+from commit_train.render.limits import BudgetExceeded, LimitedSandbox, Meter, RenderBudget
+from commit_train.safeyaml import StrictLoader, YamlLimitError, reader_problem
 
 SECRETS_BLOB = "COMMIT_TRAIN_SECRETS"
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".j2")
@@ -223,27 +225,7 @@ def _file_part(text: str) -> str:
 # --------------------------------------------------------------------------- YAML
 
 
-class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML as Kubernetes reads it: timestamps stay strings, duplicate keys are errors."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        if len(set(keys)) != len(keys):
-            seen: set[str] = set()
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    continue
-                if key_node.value in seen and key_node.tag != "tag:yaml.org,2002:merge":
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
-                    )
-                seen.add(key_node.value)
-        result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return result
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
-_Loader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+_Loader = StrictLoader  # duplicate keys, alias bombs and deep nesting refused (safeyaml)
 
 
 class _Dumper(yaml.CSafeDumper if yaml.__with_libyaml__ else yaml.SafeDumper):  # type: ignore[misc]
@@ -348,8 +330,9 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _environment(loader: FileSystemLoader) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _environment(loader: FileSystemLoader, meter: Meter) -> LimitedSandbox:
+    env = LimitedSandbox(
+        meter=meter,
         loader=loader,
         undefined=_Undefined,
         trim_blocks=True,
@@ -455,9 +438,20 @@ def _read_values(path: Path, where: _Where) -> dict[str, Any]:
         raise where.error(rel, None, "is not UTF-8 text") from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except YamlLimitError as exc:  # a duplicate key, an alias bomb, too deep
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise where.error(rel, line, str(exc.problem), exc.fix) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise where.error(rel, line, f"invalid YAML: {exc.problem}", "fix the syntax") from None
+    except yaml.reader.ReaderError as exc:
+        line, what = reader_problem(exc, text)
+        raise where.error(
+            rel,
+            line,
+            f"holds {what}, which YAML does not allow",
+            "remove it, or write it as \\0 in a double-quoted string",
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -567,9 +561,7 @@ class _LineInfo:
     constants: frozenset[str]
 
 
-def _compile(
-    env: ImmutableSandboxedEnvironment, folder: Path, name: str
-) -> tuple[Template, _LineInfo]:
+def _compile(env: LimitedSandbox, folder: Path, name: str) -> tuple[Template, _LineInfo]:
     """Compile one template, keeping from its syntax tree where each piece of literal text is.
 
     This is what ``env.get_template`` does, with the tree kept instead of thrown away.
@@ -594,7 +586,7 @@ def _compile(
 
 
 def _render_lines(
-    template: Template, info: _LineInfo, context: dict[str, Any]
+    template: Template, info: _LineInfo, context: dict[str, Any], meter: Meter
 ) -> tuple[str, list[int]]:
     """The rendered text and, for each of its lines, the template line that produced it.
 
@@ -610,6 +602,7 @@ def _render_lines(
     for chunk in gen:
         if not chunk:
             continue
+        meter.add_output(len(chunk))
         parts.append(chunk)
         frame = gen.gi_frame
         index = bisect.bisect_right(code_lines, frame.f_lineno) - 1 if frame else -1
@@ -662,12 +655,14 @@ def _template_location(
 
 
 def _rendering_error(
-    exc: Exception, env: ImmutableSandboxedEnvironment, templates: Path, source: str, where: _Where
+    exc: Exception, env: LimitedSandbox, templates: Path, source: str, where: _Where
 ) -> RenderError:
     """Turn anything raised while rendering into one located RenderError."""
     if isinstance(exc, TemplateSyntaxError):
         file = where.rel(exc.filename) if exc.filename else source
         return where.error(file, exc.lineno, f"template syntax error: {exc.message}")
+    if isinstance(exc, BudgetExceeded):  # where it stopped says little: name the template
+        return where.error(source, None, exc.problem, exc.fix)
     located = None
     try:
         env.handle_exception()  # re-raises with the traceback pointing at template lines
@@ -927,6 +922,26 @@ def _parse_stream(text: str, source: str, line_map: list[int], where: _Where) ->
                     yield _Doc(source, item_line, item, item_node, line_map)
                 continue
             yield _Doc(source, line, obj, node, line_map)
+    except YamlLimitError as exc:
+        if not str(exc.problem).startswith("duplicate key"):  # an alias bomb, too deep
+            mark = exc.problem_mark
+            error_line = template_line(mark.line) if mark is not None else None
+            raise where.error(source, error_line, str(exc.problem), exc.fix) from None
+        raise where.error(
+            source,
+            template_line(exc.problem_mark.line) if exc.problem_mark is not None else None,
+            f"invalid YAML after rendering: {exc.problem}",
+            "check indentation and quoting there (the quote filter makes any value a safe "
+            "string); `commit-train render` shows the rendered text",
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line, what = reader_problem(exc, text)
+        raise where.error(
+            source,
+            template_line(line - 1),
+            f"the rendered text holds {what}, which YAML does not allow",
+            "use the quote or b64encode filter for such a value",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         error_line = template_line(mark.line) if mark is not None else None
@@ -1017,6 +1032,51 @@ def _custom_cluster_kinds(docs: list[_Doc]) -> set[tuple[str, str]]:
     return found
 
 
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` by name, without following links."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _link_error(link: Path, target: str, root: Path, folder: str) -> RenderError:
+    what = "folder" if link.is_dir() else "file"
+    return RenderError(
+        f"{_shown(link, root)}: a symbolic link that leaves {folder} (to {one_line(target)})",
+        fix=f"commit the {what} itself there instead of a link",
+    )
+
+
+def _confine_folder(root: Path, setting: str, value: str) -> Path:
+    """``root / value`` when neither its name nor a link on the way leads out of ``root``;
+    then no link inside it may lead out of it either."""
+    folder = root / value
+    if not confine.lexically_inside(folder, root):
+        raise RenderError(
+            f"{setting} {value!r} leads out of the repository",
+            fix="give a folder inside the repository",
+        )
+    escape = confine.first_link_leaving(folder, root)
+    if escape is not None:
+        raise _link_error(*escape, root, "the repository")
+    if folder.is_dir():
+        for link, target in confine.links_leaving(folder):
+            raise _link_error(link, target, root, _shown(folder, root))
+    return folder
+
+
+def _confine(root: Path, config: Config, environment: str, env_config: Environment) -> None:
+    """Refuse templates or values that are, or lead through, a symbolic link out of their
+    folder (``x.j2 -> /proc/self/environ`` would render the deploy step's environment),
+    before anything is read. Links that stay inside their folder are followed as usual."""
+    _confine_folder(root, "manifests.path", config.manifests.path)
+    values = _confine_folder(root, "manifests.values", config.manifests.values)
+    if env_config.values and not confine.lexically_inside(values / env_config.values, values):
+        shown = _shown(values, root)
+        raise RenderError(
+            f"environments.{environment}.values {env_config.values!r} leads out of {shown}",
+            fix=f"name a file inside {shown}",
+        )
+
+
 def render(
     root: Path,
     config: Config,
@@ -1027,12 +1087,14 @@ def render(
     env: Mapping[str, str] = os.environ,
     validate: bool = True,
     missing_secrets: Literal["error", "placeholder"] = "error",
+    budget: RenderBudget | None = None,
 ) -> Rendered:
     """Render the manifests of ``environment`` at commit ``sha`` from the templates in ``root``.
 
     ``env`` is where secrets are read (see :func:`read_secrets`); ``missing_secrets=
     "placeholder"`` renders ``<secret NAME>`` instead of failing, for a local preview.
-    ``validate=False`` skips the schema check (the other checks always run).
+    ``validate=False`` skips the schema check (the other checks always run). ``budget``
+    bounds the time and output of the templates (see :mod:`commit_train.render_limits`).
     Raises :class:`RenderError` (or ``NotFoundError`` for an unknown environment).
     """
     if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
@@ -1041,6 +1103,7 @@ def render(
         )
     env_config = config.environment(environment)
     where = _Where(root=root)
+    _confine(root, config, environment, env_config)
     secrets = read_secrets(config.secrets, env, missing=missing_secrets)
     masks: set[str] = set()
     for value in secrets.values():
@@ -1069,17 +1132,20 @@ def render(
     }
 
     templates = (root / config.manifests.path).resolve()
-    jinja = _environment(FileSystemLoader(str(templates), encoding="utf-8"))
+    meter = Meter(budget or RenderBudget())
+    jinja = _environment(FileSystemLoader(str(templates), encoding="utf-8"), meter)
     docs: list[_Doc] = []
     for name in _template_names(templates, where):
         source = where.rel(templates / name)
         try:
-            static = _static_text(templates / name)
-            if static is not None:  # no Jinja syntax at all: nothing to compile
-                text, line_map = static, list(range(1, static.count("\n") + 2))
-            else:
-                template, info = _compile(jinja, templates, name)
-                text, line_map = _render_lines(template, info, context)
+            with meter.alarm():
+                static = _static_text(templates / name)
+                if static is not None:  # no Jinja syntax at all: nothing to compile
+                    meter.add_output(len(static))
+                    text, line_map = static, list(range(1, static.count("\n") + 2))
+                else:
+                    template, info = _compile(jinja, templates, name)
+                    text, line_map = _render_lines(template, info, context, meter)
         except Exception as exc:  # every failure: one located RenderError
             raise _rendering_error(exc, jinja, templates, source, where) from None
         docs.extend(_parse_stream(text, source, line_map, where))

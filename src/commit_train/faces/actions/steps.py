@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commit_train.config import CONFIG_FILE, Config, parse, parse_duration
+from commit_train.config import CONFIG_FILE, Config, check_rollout_timeout, parse, parse_duration
 from commit_train.core.gate import CHECKS_PENDING, Decision
 from commit_train.core.text import one_line
 from commit_train.errors import (
@@ -272,6 +272,15 @@ def resolve_deployment_id(rt: Runtime) -> int:
             fix="pass the id GitHub gave the deployment",
         )
     return int(text)
+
+
+def rollout_timeout_input(rt: Runtime) -> float:
+    """Input ``timeout``: a duration from 1s to 24h (0 would give up before looking)."""
+    seconds = duration_input(rt, "timeout")
+    try:
+        return check_rollout_timeout(seconds)
+    except ValueError as exc:
+        raise UsageError(f"input 'timeout' is {exc}", fix="write it like 30s, 10m or 1h") from None
 
 
 def duration_input(rt: Runtime, name: str) -> float:
@@ -538,7 +547,7 @@ def apply_manifests(rt: Runtime) -> None:
     dry_run = rt.boolean("dry-run")
     force = rt.boolean("force-conflicts")
     # an empty timeout means the config's kubernetes.rollout-timeout
-    timeout = duration_input(rt, "timeout") if rt.input("timeout") else None
+    timeout = rollout_timeout_input(rt) if rt.input("timeout") else None
     objects, record = read_manifests(folder)
     environment = rt.input("environment") or str(record.get("environment") or "")
     if not environment:

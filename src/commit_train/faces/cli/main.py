@@ -739,15 +739,22 @@ def _client_factory(kubeconfig: Path | None, context: str | None) -> Any:
 
 
 def _seconds(timeout: str | None) -> float | None:
-    from commit_train.config import parse_duration
+    """``--timeout`` in seconds: a duration from 1s to 24h (0 would give up at once)."""
+    from commit_train.config import check_rollout_timeout, duration_seconds
 
     if timeout is None:
         return None
     try:
-        return parse_duration(timeout)
+        seconds = duration_seconds(timeout)
     except ValueError:
         raise UsageError(
             f"--timeout {timeout!r} is not a duration", fix="write it like 30s, 10m or 1h"
+        ) from None
+    try:
+        return check_rollout_timeout(seconds)
+    except ValueError as exc:
+        raise UsageError(
+            f"--timeout {timeout!r} is {exc}", fix="write it like 30s, 10m or 1h"
         ) from None
 
 
@@ -875,6 +882,7 @@ def rollback_command(
     from commit_train.service.rollback import request_rollback, rollback_target
     from commit_train.service.run import RunOptions
 
+    wait_for = _seconds(timeout)  # a usage error before anything is recorded
     train = options.train()
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
         _, target = rollback_target(train, environment)
@@ -903,9 +911,7 @@ def rollback_command(
         sha=requested.commit.sha,
         deployment=requested.deployment,
         make_client=_client_factory(kubeconfig, context),
-        how=RunOptions(
-            timeout=_seconds(timeout), on_line=lambda line: click.echo(line, err=as_json)
-        ),
+        how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
     )
     _show_run(result, as_json=as_json)
 
