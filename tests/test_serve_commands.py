@@ -123,6 +123,10 @@ routes:
             "group (@handle or S-id), a Slack user (U-id) nor a GitHub team (org/team)",
         ),
         ("owner: [acme\n", "serve.yml: line 2 is not valid YAML; fix the syntax"),
+        (
+            "owner: acme\nowner: acme2\n",
+            "serve.yml: line 2: duplicate key 'owner'; keep one of them",
+        ),
     ],
 )
 def test_config_errors_name_the_key_and_the_fix(text: str, line: str) -> None:

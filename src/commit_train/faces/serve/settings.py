@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from commit_train import safeyaml
 from commit_train.config import _EXPECTED, _key_path, _known_keys
 from commit_train.errors import ConfigError
 
@@ -161,7 +162,11 @@ def _describe(error: Any, source: str) -> str:
 def parse(text: str, *, source: str = "serve.yml") -> ServeConfig:
     """Parse and validate the service config; every error names ``source`` and the key."""
     try:
-        raw = yaml.safe_load(text)
+        raw = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:  # a duplicate key, an alias bomb, too deep
+        mark = exc.problem_mark
+        at = f" line {mark.line + 1}:" if mark is not None else ""
+        raise ConfigError(f"{source}:{at} {exc.problem}", fix=exc.fix) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
