@@ -104,7 +104,9 @@ def _serve(service: Service, *, slack_events: bool) -> tuple[str, Any]:
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def _world(*, serve_yml: str = SERVE, webhook: bool = True, mode: str = "http") -> Iterator[World]:
+def _world(
+    *, serve_yml: str = SERVE, webhook: bool = True, mode: str = "http", as_app: bool = True
+) -> Iterator[World]:
     with GitHubEmulator() as github, SlackEmulator() as slack:
         repo = github.create_repo("acme/shop")
         commits = [repo.commit("Initial", files={".commit-train.yml": CONFIG})]
@@ -126,10 +128,13 @@ def _world(*, serve_yml: str = SERVE, webhook: bool = True, mode: str = "http") 
             "SLACK_SIGNING_SECRET": slack.signing_secret,
             "SLACK_APP_TOKEN": slack.app_token,
             "SLACK_API_URL": slack.base_url,
-            "GITHUB_APP_ID": str(app.id),
-            "GITHUB_APP_PRIVATE_KEY": str(app.private_key_pem),
             "GITHUB_API_URL": github.base_url,
         }
+        if as_app:
+            environ["GITHUB_APP_ID"] = str(app.id)
+            environ["GITHUB_APP_PRIVATE_KEY"] = str(app.private_key_pem)
+        else:
+            environ["GITHUB_TOKEN"] = github.token
         if webhook:
             environ["GITHUB_WEBHOOK_SECRET"] = WEBHOOK_SECRET
         loaded = settings.LoadedServeConfig(settings.parse(serve_yml), None)
@@ -463,3 +468,24 @@ def test_twenty_mentions_at_once_are_all_answered(world: World) -> None:
     assert all("newest commits of main" in _everything(m) for m in answers)
     time.sleep(0.2)
     assert len(world.slack.bot_messages("C1")) == 20  # none lost, none twice
+
+
+def test_with_a_plain_token_the_deploy_still_records_the_requester() -> None:
+    for world in _world(as_app=False):
+        world.mention("U2", "deploy shop staging HEAD")
+        world.reply(containing="queued")
+        (deployment,) = _deployments(world)
+        assert deployment["creator"]["login"] == "alice"  # the token's owner
+        assert deployment["payload"]["requested_by"] == "bob"  # who asked
+
+
+def test_a_failed_deploy_shows_the_diagnosis_in_its_thread(world: World) -> None:
+    world.mention("U2", "deploy shop staging HEAD")
+    message = world.reply(containing="queued")
+    (deployment,) = _deployments(world)
+    diagnosis = "web: container web is in CrashLoopBackOff (exit 1: <missing DATABASE_URL>)"
+    world.set_status(deployment["id"], "failure", diagnosis)
+    world.slack.wait_for(lambda: "CrashLoopBackOff" in _now(world, message))
+    final = world.slack.message("C1", message.ts)
+    assert final.text.startswith(":x: <@U2> failed to deploy `")
+    assert "failure: web: container web is in CrashLoopBackOff (exit 1: &lt;missing" in final.text
