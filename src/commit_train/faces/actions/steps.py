@@ -457,7 +457,8 @@ def deployment_id_if_any(rt: Runtime) -> int | None:
 
 def render_manifests(rt: Runtime) -> None:
     secrets = mask_secrets(rt, rt.input("secrets"))  # before anything else can log them
-    from commit_train.render.templates import SECRETS_BLOB, DeploymentInfo, render
+    from commit_train.render.manifests import SECRETS_BLOB, DeploymentInfo
+    from commit_train.render.templates import render
 
     environment = resolve_environment(rt)
     sha = resolve_sha(rt)
@@ -633,7 +634,7 @@ def roll_back(
 
     from commit_train.gitrepo import GitRepo
     from commit_train.models import Event
-    from commit_train.render.templates import SECRETS_BLOB
+    from commit_train.render.manifests import SECRETS_BLOB
 
     environment, config = failed.environment, failed.config
     if not rt.input("token"):
