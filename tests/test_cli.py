@@ -420,6 +420,7 @@ COMMANDS = [
     "unlock",
     "locks",
     "stale",
+    "serve",
 ]
 
 

@@ -138,6 +138,7 @@ class Environment(_Strict):
 
     production: bool = False
     url: str | None = None
+    dashboard: str | None = None  # where people watch it (the chat bot links it; default url)
     namespace: str | None = None
     requires: tuple[str, ...] = ()
     stale_after: Duration | None = Field(default=None, alias="stale-after")
