@@ -420,6 +420,8 @@ COMMANDS = [
     "unlock",
     "locks",
     "stale",
+    "init",
+    "completion",
 ]
 
 
@@ -462,6 +464,8 @@ def test_every_command_is_documented() -> None:
         "--dry-run",
         "--limit",
         "--dir",
+        "-R",
+        "--force",
     ]:
         assert f"`{option}" in text, option
     for variable in ["GITHUB_TOKEN", "GH_TOKEN", "COMMIT_TRAIN_BACKEND", "NO_COLOR"]:
