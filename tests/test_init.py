@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -336,3 +337,33 @@ def test_on_a_terminal_it_asks_for_the_environments(tmp_path: Path) -> None:
         "dev": False,
         "prod": True,
     }
+
+
+def test_the_wheel_carries_the_files_init_writes_from(tmp_path: Path) -> None:
+    """``pipx install .`` / ``uv tool install .`` install the wheel: init must find its
+    templates there, not only in a checkout."""
+    import zipfile
+
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        pytest.skip("uv is not installed beside the interpreter")
+    source = tmp_path / "source"  # a copy, so no build/ folder is left in the checkout
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run(
+        [str(uv), "build", "--wheel", "--offline", "-o", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 and "offline" in done.stderr.lower():
+        pytest.skip("the build backend is not in uv's cache and the network is off")
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("commit_train-*.whl")
+    scaffold = PACKAGED.parent
+    with zipfile.ZipFile(wheel) as archive:
+        for path in sorted(p for p in scaffold.rglob("*") if p.is_file()):
+            name = f"commit_train/{path.relative_to(ROOT / 'src' / 'commit_train').as_posix()}"
+            assert archive.read(name) == path.read_bytes(), name

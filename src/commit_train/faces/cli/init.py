@@ -233,6 +233,16 @@ def environment_values_text(env: EnvironmentSpec) -> str:
     )
 
 
+def starter_files(name: str, environments: list[EnvironmentSpec]) -> dict[str, str]:
+    """The starter templates and values (path -> text) of an app called ``name``."""
+    return {
+        "deploy/templates/deployment.yaml.j2": _read("deploy", "templates", "deployment.yaml.j2"),
+        "deploy/templates/service.yaml.j2": _read("deploy", "templates", "service.yaml.j2"),
+        "deploy/values/defaults.yaml": values_text(name),
+        **{f"deploy/values/{e.name}.yaml": environment_values_text(e) for e in environments},
+    }
+
+
 def _default_branch(git: Any, given: str | None) -> tuple[str, str]:
     if given:
         return given, "--default-branch"
@@ -294,10 +304,7 @@ def plan(
     watched = next((e.name for e in environments if e.production), environments[-1].name)
     files = {
         config_module.CONFIG_FILE: config,
-        "deploy/templates/deployment.yaml.j2": _read("deploy", "templates", "deployment.yaml.j2"),
-        "deploy/templates/service.yaml.j2": _read("deploy", "templates", "service.yaml.j2"),
-        "deploy/values/defaults.yaml": values_text(name),
-        **{f"deploy/values/{e.name}.yaml": environment_values_text(e) for e in environments},
+        **starter_files(name, environments),
         ".github/workflows/build.yml": build_workflow(branch),
         ".github/workflows/deploy.yml": deploy_workflow(secrets),
         ".github/workflows/stale-commits.yml": stale_workflow(watched),

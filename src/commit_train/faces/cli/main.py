@@ -732,7 +732,7 @@ def record_check(
 @pass_options
 def demo(options: Options, directory: Path | None) -> None:
     """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
-    from commit_train.faces.demo import DemoStep, run_demo
+    from commit_train.faces.demo import DemoStep, hint, run_demo
     from commit_train.faces.tables import render_history, render_status
 
     colour = options.colour
@@ -750,9 +750,7 @@ def demo(options: Options, directory: Path | None) -> None:
     click.echo(_paint_step("commit-train history", colour))
     click.echo(render_history(result.history, colour=colour))
     click.echo()
-    click.echo(
-        f"The scratch repository is {result.root}; try: commit-train -C {result.root} status"
-    )
+    click.echo(hint(result.root))
 
 
 def _paint_step(command: str, colour: bool) -> str:
