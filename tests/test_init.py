@@ -367,3 +367,11 @@ def test_the_wheel_carries_the_files_init_writes_from(tmp_path: Path) -> None:
         for path in sorted(p for p in scaffold.rglob("*") if p.is_file()):
             name = f"commit_train/{path.relative_to(ROOT / 'src' / 'commit_train').as_posix()}"
             assert archive.read(name) == path.read_bytes(), name
+
+
+def test_the_setup_guide_leads_with_init() -> None:
+    setup = (ROOT / "docs" / "setup.md").read_text(encoding="utf-8")
+    first = setup.split("\n## ", 2)[1]
+    assert first.startswith("1. `commit-train init`")
+    assert "commit-train init --env staging --env production:production" in first
+    assert "pipx install commit-train" in first
