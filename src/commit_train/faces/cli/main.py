@@ -49,6 +49,8 @@ Examples:
   commit-train record-check HEAD test success
                                            (local backend) record a check result
   commit-train demo                        the whole job on a scratch repository
+  commit-train init                        a repository's config, templates and workflows
+  commit-train status -R acme/shop         the options before the command work after it too
 
 The backend is github when --repo is given, or when origin is a GitHub remote and a token is
 set (GITHUB_TOKEN or GH_TOKEN); otherwise the local backend keeps a journal in .git/.
