@@ -421,6 +421,8 @@ COMMANDS = [
     "locks",
     "stale",
     "serve",
+    "init",
+    "completion",
 ]
 
 
@@ -463,6 +465,8 @@ def test_every_command_is_documented() -> None:
         "--dry-run",
         "--limit",
         "--dir",
+        "-R",
+        "--force",
     ]:
         assert f"`{option}" in text, option
     for variable in ["GITHUB_TOKEN", "GH_TOKEN", "COMMIT_TRAIN_BACKEND", "NO_COLOR"]:
