@@ -126,7 +126,7 @@ class GitHubBackend:
             sleep=sleep,
             clock=clock,
         )
-        self._refs = Refs(self._http)
+        self._refs = Refs(self._http, sleep=sleep, backoff=backoff)
         self._deployments = Deployments(self._http)
         self._repository: Any = None
         self._default_branch: str | None = None
