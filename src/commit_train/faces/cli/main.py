@@ -27,6 +27,7 @@ from commit_train.core.text import printable
 from commit_train.errors import CommitTrainError, RefusedError, UsageError
 from commit_train.faces.cli.completion import completion_command
 from commit_train.faces.cli.init import init_command
+from commit_train.faces.cli.sweep import sweep_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
@@ -887,6 +888,7 @@ def apply_command(
 
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
+    from commit_train.faces.signals import stopping_on_signals
     from commit_train.service.pipeline import apply_ref
     from commit_train.service.run import RunOptions
 
@@ -896,14 +898,15 @@ def apply_command(
         force=force_conflicts,
         on_line=lambda line: click.echo(line, err=as_json),
     )
-    result = apply_ref(
-        options.train(),
-        options.git(),
-        environment=environment,
-        ref=ref,
-        make_client=_client_factory(kubeconfig, context),
-        how=how,
-    )
+    with stopping_on_signals():  # SIGTERM/SIGHUP: the deployment ends error, not in progress
+        result = apply_ref(
+            options.train(),
+            options.git(),
+            environment=environment,
+            ref=ref,
+            make_client=_client_factory(kubeconfig, context),
+            how=how,
+        )
     _show_run(result, as_json=as_json)
 
 
@@ -955,16 +958,19 @@ def rollback_command(
             if requested.deployment is not None:
                 click.echo(f"follow it at {requested.progress_url}")
         return
+    from commit_train.faces.signals import stopping_on_signals
+
     click.echo(requested.action, err=as_json)
-    result = carry_out(
-        train,
-        options.git(),
-        environment=environment,
-        sha=requested.commit.sha,
-        deployment=requested.deployment,
-        make_client=_client_factory(kubeconfig, context),
-        how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
-    )
+    with stopping_on_signals():
+        result = carry_out(
+            train,
+            options.git(),
+            environment=environment,
+            sha=requested.commit.sha,
+            deployment=requested.deployment,
+            make_client=_client_factory(kubeconfig, context),
+            how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
+        )
     _show_run(result, as_json=as_json)
 
 
@@ -1047,6 +1053,7 @@ cli.add_command(
 
 cli.add_command(init_command)
 cli.add_command(completion_command)
+cli.add_command(sweep_command)
 
 
 def main() -> None:
