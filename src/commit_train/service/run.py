@@ -349,7 +349,7 @@ class Recorder:
             if within is None:
                 self.status(state, description)
             else:
-                _within(within, lambda: self.status(state, description))
+                within_seconds(within, lambda: self.status(state, description))
         except Exception as exc:  # the original error is the one to raise
             return f"could not record {state.value} on deployment: {exc}"
         return None
@@ -370,7 +370,7 @@ class Recorder:
             self.finished = True
 
 
-def _within(seconds: float, write: Callable[[], None]) -> None:
+def within_seconds(seconds: float, write: Callable[[], object]) -> None:
     """Run ``write`` in a daemon thread and wait at most ``seconds`` for it; raise
     ``TimeoutError`` when it is still running then (it dies with the process), or what
     it raised."""

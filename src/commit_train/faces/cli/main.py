@@ -111,6 +111,7 @@ class Options:
                 found_git=found,
                 directory=self.directory or Path.cwd(),
                 environ=os.environ,
+                on_wait=_progress,
             )
         return self._wired
 
@@ -129,6 +130,12 @@ class Options:
 
 def _echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _progress(line: str) -> None:
+    """A wait on GitHub (a retry, a rate limit): one line on stderr, never on stdout,
+    so ``--json`` output stays one document."""
+    click.echo(printable(line), err=True)
 
 
 def _warn(warnings: Iterable[str]) -> None:
