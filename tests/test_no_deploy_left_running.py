@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from commit_train.backends.local.backend import LocalBackend
@@ -28,7 +29,7 @@ from commit_train.faces.cli.main import cli
 from tests import actions_events, kube_fixtures
 from tests.emulators.github import GitHubEmulator
 from tests.emulators.kube import KubeEmulator
-from tests.test_actions_cmd import Runner
+from tests.test_actions_cmd import SECRET, Runner, read_outputs
 from tests.test_deploy_e2e import Shop, deploy_ok, make_shop, mirror
 
 kube = kube_fixtures.kube
@@ -226,6 +227,81 @@ def test_the_scheduled_run_closes_abandoned_deploys_of_its_environment(
     state, description = gh_states(repo, dead_id)[-1]
     assert state == "error" and description.startswith("abandoned: no progress since ")
     assert f"- deployment {dead_id} (`{sha[:7]}`): abandoned: no progress since" in done.summary
+
+
+@pytest.fixture
+def action_shop(github_emulator: GitHubEmulator) -> tuple[GitHubEmulator, Any, str]:
+    """``acme/shop`` with a green commit, as the action tests have it."""
+    repo = github_emulator.create_repo("acme/shop", default_branch="main")
+    repo.commit("Initial commit")
+    sha = repo.commit("Add the checkout page")
+    repo.add_check_run(sha, name="test")
+    return github_emulator, repo, sha
+
+
+def start_step(runner: Runner, name: str, **inputs: str) -> tuple[Any, Path]:
+    """``Runner.run``, but started and left running: (the process, its GITHUB_ENV file)."""
+    runner.steps += 1
+    files = {k: runner.tmp / f"{k.lower()}-{runner.steps}" for k in ("OUTPUT", "SUMMARY", "ENV")}
+    for path in files.values():
+        path.write_text("")
+    env = {
+        **runner.base,
+        **runner.job_env,
+        "GITHUB_OUTPUT": str(files["OUTPUT"]),
+        "GITHUB_STEP_SUMMARY": str(files["SUMMARY"]),
+        "GITHUB_ENV": str(files["ENV"]),
+        **{"INPUT_" + key.upper(): value for key, value in inputs.items()},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "commit_train.faces.actions.steps", name],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=runner.workspace,
+    )
+    return process, files["ENV"]
+
+
+def test_the_apply_action_stopped_records_error_once(
+    action_shop: Any, kube: KubeEmulator, tmp_path: Path
+) -> None:
+    """A cancelled run: the apply step gets SIGTERM mid-wait, records ``error`` "stopped by
+    SIGTERM" itself (the runner might never run the final step), and the final
+    set-deployment-status step, which runs anyway, records nothing a second time."""
+    emu, repo, sha = action_shop
+    dep_id = repo.add_deployment(sha, environment="staging", payload={"commit_train": 1})
+    payload = actions_events.deployment_created(deployment_id=dep_id, sha=sha)
+    runner = Runner(tmp_path, emu, "deployment", payload)
+    assert runner.run("set-deployment-status", state="in_progress", token=emu.token).code == 0
+    render = runner.run("render-manifests", secrets=json.dumps({"API_KEY": SECRET}))
+    assert render.code == 0, render.stdout + render.stderr
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig").read_text()
+
+    process, env_file = start_step(
+        runner,
+        "apply",
+        manifests_dir=render.outputs["manifests-dir"],
+        kubeconfig=kubeconfig,
+        token=emu.token,
+    )
+    try:
+        until(lambda: watches(kube) > 0, "the apply step waiting")
+        process.send_signal(signal.SIGTERM)
+        out, _err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    runner.job_env.update(read_outputs(env_file))
+    assert process.returncode == 1
+    assert "::error title=commit-train apply::stopped by SIGTERM" in out
+    assert gh_states(repo, dep_id)[-1] == ("error", "stopped by SIGTERM")
+    count = len(gh_states(repo, dep_id))
+
+    final = runner.run("set-deployment-status", state="failure", token=emu.token)
+    assert final.code == 0, final.stdout
+    assert final.outputs["state"] == "error"
+    assert len(gh_states(repo, dep_id)) == count
 
 
 # -- progress while waiting ---------------------------------------------------------------
