@@ -423,6 +423,7 @@ COMMANDS = [
     "serve",
     "init",
     "completion",
+    "sweep",
 ]
 
 
