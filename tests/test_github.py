@@ -233,11 +233,15 @@ def test_resolve_an_unknown_short_sha(shop):
 
 
 def _colliding(repo, width=4, limit=2000):
-    """Commit until two commits of the default branch share a ``width``-digit prefix."""
+    """Commit until two commits of the default branch share a ``width``-digit prefix (and no
+    third commit, one the fixture made before, shares it too)."""
+    taken = {sha[:width] for sha in repo.commits}
     seen: dict[str, tuple[str, str]] = {}
     for i in range(limit):
         title = f"Change number {i}"
         sha = repo.commit(title)
+        if sha[:width] in taken:
+            continue
         if sha[:width] in seen:
             return seen[sha[:width]], (sha, title)
         seen[sha[:width]] = (sha, title)
