@@ -420,6 +420,10 @@ COMMANDS = [
     "unlock",
     "locks",
     "stale",
+    "serve",
+    "init",
+    "completion",
+    "sweep",
 ]
 
 
@@ -462,6 +466,8 @@ def test_every_command_is_documented() -> None:
         "--dry-run",
         "--limit",
         "--dir",
+        "-R",
+        "--force",
     ]:
         assert f"`{option}" in text, option
     for variable in ["GITHUB_TOKEN", "GH_TOKEN", "COMMIT_TRAIN_BACKEND", "NO_COLOR"]:

@@ -103,6 +103,26 @@ def test_a_deployment_never_recorded_is_sent_again_only_after_the_watch(
     assert backend.request_count == 7  # POST, 5 reads, POST
 
 
+def test_each_read_of_the_watch_is_one_progress_line(
+    github_emulator: GitHubEmulator, gh: EmulatedRepo
+) -> None:
+    sha = gh.commit("Add cart")
+    lines: list[str] = []
+    backend = backend_for(github_emulator, [], on_wait=lines.append)
+    github_emulator.inject(504, method="POST", path=r"/deployments$")
+    backend.create_deployment(
+        sha=sha, environment="staging", payload={}, description="", production=False
+    )
+    said = "GitHub answered 504 to POST /api/v3/repos/acme/shop/deployments"
+    assert lines == [
+        f"{said}; looking whether GitHub recorded the deployment in 1 s (2 of 4)",
+        *(
+            f"{said}; looking again whether GitHub recorded the deployment in {n} s (2 of 4)"
+            for n in (2, 4, 8, 15)
+        ),
+    ]
+
+
 def test_a_queued_status_github_records_late_is_written_once(
     github_emulator: GitHubEmulator, gh: EmulatedRepo
 ) -> None:

@@ -21,7 +21,7 @@ Who stands behind each port:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -130,12 +130,18 @@ class Backend(History, Protocol):
         """Newest first, each with all its statuses."""
         ...
 
-    def deployments_of(
-        self, sha: str, *, environments: Sequence[str], limit: int = 100
-    ) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
-        ``limit``), each with all its statuses: the promotion-order rule's one question,
-        and ``sync``'s search for an earlier replay."""
+    def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
+        """Deployments of commit ``sha`` to any of ``environments`` (newest first), each
+        with all its statuses: the promotion-order rule's one question. The newest 100, and
+        more only while one of ``environments`` has none that ever succeeded, up to
+        ``models.LOOK_BACK_DEPLOYMENTS``."""
+        ...
+
+    def walk_deployments(self, *, environment: str, sha: str | None = None) -> Iterator[Deployment]:
+        """Every deployment of ``environment`` (of commit ``sha`` only, when given), newest
+        first, each with all its statuses, read lazily a page (``models.LOOK_BACK_PAGE``)
+        at a time: a caller that stops early pays only for the pages it reached
+        (rollback's look back, ``sync``'s search for an earlier replay)."""
         ...
 
 

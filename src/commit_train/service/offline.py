@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from commit_train.core import gate
 from commit_train.core.text import clip, one_line
 from commit_train.errors import RefusedError, TemporaryGitHubError
 from commit_train.models import (
+    LOOK_BACK_DEPLOYMENTS,
     Commit,
     Deployment,
     DeploymentStatus,
@@ -61,7 +63,7 @@ GITHUB_ANSWERS = gate.GITHUB_ANSWERS
 STATUS_PREFIX = "offline "
 SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are read first
 # then, when those were all newer: how many of the commit's own deployments to it, at most
-COMMIT_SEARCH_DEPTH = 1000
+COMMIT_SEARCH_DEPTH = LOOK_BACK_DEPLOYMENTS
 
 # -- the outage, as the deploy command sees it ------------------------------------------------
 
@@ -298,8 +300,9 @@ class _Sync:
         """An earlier replay of ``entry`` on GitHub, by its ``journal_id`` nonce: among the
         environment's newest ``SEARCH_DEPTH`` deployments (read once a run, and needed
         anyway for the replayed statuses), and when that many came since, among the
-        deployments of that very commit to that environment (one request per 100, at
-        most ``COMMIT_SEARCH_DEPTH``), however many deployments of others came after it."""
+        deployments of that very commit to that environment (read a page of 100 at a
+        time until found, at most ``COMMIT_SEARCH_DEPTH``), however many deployments of
+        others came after it."""
         key = entry.journal_id
         if not key:
             return None
@@ -310,9 +313,8 @@ class _Sync:
                 return deployment
         if len(newest) < SEARCH_DEPTH:
             return None  # that was every deployment of the environment
-        for deployment in self.github.deployments_of(
-            local.sha, environments=[local.environment], limit=COMMIT_SEARCH_DEPTH
-        ):
+        walk = self.github.walk_deployments(environment=local.environment, sha=local.sha)
+        for deployment in islice(walk, COMMIT_SEARCH_DEPTH):
             if deployment.payload.get("journal_id") == key:
                 return deployment
         return None

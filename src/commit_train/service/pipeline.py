@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from commit_train.config import Config
 from commit_train.core.redact import redact_text
-from commit_train.errors import CommitTrainError, RefusedError, RenderError
+from commit_train.errors import CommitTrainError, RefusedError, RenderError, Stopped
 from commit_train.models import Deployment, DeployState
 from commit_train.service.results import PipelineResult
 from commit_train.service.rollback import restore_previous
@@ -47,7 +47,7 @@ from commit_train.service.run import (
 
 if TYPE_CHECKING:
     from commit_train.gitrepo import GitRepo
-    from commit_train.render.templates import Rendered
+    from commit_train.render.manifests import Rendered
     from commit_train.service.train import Train
 
 
@@ -82,6 +82,9 @@ def deploy(
         recorder.settle(failure_state(exc), line)
         if recorder.active and train is not None and deployment is not None:
             warnings += train.notify_deploy(deployment, Event.DEPLOY_FAILED, detail=line)
+        raise
+    except Stopped as stopped:  # a signal: record it quickly, tell nobody, and go
+        recorder.settle(DeployState.ERROR, str(stopped), within=stopped.grace)
         raise
     except BaseException as exc:
         recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
@@ -225,7 +228,8 @@ def preflight(
     ``environment`` with every secret set. Raises the error the run would raise."""
     import os
 
-    from commit_train.render.templates import DeploymentInfo, render
+    from commit_train.render.manifests import DeploymentInfo
+    from commit_train.render.templates import render
 
     make_client().close()
     with commit_tree(git, sha) as tree:

@@ -35,6 +35,7 @@ from commit_train.models import (
     utc_now,
 )
 from commit_train.ports import Backend, LockStore, Notifier, StaleState
+from commit_train.service import abandon
 from commit_train.service import stale as stale_module
 from commit_train.service.locks import GLOBAL, blocking
 
@@ -285,6 +286,7 @@ class Train:
         dry_run: bool = False,
         rollback_of: Deployment | None = None,
         again: bool = False,
+        payload_extra: Mapping[str, Any] | None = None,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
 
@@ -293,9 +295,10 @@ class Train:
         With ``rollback_of`` (the live deployment, for ``commit-train rollback``) the
         payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
         description and the queued status say it is a rollback, and no ``deploy-requested``
-        notice goes out (the route hears of it when it runs). A commit already queued or
-        live there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's
-        target is by definition not live, so a rollback never asks).
+        notice goes out (the route hears of it when it runs). ``payload_extra`` joins the
+        payload (the chat bot keeps its thread there). A commit already queued or live
+        there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's target
+        is by definition not live, so a rollback never asks).
         """
         commit, decision = self.check(environment, ref, again=again or rollback_of is not None)
         if not decision.allowed:
@@ -328,12 +331,18 @@ class Train:
                 environment=environment,
                 actor=self.actor,
                 source=self.source,
+                payload_extra=payload_extra,
                 queued=queued,
             )
             warnings = self.notify_deploy(deployment, Event.DEPLOY_REQUESTED, title=commit.title)
         else:
             deployment = self.record_rollback(
-                environment, commit.sha, commit.title, rollback_of.sha, queued=f"rollback {queued}"
+                environment,
+                commit.sha,
+                commit.title,
+                rollback_of.sha,
+                queued=f"rollback {queued}",
+                payload_extra=payload_extra,
             )
             warnings = []
         return DeployResult(
@@ -356,6 +365,7 @@ class Train:
         *,
         auto: bool = False,
         queued: str | None = None,
+        payload_extra: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """A deployment of ``sha`` that rolls back ``failed_sha``: its payload says so
         (``rollback_of``, ``auto``), and so does its description. No gate: the caller
@@ -370,7 +380,7 @@ class Train:
             actor=self.actor,
             source=self.source,
             description=f"{how} of {failed_sha[:7]} to {sha[:7]} {title}",
-            payload_extra={"rollback_of": failed_sha, "auto": auto},
+            payload_extra={**(payload_extra or {}), "rollback_of": failed_sha, "auto": auto},
             queued=queued,
         )
 
@@ -530,7 +540,9 @@ class Train:
     ) -> list[Deployment]:
         """Close every older deploy of the environment that never started, once deployment
         ``deployment_id`` has started: each gets ``error`` "superseded: deployment N of
-        <sha> started after it; its run was cancelled". Answers the ones closed.
+        <sha> started after it; its run was cancelled". Also closes the environment's
+        abandoned deploys (``service.abandon``: in progress, silent past
+        ``kubernetes.abandon-after``). Answers the ones closed.
 
         Why: runs of the deploy workflow queue per environment, and a run that GitHub
         cancels while it waits (a newer one took its place in the queue) runs no step, so
@@ -561,6 +573,11 @@ class Train:
         for dep in stale:
             status = self.backend.add_status(dep.id, state=DeployState.ERROR, description=line)
             closed.append(dataclasses.replace(dep, statuses=(*dep.statuses, status)))
+        # and the ones whose process died mid-run (service.abandon), from the same read
+        mine = [d for d in recent if d.environment == environment]
+        limit = self.config.kubernetes.abandon_seconds
+        for dep in abandon.abandoned_among(mine, now=self.clock(), limit=limit, but=deployment_id):
+            closed.append(abandon.close(self, dep))
         return closed
 
     def set_status(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from github import GithubException
@@ -22,7 +22,7 @@ from commit_train.backends.github.mapping import (
     deployment_status_from_rest,
     payload_from,
 )
-from commit_train.backends.github.queries import COMMIT_DEPLOYMENTS_QUERY, DEPLOYMENTS_QUERY
+from commit_train.backends.github.queries import DEPLOYMENTS_QUERY
 from commit_train.backends.github.transport import Transport
 from commit_train.errors import GitHubRefusedError, NotFoundError, UsageError
 from commit_train.models import Deployment, DeploymentStatus, DeployState
@@ -223,30 +223,4 @@ class Deployments:
             if not connection["pageInfo"]["hasNextPage"]:
                 break
             after = connection["pageInfo"]["endCursor"]
-        return found[:limit]
-
-    def of_commit(
-        self, sha: str, *, environments: Sequence[str], limit: int = 100
-    ) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments``, newest first, at most
-        ``limit``: one request per 100.
-
-        The promotion-order rule asks this (did this very commit succeed in staging?), and
-        ``sync`` when it looks for an earlier replay past an environment's newest 100.
-        """
-        found: list[Deployment] = []
-        after: str | None = None
-        while len(found) < limit:
-            data = self._http.graphql(
-                COMMIT_DEPLOYMENTS_QUERY,
-                {"sha": sha, "environments": list(environments), "after": after},
-                action=f"read the deployments of {sha[:7]}",
-            )
-            node = data["repository"].get("object") or {}
-            connection = node.get("deployments") or {}
-            found.extend(self.parse(d) for d in connection.get("nodes") or [])
-            page = connection.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
-                break
-            after = page.get("endCursor")
         return found[:limit]
