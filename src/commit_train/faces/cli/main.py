@@ -201,10 +201,16 @@ DIRECTORY_HELP = "The repository folder (default: the current one)."
 DEBUG_HELP = "Show the traceback of an unexpected error."
 
 
+# Commands that act on no one repository: after them only --debug means something.
+_NOT_REPOSITORY_SCOPED = {"serve", "completion"}
+
+
 class _Group(click.Group):
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not isinstance(cmd, click.Group):
             taken = {opt for param in cmd.params for opt in param.opts}
+            if (name or cmd.name) in _NOT_REPOSITORY_SCOPED:
+                taken |= {"-R", "--repo", "--token", "--backend", "-C"}
             cmd.params += [p for p in _global_options() if not taken & set(p.opts)]
         super().add_command(cmd, name)
 
