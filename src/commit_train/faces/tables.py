@@ -370,7 +370,8 @@ _QUIET = {
 
 def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = False) -> str:
     """``commit-train stale``: per environment, the commits waiting too long, by author;
-    ``*`` marks the ones reminded by this run (or that a run would remind, in a dry run)."""
+    ``*`` marks the ones due a reminder: reminded by this run, or that a run would remind
+    (a dry run), or still to remind when the reminder could not be sent."""
     blocks = []
     for env in report.environments:
         title = _paint(env.environment, "bold", colour)
@@ -383,10 +384,15 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
             live = (env.live_sha or "")[:7]
             head = f"{title}: nothing older than {after} waiting (live {live})"
             if env.stale:
-                verb = "would remind" if dry_run else "reminded"
+                if dry_run:
+                    what = f"would remind {len(env.remind)} now"
+                elif env.remind and not env.sent:
+                    what = f"{len(env.remind)} to remind, not sent"
+                else:
+                    what = f"reminded {len(env.reminded)} now"
                 head = (
                     f"{title}: {len(env.stale)} commit(s) older than {after} not deployed "
-                    f"(live {live}); {verb} {len(env.remind)} now"
+                    f"(live {live}); {what}"
                 )
         lines = [head]
         reminded = {c.sha for c in env.remind}
