@@ -304,7 +304,10 @@ def deploy(
     if as_json:
         _echo_json(deploy_json(result))
     else:
-        click.echo(render_deploy(result, colour=options.colour))
+        from commit_train.faces.wiring import LOCAL
+
+        runs_here = options.wired().wiring.kind == LOCAL
+        click.echo(render_deploy(result, colour=options.colour, runs_here=runs_here))
 
 
 def _journal(options: Options, what: str) -> tuple[OfflineJournal, Config, str, GitRepo]:
