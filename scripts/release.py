@@ -39,8 +39,18 @@ REFERENCE = re.compile(
     r"(?P<comment>[ \t]+#[ \t]*v\S*)?"
 )
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*\S+@")
-# The code a pinned commit runs: what must not differ between the pin and the release tag.
-CODE = ("src", "actions", "action.yml", "pyproject.toml")
+# The workflow templates `commit-train init` writes, shipped in the package; the same files
+# as workflow-templates/ (tests/test_init.py), so a release pins both.
+PACKAGED_WORKFLOWS = Path("src/commit_train/faces/cli/scaffold/workflows")
+# The code a pinned commit runs: what must not differ between the pin and the release tag
+# (the packaged templates differ by the pins the release writes, and run nothing).
+CODE = (
+    "src",
+    "actions",
+    "action.yml",
+    "pyproject.toml",
+    f":(exclude){PACKAGED_WORKFLOWS.as_posix()}",
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,10 @@ class Reference:
 
 
 def files(root: Path) -> list[Path]:
-    """Where our actions are referred to: templates, README and docs (not the changelog)."""
+    """Where our actions are referred to: templates (both copies), README and docs (not
+    the changelog)."""
     found = [root / "README.md", *sorted((root / "workflow-templates").glob("*.yml"))]
+    found += sorted((root / PACKAGED_WORKFLOWS).glob("*.yml"))
     found += sorted((root / "docs").rglob("*.md"))
     return [p for p in found if p.is_file()]
 
@@ -141,7 +153,7 @@ def check(root: Path = ROOT) -> list[str]:
         if same.returncode != 0:
             problems.append(
                 f"the pinned commit {pin[:12]} runs other code than the tag v{current} "
-                f"({', '.join(CODE)} differ); {fix} with the tag's release commit"
+                f"({', '.join(CODE[:-1])} differ); {fix} with the tag's release commit"
             )
     return problems
 

@@ -307,6 +307,12 @@ def test_a_long_description_is_cut_at_140_characters(shop: Any, tmp_path: Path) 
             "write one of true, True, TRUE, false, False, FALSE",
         ),
         (
+            "apply",
+            {"manifests_dir": "x", "timeout": "0s"},
+            "input 'timeout' is too short: a rollout needs at least 1s; "
+            "write it like 30s, 10m or 1h",
+        ),
+        (
             "render-manifests",
             {"secrets": "not json"},
             "input 'secrets' is not a JSON object; pass a JSON object of names and values, "

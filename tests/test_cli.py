@@ -455,6 +455,9 @@ COMMANDS = [
     "unlock",
     "locks",
     "stale",
+    "serve",
+    "init",
+    "completion",
 ]
 
 
@@ -497,6 +500,8 @@ def test_every_command_is_documented() -> None:
         "--dry-run",
         "--limit",
         "--dir",
+        "-R",
+        "--force",
     ]:
         assert f"`{option}" in text, option
     for variable in ["GITHUB_TOKEN", "GH_TOKEN", "COMMIT_TRAIN_BACKEND", "NO_COLOR"]:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from commit_train.faces.cli.main import cli
+from commit_train.service.locks import lock_ref
 from tests.gitrepos import Repo
 
 CONFIG = "version: 1\nenvironments:\n  staging: {}\n"
@@ -131,3 +132,42 @@ def test_the_local_backend_still_takes_the_git_name(tmp_path: Path) -> None:
     result = runner.invoke(cli, [*base, "deploy", "staging", "HEAD", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert '"requested_by": "Carol Someone"' in result.stdout
+
+
+def test_lock_locks_and_unlock_work_where_github_refuses_the_empty_tree(shop) -> None:
+    """Lock commits point at git's empty tree; a GitHub that answers 422 "Tree SHA does not
+    exist" for it gets a one-file tree made first, and nothing else changes."""
+    emu, gh, _checkout = shop
+    emu.refuse_empty_tree = True
+    emu.reset_requests()
+
+    locked = as_(shop, emu.token, "lock", "staging", "--reason", "db migration")
+
+    assert locked.exit_code == 0, locked.output
+    assert locked.stdout.startswith("staging is locked by alice since ")
+    assert labels(emu) == [
+        "POST graphql",
+        "POST graphql",
+        "POST /acme/shop/git/commits",  # 422: the empty tree
+        "POST /acme/shop/git/trees",
+        "POST /acme/shop/git/commits",
+        "POST /acme/shop/git/refs",
+    ]
+    assert [r.status for r in emu.requests][2:] == [422, 201, 201, 201]
+    lock_commit = gh.commits[gh.refs[lock_ref("staging")]]
+    assert lock_commit.tree != "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    assert lock_commit.files == {"message": lock_commit.message.encode()}
+
+    listed = as_(shop, emu.token, "locks")
+    assert listed.exit_code == 0, listed.output
+    [row] = listed.stdout.splitlines()[1:]
+    assert row.split()[:2] == ["staging", "alice"] and row.endswith("db migration")
+
+    unlocked = as_(shop, emu.token, "unlock", "staging")
+    assert (unlocked.exit_code, unlocked.stdout) == (0, "unlocked staging (db migration)\n")
+    assert as_(shop, emu.token, "locks").stdout == "no locks\n"
+    record = gh.commits[gh.refs[lock_ref("staging")]]
+    assert record.message.startswith("commit-train unlock: staging")
+    assert record.parents == [lock_commit.sha]
+    after = as_(shop, emu.token, "deploy", "staging", "HEAD")
+    assert after.exit_code == 0, after.output

@@ -105,7 +105,7 @@ def test_help_and_version_still_exit_0() -> None:
 
 def test_a_real_process_prints_one_line_too(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "commit_train", "status", "--repo", "acme/app"],
+        [sys.executable, "-m", "commit_train", "status", "--limt", "3"],
         capture_output=True,
         text=True,
         env={k: v for k, v in {**dict(__import__("os").environ), **ENV}.items() if v is not None},
@@ -113,7 +113,7 @@ def test_a_real_process_prints_one_line_too(tmp_path: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == usage_line("no such option '--repo' (did you mean '--help'?)", "status")
+    assert done.stderr == usage_line("no such option '--limt' (did you mean '--limit'?)", "status")
 
 
 # -- refusals under --json ---------------------------------------------------------------

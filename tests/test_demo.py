@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from commit_train.faces.cli.main import cli
 from commit_train.faces.demo import run_demo
+from commit_train.faces.tables import render_history, render_status
 from commit_train.gitrepo import GitRepo
 from commit_train.models import DeployState
 
@@ -86,7 +94,12 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "failure (test)" in out
     assert "✗ refused (checks-failing): " in out
     assert "\n$ commit-train history\nstaging\n" in out
-    assert out.endswith(f"try: commit-train -C {target.resolve()} status\n")
+    assert out.endswith(
+        f"The scratch repository is {target.resolve()}; try:\n"
+        f"  commit-train -C {target.resolve()} status\n"
+        f"  commit-train -C {target.resolve()} render staging\n"
+        f"  commit-train -C {target.resolve()} stale --dry-run\n"
+    )
     # the scratch repository is a real one the other commands read
     again = CliRunner().invoke(cli, ["-C", str(target), "history", "production"], env=env)
     assert again.exit_code == 0
@@ -101,3 +114,81 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
         f"error: {tmp_path} is not an empty folder; pass --dir with a new or empty folder\n"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = Path(sys.executable).with_name("commit-train")
+
+
+def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
+    """README's two tables are the demo's, character for character (its folder is "shop")."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(
+        r"\$ commit-train status\n(.*?)\n\n\$ commit-train history\n(.*?)\n```", readme, re.S
+    )
+    assert shown is not None, "README lost the demo's output"
+    result = run_demo(tmp_path / "shop")
+    assert shown.group(1) == render_status(result.status, colour=False)
+    assert shown.group(2) == render_history(result.history, colour=False)
+
+
+def test_render_and_stale_can_be_tried_on_the_demo(tmp_path: Path) -> None:
+    root = run_demo(tmp_path / "shop").root
+    env = {**ENV, "GITHUB_ACTOR": "alice"}
+    rendered = CliRunner().invoke(cli, ["-C", str(root), "render", "staging"], env=env)
+    assert rendered.exit_code == 0, rendered.output
+    head = GitRepo(root).resolve("HEAD").sha
+    assert f"image: ghcr.io/acme/shop:{head}" in rendered.stdout
+    assert "kind: Service" in rendered.stdout
+    stale = CliRunner().invoke(cli, ["-C", str(root), "stale", "--dry-run", "--json"], env=env)
+    assert stale.exit_code == 0, stale.output
+    production = {e["environment"]: e for e in json.loads(stale.stdout)["environments"]}[
+        "production"
+    ]
+    titles = [c["title"] for c in production["stale"]]
+    assert "Fix the footer typo" in titles  # live in staging only, a year and more ago
+
+
+def test_the_hint_of_make_demo_works_in_a_new_shell(tmp_path: Path) -> None:
+    """``make demo`` runs .venv/bin/commit-train, which a new shell's PATH does not have: each
+    command the hint prints must work pasted there, as printed."""
+    bash = shutil.which("bash")
+    if bash is None or not PROGRAM.exists():
+        pytest.skip("needs bash and the installed commit-train script")
+    fresh = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(
+        [str(PROGRAM), "demo", "--dir", str(tmp_path / "shop")],
+        capture_output=True,
+        text=True,
+        env=fresh,
+    )
+    assert done.returncode == 0, done.stderr
+    hint = done.stdout.split("The scratch repository is ", 1)[1].splitlines()
+    commands = [line.strip() for line in hint[1:] if line.startswith("  ")]
+    assert len(commands) == 3
+    assert commands[0] == f"{PROGRAM} -C {tmp_path / 'shop'} status"
+    assert hint[-1].startswith("To type just commit-train, install it: pipx install commit-train")
+    for command in commands:
+        pasted = subprocess.run(
+            [bash, "--norc", "--noprofile", "-c", command],
+            capture_output=True,
+            text=True,
+            env={**fresh, "NO_COLOR": "1"},
+            cwd=tmp_path,
+        )
+        assert pasted.returncode == 0, (command, pasted.stderr)
+        assert "command not found" not in pasted.stderr
+    assert os.access(PROGRAM, os.X_OK)
+
+
+def test_the_readme_starts_with_the_demo_and_tells_how_to_install() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = readme.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first] == ["make demo", "make test"]
+    for line in (
+        "pipx install commit-train",
+        "uv tool install commit-train",
+        "pipx install .",
+        "uv tool install .",
+    ):
+        assert line in readme, line

@@ -367,6 +367,59 @@ def test_a_conflict_names_the_other_field_manager(shop: Shop) -> None:
     assert len(shop.deployments()) == 2  # a dry run records nothing
 
 
+WIDGETS = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                replicas: {type: integer}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: gear
+spec:
+  replicaz: 3
+"""
+
+
+def test_a_typo_in_a_custom_resource_is_refused_by_the_server_naming_it(shop: Shop) -> None:
+    """Render cannot check a custom resource; the API server does, against the CRD's schema."""
+    shop.write("widgets.yaml", WIDGETS)
+    shop.commit("Add a gear")
+
+    result = shop.run("apply", "staging")
+
+    assert result.exit_code == 1
+    line = (
+        "Widget shop/gear: the Widget schema the cluster serves has no .spec.replicaz; "
+        "correct or remove it in the manifest"
+    )
+    assert result.stderr == f"error: {line}\n"
+    [dep] = shop.deployments()
+    assert states(dep) == ["queued", "in_progress", "failure"]
+    assert dep.statuses[-1].description == line
+    assert shop.kube.get("Widget", NS, "gear") is None
+    applies = [r for r in shop.kube.requests if r.content_type == "application/apply-patch+yaml"]
+    assert applies
+    assert {r.params.get("fieldValidation") for r in applies} == {"Strict"}
+
+
 def test_a_removed_manifest_is_pruned_and_an_unrelated_object_is_not(shop: Shop) -> None:
     shop.write("extra.yaml", EXTRA)
     shop.commit("With extra")

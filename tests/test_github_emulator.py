@@ -413,6 +413,57 @@ def test_refs_create_conflict_update_and_delete(
     assert bad.status_code == 422
 
 
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def test_trees_and_commits_through_pygithub(
+    github_emulator: GitHubEmulator, shop: EmulatedRepo, raw: Raw
+) -> None:
+    """GitHub docs: Git trees "Create a tree" and "Get a tree", Git commits "Create a commit"."""
+    first = shop.commit("First")
+    gh_repo = client(github_emulator).get_repo("acme/shop")
+
+    tree = gh_repo.create_git_tree(
+        [github.InputGitTreeElement("notes/message", "100644", "blob", content="hello\n")]
+    )
+
+    # the sha git itself gives that tree (git mktree of notes/ holding one blob)
+    assert tree.sha == "50b8b2063b67c9fcbfc9ec3162317c5d8e10c594"
+    [notes] = tree.tree
+    assert (notes.path, notes.mode, notes.type, notes.sha) == (
+        "notes", "040000", "tree", "94ede69c6c10896bbcdd3af9452ddfecc2f593ee"
+    )  # fmt: skip
+    assert tree.url == f"{github_emulator.base_url}/repos/acme/shop/git/trees/{tree.sha}"
+    again = gh_repo.get_git_tree(notes.sha)
+    [message] = again.tree
+    assert (message.path, message.mode, message.type, message.size) == (
+        "message", "100644", "blob", 6
+    )  # fmt: skip
+    assert message.sha == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object of it
+
+    commit = gh_repo.create_git_commit("Notes", tree, [gh_repo.get_git_commit(first)])
+    assert commit.tree.sha == tree.sha
+    assert shop.commits[commit.sha].files == {"notes/message": b"hello\n"}
+
+    empty = raw.post("/repos/acme/shop/git/commits", {"message": "m", "tree": EMPTY_TREE})
+    assert empty.status_code == 201
+    github_emulator.refuse_empty_tree = True
+    refused = raw.post("/repos/acme/shop/git/commits", {"message": "m", "tree": EMPTY_TREE})
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "message": "Tree SHA does not exist",
+        "documentation_url": "https://docs.github.com/rest/git/commits#create-a-commit",
+        "status": "422",
+    }
+    missing = raw.post("/repos/acme/shop/git/trees", {"base_tree": first})
+    assert (missing.status_code, missing.json()["message"]) == (
+        422,
+        'Invalid request.\n\n"tree" wasn\'t supplied.',
+    )
+    unknown = raw.get(f"/repos/acme/shop/git/trees/{'0' * 40}")
+    assert unknown.status_code == 404
+
+
 def test_compare(github_emulator: GitHubEmulator, shop: EmulatedRepo) -> None:
     root = shop.commit("Root")
     shop.create_branch("topic", root)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import io
+import os
+import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from commit_train.confine import UnsafeArchiveError, extract_tar
 from commit_train.errors import AmbiguousRefError, GitError, NotFoundError
 from commit_train.gitrepo import GitRepo, Remote, parse_remote
 from tests.gitrepos import Repo, many_objects
@@ -181,3 +185,65 @@ def test_is_ancestor(tmp_path: Path) -> None:
     assert not git.on_branch(off, "main")
     with pytest.raises(GitError, match="check that both commits exist"):
         git.is_ancestor("f" * 40, second)
+
+
+# -- a commit's tree, on every Python the project supports -------------------------------
+
+
+def test_export_writes_files_modes_and_links_without_following_them(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "shop")
+    (repo.root / "run.sh").write_text("#!/bin/sh\n")
+    (repo.root / "run.sh").chmod(0o755)
+    (repo.root / "sub").mkdir()
+    (repo.root / "sub" / "a.txt").write_text("a\n")
+    (repo.root / "sub" / "b.txt").symlink_to("a.txt")
+    (repo.root / "env").symlink_to("/proc/self/environ")
+    sha = repo.commit("Files")
+    tree = GitRepo(repo.root).export(sha, tmp_path / "tree")
+    assert (tree / "sub" / "b.txt").read_text() == "a\n"
+    assert os.readlink(tree / "env") == "/proc/self/environ"
+    assert os.access(tree / "run.sh", os.X_OK)
+    assert not os.access(tree / "sub" / "a.txt", os.X_OK)
+
+
+def _tar(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for info, data in members:
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data else None)
+    return buffer.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = 0o644
+    return info
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        ([(_member("/etc/evil"), b"x")], "'/etc/evil' is an absolute path"),
+        ([(_member("a/../../evil"), b"x")], "'a/../../evil' leads out of the tree"),
+        ([(_member("dev", tarfile.CHRTYPE), b"")], "'dev' is not a file, folder or link"),
+        ([(_member("h", tarfile.LNKTYPE, "a"), b"")], "'h' is not a file, folder or link"),
+        (
+            [
+                (_member("a", tarfile.SYMTYPE, "/tmp"), b""),
+                (_member("a/b", tarfile.SYMTYPE, "x"), b""),
+            ],
+            "'a/b' would be written through a link",
+        ),
+    ],
+)
+def test_an_unsafe_archive_is_refused_before_anything_escapes(
+    tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes]], problem: str
+) -> None:
+    with pytest.raises(UnsafeArchiveError) as caught:
+        extract_tar(_tar(*members), tmp_path / "tree")
+    assert str(caught.value) == problem
+    assert not (Path("/etc/evil").exists() or (tmp_path / "evil").exists())
+    assert not Path("/tmp/b").is_symlink() or os.readlink("/tmp/b") != "x"

@@ -1,5 +1,6 @@
-"""Start-up stays cheap: ``--help`` loads neither PyGithub nor kubernetes, ``status`` on the
-local backend does not load kubernetes. Checked in a fresh interpreter via ``sys.modules``."""
+"""Start-up stays cheap: ``--help`` loads neither PyGithub, kubernetes nor Slack's clients
+(the deploy service's, loaded only by ``serve``), ``status`` on the local backend does not
+load kubernetes. Checked in a fresh interpreter via ``sys.modules``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-heavy = sorted({name.split(".")[0] for name in sys.modules} & {"github", "kubernetes", "pydantic"})
+watched = {"github", "kubernetes", "pydantic", "slack_bolt", "slack_sdk"}
+heavy = sorted({name.split(".")[0] for name in sys.modules} & watched)
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
@@ -39,6 +41,7 @@ def probe(*args: str, cwd: Path | None = None) -> dict:
 def test_help_imports_neither_client() -> None:
     assert probe("--help") == {"code": 0, "heavy": []}
     assert probe("deploy", "--help") == {"code": 0, "heavy": []}
+    assert probe("serve", "--help") == {"code": 0, "heavy": []}
 
 
 def test_status_on_the_local_backend_does_not_import_kubernetes(tmp_path: Path) -> None:

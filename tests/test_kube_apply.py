@@ -700,3 +700,30 @@ def test_kubectl_computes_the_same_applyset_id_and_kinds(
     twin = kube.get("Secret", "kshop", "theirs-twin")["metadata"]["annotations"]
     assert twin[GROUP_KINDS_ANNOTATION] == theirs["metadata"]["annotations"][GROUP_KINDS_ANNOTATION]
     assert ours.applyset_id == applyset_id("theirs-twin", "kshop")
+
+
+def test_fields_a_custom_resource_schema_lacks_are_named_in_one_line(
+    kube: KubeEmulator, kube_client: Any
+):
+    crd = copy.deepcopy(CRD)
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"teeth": {"type": "integer"}}}},
+    }
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "gear"},
+        "spec": {"teeth": 12, "toothz": 3, "colour": "red"},
+    }
+
+    with pytest.raises(KubeError) as refused:
+        run(kube_client, [namespace(), crd, widget])
+
+    assert str(refused.value) == (
+        "Widget shop/gear: the Widget schema the cluster serves has no .spec.colour, "
+        ".spec.toothz; correct or remove it in the manifest"
+    )
+    assert kube.get("Widget", NS, "gear") is None
+    sent = [r for r in kube.requests if r.content_type == "application/apply-patch+yaml"]
+    assert {r.params.get("fieldValidation") for r in sent} == {"Strict"}

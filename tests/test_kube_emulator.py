@@ -92,7 +92,14 @@ def test_a_crd_registers_its_resource_in_discovery(kube: KubeEmulator, dyn: Any)
                     "name": "v1",
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                    # a bare object schema declares no fields: the API server would refuse
+                    # the widget's spec below without this
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
                 }
             ],
         },

@@ -388,3 +388,65 @@ def test_kubectl_create_sends_protobuf_the_emulator_reads(
     refused = kubectl("create", "deployment", "web", "--image=nginx")
     assert refused.returncode == 1
     assert "the emulator reads protobuf bodies only for" in refused.stderr
+
+
+TYPO = MANIFEST.format(replicas=2).split("---\n")[2].replace("  replicas: 2\n", "  replicaz: 3\n")
+
+
+def test_server_side_apply_of_an_undeclared_field_fails_naming_it(
+    kube: KubeEmulator, kubectl: Kubectl
+) -> None:
+    """kubectl's own line for the API server's 500 (kubernetes/kubernetes#122480)."""
+    path = kubectl.tmp_path / "typo.yaml"
+    path.write_text(TYPO)
+
+    applied = kubectl("apply", "--server-side", "--validate=strict", "-f", str(path))
+
+    assert applied.returncode == 1
+    assert applied.stderr == (
+        "Error from server: failed to create typed patch object (shop/web; apps/v1, "
+        "Kind=Deployment): .spec.replicaz: field not declared in schema\n"
+    )
+    assert kube.requests[-1].params["fieldValidation"] == "Strict"
+    assert kube.get("Deployment", "shop", "web") is None
+
+
+def test_server_side_apply_of_exported_managed_fields_is_refused(
+    kube: KubeEmulator, kubectl: Kubectl
+) -> None:
+    path = kubectl.tmp_path / "exported.yaml"
+    path.write_text(
+        MANIFEST.format(replicas=2)
+        .split("---\n")[1]
+        .replace(
+            "  namespace: shop\n",
+            "  namespace: shop\n  managedFields:\n  - manager: kubectl\n    operation: Apply\n",
+        )
+    )
+
+    applied = kubectl("apply", "--server-side", "-f", str(path))
+
+    assert applied.returncode == 1
+    assert applied.stderr == "Error from server (BadRequest): metadata.managedFields must be nil\n"
+    assert kube.get("ConfigMap", "shop", "settings") is None
+
+
+def test_create_follows_the_validate_flag(kube: KubeEmulator, kubectl: Kubectl) -> None:
+    path = kubectl.tmp_path / "typo.yaml"
+    path.write_text(TYPO)
+    assert kubectl("create", "namespace", "shop").returncode == 0
+
+    strict = kubectl("create", "--validate=strict", "-f", str(path))
+    assert strict.returncode == 1
+    assert strict.stderr == (
+        f'Error from server (BadRequest): error when creating "{path}": Deployment in version '
+        '"v1" cannot be handled as a Deployment: strict decoding error: unknown field '
+        '"spec.replicaz"\n'
+    )
+    assert kube.get("Deployment", "shop", "web") is None
+
+    warned = kubectl("create", "--validate=warn", "-f", str(path))
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr == 'Warning: unknown field "spec.replicaz"\n'
+    assert warned.stdout == "deployment.apps/web created\n"
+    assert "replicaz" not in kube.get("Deployment", "shop", "web")["spec"]

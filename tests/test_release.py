@@ -69,6 +69,7 @@ def checkout_copy(tmp_path: Path, *, git: bool = False) -> Path:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "src" / "commit_train").mkdir(parents=True)
     shutil.copy(ROOT / release.VERSION_FILE, root / release.VERSION_FILE)
+    shutil.copytree(ROOT / release.PACKAGED_WORKFLOWS, root / release.PACKAGED_WORKFLOWS)
     if git:
         run = ["git", "-C", str(root)]
         subprocess.run([*run, "init", "-q", "-b", "main"], check=True)
@@ -139,13 +140,15 @@ def test_a_release_bumps_commits_pins_to_that_commit_and_tags(repo: Path) -> Non
     assert release.version(repo) == "0.2.0"
     deploy = (repo / "workflow-templates" / "deploy.yml").read_text(encoding="utf-8")
     assert f"commit-train/commit-train/actions/render-manifests@{code} # v0.2.0" in deploy
+    # the copy `commit-train init` writes from is pinned alike
+    assert (repo / release.PACKAGED_WORKFLOWS / "deploy.yml").read_text(encoding="utf-8") == deploy
     changelog = (repo / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "## [Unreleased]\n\n## [0.2.0] - 2026-03-02\n" in changelog
     assert "[Unreleased]: https://github.com/commit-train/commit-train/compare/v0.2.0...HEAD" in (
         changelog
     )
     assert release.check(repo) == []
-    assert git(repo, "diff", code, "v0.2.0", "--", "src", "actions", "action.yml") == ""
+    assert git(repo, "diff", code, "v0.2.0", "--", *release.CODE) == ""
 
 
 def test_a_pin_to_other_code_than_the_tag_is_reported(repo: Path) -> None:

@@ -12,7 +12,9 @@ import yaml
 from commit_train import config
 from commit_train.core.redact import REDACTED, redact_text
 from commit_train.errors import CommitTrainError, NotFoundError, RenderError
-from commit_train.render.templates import DeploymentInfo, Rendered, read_secrets, render
+from commit_train.render.manifests import DeploymentInfo, Rendered
+from commit_train.render.templates import render
+from commit_train.render.values import read_secrets
 
 SHA = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"
 PASSWORD = "s3cr3t-Pa55word!"

@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +35,21 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from commit_train import safeyaml
+from commit_train.confine import leads_into
 from commit_train.errors import ConfigError
 
 CONFIG_FILE = ".commit-train.yml"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")  # used with fullmatch
+MAX_DURATION = 3650 * 86400.0  # ten years: longer is a typo, and overflows dates
+ROLLOUT_TIMEOUT_RANGE = (1.0, 86400.0)  # a rollout wait: at least 1s, at most 24h
 
 
-def parse_duration(text: str | int | float) -> float:
-    """``90``, ``"90s"``, ``"10m"``, ``"24h"``, ``"7d"``, ``"1w"`` to seconds."""
+def duration_seconds(text: str | int | float) -> float:
+    """A duration to seconds, with no upper bound (callers bound it)."""
     if isinstance(text, bool):
         raise ValueError("a duration such as 30s, 10m, 24h or 7d")
     if isinstance(text, int | float):
@@ -55,6 +60,31 @@ def parse_duration(text: str | int | float) -> float:
     if not match:
         raise ValueError(f"{text!r} is not a duration; write it like 30s, 10m, 24h or 7d")
     return float(int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_duration(text: str | int | float) -> float:
+    """``90``, ``"90s"``, ``"10m"``, ``"24h"``, ``"7d"``, ``"1w"`` to seconds (at most ten
+    years: a longer one is a typo, and would overflow the dates computed from it)."""
+    seconds = duration_seconds(text)
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{text!r} is too long for a duration; at most 3650d")
+    return seconds
+
+
+def check_rollout_timeout(seconds: float) -> float:
+    """``seconds`` when it is a sensible time to wait for a rollout (1s to 24h), else a
+    ``ValueError`` saying which way it is wrong: 0 would give up before looking once."""
+    shortest, longest = ROLLOUT_TIMEOUT_RANGE
+    if seconds < shortest:
+        raise ValueError("too short: a rollout needs at least 1s")
+    if seconds > longest:
+        raise ValueError("too long: at most 24h")
+    return seconds
+
+
+def parse_rollout_timeout(text: str | int | float) -> float:
+    """A rollout timeout: a duration (see :func:`parse_duration`) from 1s to 24h."""
+    return check_rollout_timeout(duration_seconds(text))
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -108,6 +138,7 @@ class Environment(_Strict):
 
     production: bool = False
     url: str | None = None
+    dashboard: str | None = None  # where people watch it (the chat bot links it; default url)
     namespace: str | None = None
     requires: tuple[str, ...] = ()
     stale_after: Duration | None = Field(default=None, alias="stale-after")
@@ -124,7 +155,9 @@ class Manifests(_Strict):
 class Kubernetes(_Strict):
     namespace: str = "default"
     version: str = "1.30"
-    rollout_timeout: Duration = Field(default=600.0, alias="rollout-timeout")
+    rollout_timeout: Annotated[float, BeforeValidator(parse_rollout_timeout)] = Field(
+        default=600.0, alias="rollout-timeout"
+    )
 
 
 class Checks(_Strict):
@@ -242,7 +275,17 @@ _EXPECTED: dict[str, tuple[str, str]] = {
 def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
     """Parse and validate config text; ``source`` names the file in every error."""
     try:
-        raw = yaml.safe_load(text)
+        raw = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:  # a duplicate key, an alias bomb, too deep
+        mark = exc.problem_mark
+        at = f" line {mark.line + 1}:" if mark is not None else ""
+        raise ConfigError(f"{source}:{at} {exc.problem}", fix=exc.fix) from None
+    except yaml.reader.ReaderError as exc:
+        number, what = safeyaml.reader_problem(exc, text)
+        raise ConfigError(
+            f"{source}: line {number}: holds {what}, which YAML does not allow",
+            fix="remove it (is this a text file?)",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         # An unclosed bracket is found at the end of the stream: name the last line there is.
@@ -264,9 +307,9 @@ def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
     for name, env in config.environments.items():
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise ConfigError(
-                f"{source}: environments.{name}: not a valid environment name",
+                f"{source}: environments: {name!r} is not a valid environment name",
                 fix="use letters, digits, '.', '_' and '-'",
             )
         for required in env.requires:
@@ -285,10 +328,17 @@ def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
 def load(root: Path) -> LoadedConfig:
     """Read ``.commit-train.yml`` from a repository root; defaults apply when it is absent."""
     path = root / CONFIG_FILE
+    if path.is_symlink() and not leads_into(path, root):
+        raise ConfigError(
+            f"{path}: a symbolic link that leaves the repository (to {os.readlink(path)})",
+            fix="commit the file itself there instead of a link",
+        )
     if not path.exists():
         return LoadedConfig(Config(), None)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text", fix="save it as UTF-8 YAML") from None
     return LoadedConfig(parse(text, source=str(path)), path)

@@ -22,14 +22,14 @@ from pathlib import Path
 from commit_train.errors import AmbiguousRefError, GitError, NotFoundError
 from commit_train.models import Commit, parse_time
 
-_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}\Z")
 # scheme://[user[:password]@]host[:port]/owner/name[.git][/]
 _URL_REMOTE = re.compile(
     r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$"
 )
 # [user@]host:owner/name[.git] (scp-like ssh)
 _SCP_REMOTE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<path>[^/].*?)(?:\.git)?/?$")
-_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _FIELD = "\x1f"
 _RECORD = "\x1e"
 _LOG_FORMAT = f"%H{_FIELD}%s{_FIELD}%an{_FIELD}%cI{_RECORD}"
@@ -252,10 +252,11 @@ class GitRepo:
 
         ``git archive`` reads the object database only, so the working tree, the index and
         any other checkout are untouched (a rollback renders an older commit this way).
-        Symbolic links and absolute or ``..`` paths are refused by the tar filter.
+        Files, folders and symbolic links are written by ``confine.extract_tar``, which
+        refuses absolute or ``..`` paths and never writes through a link; links are kept as
+        committed, and the render refuses those that leave its folders.
         """
-        import io
-        import tarfile
+        from commit_train.confine import UnsafeArchiveError, extract_tar
 
         if not self._ok("cat-file", "-e", f"{sha}^{{commit}}"):
             raise NotFoundError(
@@ -269,9 +270,13 @@ class GitRepo:
                 f"git archive failed in {self.root}: {err[-1] if err else done.returncode}",
                 fix="check that the repository is healthy (git fsck)",
             )
-        dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:") as archive:
-            archive.extractall(dest, filter="data")
+        try:
+            extract_tar(done.stdout, dest)
+        except UnsafeArchiveError as exc:
+            raise GitError(
+                f"commit {sha[:12]} cannot be written out safely: {exc}",
+                fix="check the repository (git fsck)",
+            ) from None
         return dest
 
     def user_name(self) -> str | None:

@@ -247,6 +247,22 @@ class Snapshot:
     default_branch: str
     commits: tuple[TrainCommit, ...]
     live: Mapping[str, Deployment]  # environment -> its live (latest successful) deployment
+    # environment -> how many of its deployments were looked through in vain for the live
+    # one, when the look-back cap (``LOOK_BACK_DEPLOYMENTS``) stopped the search
+    looked_back: Mapping[str, int] = field(default_factory=dict)
+
+
+# How far back the live deploy and the previous good one are looked for, in deployments of
+# one environment (of one commit, for the promotion order): reads go on past the first
+# window only while nothing is found, a page of ``LOOK_BACK_PAGE`` a request, and stop
+# here. Beyond it, the message says how far it looked (``looked_back_phrase``).
+LOOK_BACK_DEPLOYMENTS = 1000
+LOOK_BACK_PAGE = 100
+
+
+def looked_back_phrase(count: int) -> str:
+    """``among its newest 1,000 deployments``: how far a search that gave up looked."""
+    return f"among its newest {count:,} deployment{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)

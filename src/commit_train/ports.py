@@ -21,7 +21,7 @@ Who stands behind each port:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -125,8 +125,16 @@ class Backend(History, Protocol):
         ...
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
-        100), each with all its statuses: the promotion-order rule's one question."""
+        """Deployments of commit ``sha`` to any of ``environments`` (newest first), each
+        with all its statuses: the promotion-order rule's one question. The newest 100, and
+        more only while one of ``environments`` has none that ever succeeded, up to
+        ``models.LOOK_BACK_DEPLOYMENTS``."""
+        ...
+
+    def walk_deployments(self, *, environment: str) -> Iterator[Deployment]:
+        """Every deployment of ``environment``, newest first, each with all its statuses,
+        read lazily a page (``models.LOOK_BACK_PAGE``) at a time: a caller that stops
+        early pays only for the pages it reached (rollback's look back)."""
         ...
 
 

@@ -150,6 +150,17 @@ class GitHubEmulator:
         self._hooks = github_hooks.Deliverer(self._store)
         self._store.listeners.append(self._hooks.on_event)
 
+    @property
+    def refuse_empty_tree(self) -> bool:
+        """Whether ``POST /git/commits`` answers git's empty tree with 422 "Tree SHA does
+        not exist", as for any tree the repository does not hold (a GitHub that has not
+        stored the empty tree object would)."""
+        return self._store.refuse_empty_tree
+
+    @refuse_empty_tree.setter
+    def refuse_empty_tree(self, refuse: bool) -> None:
+        self._store.refuse_empty_tree = refuse
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> GitHubEmulator:

@@ -287,6 +287,7 @@ class EmulatedRepo:
         self.check_runs: list[CheckRun] = []
         self._deployments: list[Deployment] = []
         self._seq = itertools.count(1)
+        self._trees: dict[str, dict[str, bytes]] = {}  # made by POST /git/trees: sha -> files
 
     # -- scripting API (tests) -------------------------------------------------------------
 
@@ -346,6 +347,31 @@ class EmulatedRepo:
             self._refs[ref] = sha
             return sha
 
+    def create_tree(self, files: dict[str, bytes]) -> str:
+        """``POST /git/trees``: the tree of ``files`` (and each folder's) becomes known."""
+        with self._store.lock:
+            sha = git_tree_sha(files)
+            self._trees[sha] = dict(files)
+            folders = {path.rsplit("/", 1)[0] for path in files if "/" in path}
+            for folder in {f.split("/")[0] for f in folders}:
+                inner = {
+                    path[len(folder) + 1 :]: data
+                    for path, data in files.items()
+                    if path.startswith(folder + "/")
+                }
+                self.create_tree(inner)
+            return sha
+
+    def tree_files(self, sha: str) -> dict[str, bytes] | None:
+        """The files of a known tree (one made, or a commit's), else None."""
+        with self._store.lock:
+            if sha in self._trees:
+                return dict(self._trees[sha])
+            for commit in self.commits.values():
+                if commit.tree == sha:
+                    return dict(commit.files)
+            return {} if sha == git_tree_sha({}) else None
+
     def create_git_commit(self, message: str, *, tree: str, parents: list[str], author: str) -> str:
         """``POST /git/commits``: a commit object that no ref points at (yet)."""
         with self._store.lock:
@@ -361,7 +387,7 @@ class EmulatedRepo:
                 + f"committer {user.name} <{user.email}> {stamp_s} +0000\n\n{message}\n"
             )
             sha = hashlib.sha1(f"commit {len(content)}\0{content}".encode()).hexdigest()
-            files = next((dict(c.files) for c in self.commits.values() if c.tree == tree), {})
+            files = self.tree_files(tree) or {}
             self.commits[sha] = Commit(sha, message, user, list(parents), when, tree, files)
             return sha
 
@@ -796,6 +822,8 @@ class Store:
             Callable[[str, EmulatedRepo, Deployment, DeploymentStatus | None], None]
         ] = []
         self.base_url = ""  # http://127.0.0.1:PORT, set when the server starts
+        # answer "Tree SHA does not exist" for git's empty tree, as a GitHub may
+        self.refuse_empty_tree = False
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC).replace(microsecond=0)

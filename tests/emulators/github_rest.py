@@ -44,6 +44,9 @@ DOC_CREATE_DEPLOYMENT = f"{DOCS}/deployments/deployments#create-a-deployment"
 DOC_DELETE_DEPLOYMENT = f"{DOCS}/deployments/deployments#delete-a-deployment"
 DOC_CREATE_DEPLOYMENT_STATUS = f"{DOCS}/deployments/statuses#create-a-deployment-status"
 DOC_CREATE_REF = f"{DOCS}/git/refs#create-a-reference"
+DOC_CREATE_COMMIT = f"{DOCS}/git/commits#create-a-commit"
+DOC_CREATE_TREE = f"{DOCS}/git/trees#create-a-tree"
+DOC_GET_TREE = f"{DOCS}/git/trees#get-a-tree"
 DOC_UPDATE_REF = f"{DOCS}/git/refs#update-a-reference"
 DOC_DELETE_REF = f"{DOCS}/git/refs#delete-a-reference"
 DOC_GET_COMMIT = f"{DOCS}/commits/commits#get-a-commit"
@@ -1134,20 +1137,44 @@ def create_git_commit(req: Request, repo: EmulatedRepo) -> Response:
     body = _body(req)
     message, tree, parents = body.get("message"), body.get("tree"), body.get("parents", [])
     if not isinstance(message, str) or not isinstance(tree, str):
-        raise ApiError(422, 'Invalid request.\n\n"message", "tree" weren\'t supplied.')
-    known_trees = {c.tree for c in repo.commits.values()} | {EMPTY_TREE}
-    if tree not in known_trees:
-        raise ApiError(422, "Tree SHA does not exist")
+        raise ApiError(
+            422,
+            'Invalid request.\n\n"message", "tree" weren\'t supplied.',
+            documentation_url=DOC_CREATE_COMMIT,
+        )
+    refused = tree == EMPTY_TREE and req.store.refuse_empty_tree
+    if refused or repo.tree_files(tree) is None:
+        raise ApiError(422, "Tree SHA does not exist", documentation_url=DOC_CREATE_COMMIT)
     if not isinstance(parents, list) or any(p not in repo.commits for p in parents):
-        raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+        raise ApiError(
+            422,
+            "Parent SHA does not exist or is not a commit object",
+            documentation_url=DOC_CREATE_COMMIT,
+        )
     sha = repo.create_git_commit(message, tree=tree, parents=parents, author=user.login)
+    rendered = _render_git_commit(req.store, repo, sha)
+    return Response(201, rendered, {"Location": rendered["url"]})
+
+
+@route("GET", R + r"/git/commits/(?P<sha>[0-9a-f]{40})")
+def get_git_commit(req: Request, repo: EmulatedRepo, sha: str) -> Response:
+    """GitHub docs, Git commits, "Get a commit object"."""
+    if sha not in repo.commits:
+        raise ApiError(
+            404, "Not Found", documentation_url=f"{DOCS}/git/commits#get-a-commit-object"
+        )
+    return Response(200, _render_git_commit(req.store, repo, sha))
+
+
+def _render_git_commit(store: Store, repo: EmulatedRepo, sha: str) -> dict[str, Any]:
     commit = repo.commits[sha]
-    a = repo_api(req.store, repo)
+    message, tree, parents = commit.message, commit.tree, commit.parents
+    a = repo_api(store, repo)
     rendered = {
         "sha": sha,
         "node_id": legacy_node_id("Commit", f"{repo.id}:{sha}"),
         "url": f"{a}/git/commits/{sha}",
-        "html_url": f"{repo_html(req.store, repo)}/commit/{sha}",
+        "html_url": f"{repo_html(store, repo)}/commit/{sha}",
         "author": _git_user(commit),
         "committer": _git_user(commit),
         "message": message,
@@ -1156,7 +1183,7 @@ def create_git_commit(req: Request, repo: EmulatedRepo) -> Response:
             {
                 "sha": p,
                 "url": f"{a}/git/commits/{p}",
-                "html_url": f"{repo_html(req.store, repo)}/commit/{p}",
+                "html_url": f"{repo_html(store, repo)}/commit/{p}",
             }
             for p in parents
         ],
@@ -1167,7 +1194,88 @@ def create_git_commit(req: Request, repo: EmulatedRepo) -> Response:
             "payload": None,
         },
     }
+    return rendered
+
+
+@route("POST", R + r"/git/trees")
+def create_tree(req: Request, repo: EmulatedRepo) -> Response:
+    """GitHub docs, Git trees, "Create a tree": entries (``path``, ``mode``, ``type`` and
+    ``content`` or ``sha``) laid over ``base_tree`` (or nothing); ``sha: null`` deletes a
+    path. The emulator holds file contents only: it takes ``100644`` blobs given by
+    ``content`` and deletions, and answers 422 for anything else."""
+    _require_user(req)
+    body = _body(req)
+    entries, base = body.get("tree"), body.get("base_tree")
+    if not isinstance(entries, list):
+        raise ApiError(
+            422, 'Invalid request.\n\n"tree" wasn\'t supplied.', documentation_url=DOC_CREATE_TREE
+        )
+    files: dict[str, bytes] = {}
+    if base is not None:
+        found = repo.tree_files(str(base)) if isinstance(base, str) else None
+        if found is None:
+            raise ApiError(422, "GitRPC::BadObjectState", documentation_url=DOC_CREATE_TREE)
+        files = found
+    for entry in entries:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, str) or not path or path.startswith("/"):
+            raise ApiError(
+                422,
+                "tree.path contains a malformed path component",
+                documentation_url=DOC_CREATE_TREE,
+            )
+        if "sha" in entry and entry["sha"] is None:
+            if path not in files:
+                raise ApiError(422, "GitRPC::BadObjectState", documentation_url=DOC_CREATE_TREE)
+            del files[path]
+            continue
+        content = entry.get("content")
+        if (entry.get("mode"), entry.get("type")) != ("100644", "blob") or not isinstance(
+            content, str
+        ):
+            raise ApiError(
+                422,
+                "emulator: only 100644 blobs given by content, or deletions, are supported",
+                documentation_url=DOC_CREATE_TREE,
+            )
+        files[path] = content.encode()
+    sha = repo.create_tree(files)
+    rendered = _render_tree(req.store, repo, sha, files)
     return Response(201, rendered, {"Location": rendered["url"]})
+
+
+@route("GET", R + r"/git/trees/(?P<sha>[0-9a-f]{40})")
+def get_tree(req: Request, repo: EmulatedRepo, sha: str) -> Response:
+    """GitHub docs, Git trees, "Get a tree" (top level only; ``recursive`` is not emulated)."""
+    files = repo.tree_files(sha)
+    if files is None:
+        raise ApiError(404, "Not Found", documentation_url=DOC_GET_TREE)
+    return Response(200, _render_tree(req.store, repo, sha, files))
+
+
+def _render_tree(store: Store, repo: EmulatedRepo, sha: str, files: dict[str, bytes]) -> dict:
+    a = repo_api(store, repo)
+    blobs = {path: data for path, data in files.items() if "/" not in path}
+    folders: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            folders.setdefault(head, {})[rest] = data
+    items: list[tuple[str, dict[str, Any]]] = []
+    for name, data in blobs.items():
+        blob = git_blob_sha(data)
+        entry = {"path": name, "mode": "100644", "type": "blob", "sha": blob, "size": len(data)}
+        items.append((name, {**entry, "url": f"{a}/git/blobs/{blob}"}))
+    for name, inner in folders.items():
+        tree = git_tree_sha(inner)
+        entry = {"path": name, "mode": "040000", "type": "tree", "sha": tree}
+        items.append((name + "/", {**entry, "url": f"{a}/git/trees/{tree}"}))
+    return {
+        "sha": sha,
+        "url": f"{a}/git/trees/{sha}",
+        "tree": [entry for _, entry in sorted(items, key=lambda item: item[0])],
+        "truncated": False,
+    }
 
 
 @route("GET", R + r"/git/refs")

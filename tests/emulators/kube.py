@@ -32,6 +32,7 @@ import yaml
 
 from tests.emulators import kube_protobuf
 from tests.emulators.kube_controller import Clock, Controller
+from tests.emulators.kube_fields import Fields, Unknown
 from tests.emulators.kube_resources import SERVER_VERSION, ResourceType
 from tests.emulators.kube_selectors import SelectorError, field_selector, label_selector
 from tests.emulators.kube_store import ApiError, Store
@@ -59,6 +60,7 @@ class RecordedRequest:
     user_agent: str
     status: int = 0
     body: bytes = field(default=b"", repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> dict[str, str]:
@@ -171,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
+        for text in record.warnings:
+            self.send_header("Warning", _warning_header(text))
         self.end_headers()
         self.wfile.write(data)
 
@@ -209,6 +213,7 @@ class KubeEmulator:
         self.store = Store(now=self.clock.timestamp, history_size=history_size)
         self.bookmark_interval = bookmark_interval
         self.controller = Controller(self)
+        self.fields = Fields()
         self.requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._faults: list[tuple[str | None, str | None, ApiError, list[int]]] = []
@@ -428,7 +433,7 @@ class KubeEmulator:
             if method == "POST":
                 if rtype.namespaced and namespace is None:
                     raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
-                obj = _decode(body)
+                obj = self._decoded(rtype, _decode(body), record, options="CreateOptions")
                 manager = params.get("fieldManager") or _default_manager(record.user_agent)
                 created = self.store.create(
                     rtype,
@@ -463,7 +468,7 @@ class KubeEmulator:
                 rtype,
                 ns,
                 name,
-                _decode(body),
+                self._decoded(rtype, _decode(body), record, options="UpdateOptions"),
                 manager=manager,
                 api_version=api_version,
                 dry_run=dry_run,
@@ -479,6 +484,7 @@ class KubeEmulator:
                     f"the body of the request was in an unknown format - accepted media types "
                     f"include: {', '.join(_PATCH_TYPES)}",
                 )
+            directive = _field_validation(params, "PatchOptions")
             if kind == "apply":
                 manager = params.get("fieldManager", "")
                 if not manager:
@@ -515,6 +521,7 @@ class KubeEmulator:
                     api_version=api_version,
                     dry_run=dry_run,
                     subresource=subresource,
+                    check=lambda applied: self._check_applied(rtype, applied),
                 )
                 return (200 if existed else 201), _present(rtype, applied_obj)
             if "force" in params:
@@ -535,6 +542,7 @@ class KubeEmulator:
                 api_version=api_version,
                 dry_run=dry_run,
                 subresource=subresource,
+                check=lambda patched: self._patched(rtype, patched, record, directive),
             )
             return 200, _present(rtype, patched)
         if method == "DELETE":
@@ -558,6 +566,89 @@ class KubeEmulator:
                 },
             }
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+
+    # Field validation (see kube_fields and tests/test_kube_field_validation.py) -------------
+
+    def _schema(self, rtype: ResourceType) -> Any:
+        crd = None
+        if rtype.custom:
+            crd_type = self.store.registry.by_kind("CustomResourceDefinition")
+            crd = self.store.get(crd_type, "", f"{rtype.plural}.{rtype.group}")
+        return self.fields.schema(rtype, crd)
+
+    def _decoded(
+        self, rtype: ResourceType, obj: Any, record: RecordedRequest, *, options: str
+    ) -> Any:
+        """A create or update body as the server decodes it (``handlers/create.go``,
+        ``update.go``): ``Strict`` refuses unknown fields with a 400 naming them all
+        (``transformDecodeError``), ``Warn`` (the default) drops them with a warning each,
+        ``Ignore`` drops them silently."""
+        directive = _field_validation(record.params, options)
+        if not isinstance(obj, dict):
+            return obj
+        unknown = self.fields.unknown(obj, self._schema(rtype))
+        if not unknown:
+            return obj
+        if directive == "Strict":
+            api_version = str(obj.get("apiVersion") or rtype.api_version)
+            kind = str(obj.get("kind") or rtype.kind)
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'{kind} in version "{api_version.rpartition("/")[2]}" cannot be handled as a '
+                f"{rtype.kind}: {_strict_decoding(unknown)}",
+            )
+        if directive == "Warn":
+            record.warnings.extend(f'unknown field "{u.dotted}"' for u in unknown)
+        return self.fields.without(obj, unknown)
+
+    def _patched(
+        self, rtype: ResourceType, patched: Any, record: RecordedRequest, directive: str
+    ) -> Any:
+        """A merge, strategic or JSON patch's result as the server decodes it
+        (``handlers/patch.go``): ``Strict`` is a 422 Invalid on the field ``patch``."""
+        if not isinstance(patched, dict):
+            return patched
+        unknown = sorted(self.fields.unknown(patched, self._schema(rtype)), key=lambda u: u.dotted)
+        if not unknown:
+            return patched
+        if directive == "Strict":
+            shown = json.dumps(json.dumps(patched, separators=(",", ":")))
+            body = f"Invalid value: {shown}: {_strict_decoding(unknown)}"
+            raise ApiError(
+                422,
+                "Invalid",
+                f' "" is invalid: patch: {body}',
+                details={
+                    "causes": [{"reason": "FieldValueInvalid", "message": body, "field": "patch"}]
+                },
+            )
+        if directive == "Warn":
+            record.warnings.extend(f'unknown field "{u.dotted}"' for u in unknown)
+        return self.fields.without(patched, unknown)
+
+    def _check_applied(self, rtype: ResourceType, applied: dict[str, Any]) -> None:
+        """An applied configuration as structured-merge-diff converts it
+        (``managedfields/internal/structuredmerge.go``, ``Apply``), whatever
+        ``fieldValidation`` says: managed fields are a 400; an undeclared field fails the
+        typed conversion, a plain error the server answers as a 500 with no reason."""
+        meta = applied.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        if isinstance(meta.get("managedFields"), list):
+            raise ApiError(400, "BadRequest", "metadata.managedFields must be nil")
+        unknown = sorted(self.fields.unknown(applied, self._schema(rtype)), key=lambda u: u.smd)
+        if not unknown:
+            return
+        errors = [f"{u.smd}: field not declared in schema" for u in unknown]
+        text = errors[0] if len(errors) == 1 else "\n  ".join(["errors:", *errors])
+        group, _, version = str(applied.get("apiVersion")).rpartition("/")
+        where = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        raise ApiError(
+            500,
+            "",
+            f"failed to create typed patch object ({where}; {group}/{version}, "
+            f"Kind={applied.get('kind')}): {text}",
+        )
 
     def _matchers(self, rtype: ResourceType, params: dict[str, str]) -> tuple[Any, Any]:
         try:
@@ -775,6 +866,43 @@ def _decode(body: bytes, *, allow_list: bool = False) -> Any:
     if not isinstance(value, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
     return value
+
+
+def _field_validation(params: dict[str, str], options: str) -> str:
+    """The ``fieldValidation`` directive; absent is ``Warn``, the API server's default since
+    1.25 (``handlers/rest.go``, ``fieldValidation``); any other value is refused as
+    ``ValidateFieldValidation`` refuses it."""
+    value = params.get("fieldValidation", "")
+    if value not in ("", "Ignore", "Warn", "Strict"):
+        message = f'Unsupported value: "{value}": supported values: "", "Ignore", "Strict", "Warn"'
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{options}.meta.k8s.io "" is invalid: fieldValidation: {message}',
+            details={
+                "group": "meta.k8s.io",
+                "kind": options,
+                "causes": [
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "message": message,
+                        "field": "fieldValidation",
+                    }
+                ],
+            },
+        )
+    return value or "Warn"
+
+
+def _strict_decoding(unknown: list[Unknown]) -> str:
+    return "strict decoding error: " + ", ".join(f'unknown field "{u.dotted}"' for u in unknown)
+
+
+def _warning_header(text: str) -> str:
+    """A ``Warning`` header value as the API server writes one (RFC 7234 code 299, agent
+    ``-``; ``k8s.io/apimachinery/pkg/util/net``, ``NewWarningHeader``)."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
 
 
 def _default_manager(user_agent: str) -> str:

@@ -71,6 +71,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown is "" and omitted, as for a plain Go error
+            del body["reason"]
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -829,7 +831,9 @@ class Store:
         api_version: str,
         dry_run: bool = False,
         subresource: str = "",
+        check: Callable[[Any], Any] | None = None,
     ) -> dict[str, Any]:
+        """A non-apply patch; ``check`` sees (and may refuse or trim) the patched object."""
         with self.cond:
             old = self._existing(rtype, namespace, name)
             if patch_type == "json":
@@ -842,6 +846,8 @@ class Store:
             else:
                 self._check_version(rtype, old, patch)
                 new = strategic_merge_patch(old, patch)
+            if check is not None:
+                new = check(new)
             return self._update_and_commit(
                 rtype,
                 namespace,
@@ -865,8 +871,12 @@ class Store:
         api_version: str,
         dry_run: bool = False,
         subresource: str = "",
+        check: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply: merge, detect conflicts, transfer or share ownership, prune."""
+        """Server-side apply: merge, detect conflicts, transfer or share ownership, prune.
+
+        ``check`` sees the applied configuration once its kind is known to match, before
+        anything is merged (where the API server converts it to a typed object)."""
         if not isinstance(applied, dict):
             raise ApiError(400, "BadRequest", "the apply patch must be an object")
         meta = applied.get("metadata") or {}
@@ -890,6 +900,8 @@ class Store:
                 f"the API version in the data ({applied['apiVersion']}) does not match the "
                 f"expected API version ({rtype.api_version})",
             )
+        if check is not None:
+            check(applied)
         with self.cond:
             live = self.get(rtype, namespace, name)
             if live is None and subresource:

@@ -1,11 +1,13 @@
 """The whole job on a scratch repository, with no GitHub and no cluster.
 
 ``run_demo`` makes a git repository (a new temporary folder, or the empty folder it is
-given) with a ``.commit-train.yml`` for staging and production and five commits by two
-authors, records their checks (one commit is red), deploys through ``Train`` exactly as the
-CLI does (and shows the red commit being refused), and marks each deploy's statuses the way
-the deploy pipeline would (``in_progress``, then ``success``). It returns what happened and
-the ``status`` and ``history`` a user would then see; the CLI prints them.
+given) with a ``.commit-train.yml`` for staging and production (production with
+``stale-after``, so ``stale`` has something to say), the starter templates and values
+``commit-train init`` writes (so ``render`` works), and five commits by two authors;
+records their checks (one commit is red), deploys through ``Train`` exactly as the CLI does
+(and shows the red commit being refused), and marks each deploy's statuses the way the
+deploy pipeline would (``in_progress``, then ``success``). It returns what happened and the
+``status`` and ``history`` a user would then see; the CLI prints them.
 
 Commit dates, identities and the journal's clock are fixed, so the shas and the tables are
 the same on every run and on every machine, and no git identity needs to be configured.
@@ -32,12 +34,16 @@ from commit_train.service.train import History
 CONFIG = """\
 # commit-train demo: two environments, deployed from the default branch
 version: 1
+image: ghcr.io/acme/shop
+kubernetes:
+  namespace: shop
 environments:
   staging:
     url: https://staging.shop.example.com
   production:
     production: true
     url: https://shop.example.com
+    stale-after: 24h
 """
 
 AUTHORS = {
@@ -142,6 +148,7 @@ def make_repository(directory: Path | None = None) -> tuple[Path, list[str]]:
         when = START + timedelta(minutes=10 * number)
         if number == 0:
             (root / config_module.CONFIG_FILE).write_text(CONFIG, encoding="utf-8")
+            _write_starter(root)
         with (root / "CHANGES.txt").open("a", encoding="utf-8") as changes:
             changes.write(f"{title}\n")
         commit_env = _git_env(author, when)
@@ -149,6 +156,49 @@ def make_repository(directory: Path | None = None) -> tuple[Path, list[str]]:
         _git(root, commit_env, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", title)
         shas.append(_git(root, commit_env, "rev-parse", "HEAD"))
     return root, shas
+
+
+def _write_starter(root: Path) -> None:
+    """The templates and values ``commit-train init`` writes for an app called shop."""
+    from commit_train.faces.cli.init import EnvironmentSpec, starter_files
+
+    environments = [EnvironmentSpec("staging", False), EnvironmentSpec("production", True)]
+    for path, text in starter_files("shop", environments).items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def hint(root: Path) -> str:
+    """What to try next, as commands that work when pasted into a new shell.
+
+    Run from a virtualenv's own bin folder (``make demo`` runs ``.venv/bin/commit-train``),
+    ``commit-train`` is not on a new shell's PATH, so the hint names the program by its full
+    path and says how to install it for everyday use.
+    """
+    import shlex
+    import sys
+
+    script = Path(sys.argv[0]).absolute()
+    in_venv_bin = (
+        script.name.startswith("commit-train")
+        and sys.prefix != sys.base_prefix
+        and script.parent.resolve() == Path(sys.executable).absolute().parent.resolve()
+    )
+    program = shlex.quote(str(script)) if in_venv_bin else "commit-train"
+    where = shlex.quote(str(root))
+    lines = [
+        f"The scratch repository is {root}; try:",
+        f"  {program} -C {where} status",
+        f"  {program} -C {where} render staging",
+        f"  {program} -C {where} stale --dry-run",
+    ]
+    if in_venv_bin:
+        lines.append(
+            "To type just commit-train, install it: pipx install commit-train "
+            "(or uv tool install commit-train; from a checkout: pipx install .)"
+        )
+    return "\n".join(lines)
 
 
 def run_demo(
@@ -166,7 +216,8 @@ def run_demo(
 
     step(
         f"git init {root}",
-        f"{len(shas)} commits by alice and bob on main, with {config_module.CONFIG_FILE}",
+        f"{len(shas)} commits by alice and bob on main, with {config_module.CONFIG_FILE} "
+        "and deploy/ (templates and values)",
     )
     clock = _Clock(START + timedelta(hours=1))
     backend = LocalBackend(

@@ -26,6 +26,7 @@ from commit_train.models import (
     Snapshot,
     TrainCommit,
     describe_lock,
+    looked_back_phrase,
 )
 from commit_train.service.stale import StaleReport
 from commit_train.service.train import DeployResult, History, HistoryEntry
@@ -158,7 +159,12 @@ def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
     body = table(
         ["SHA", "TITLE", "AUTHOR", "CHECKS", "LIVE IN"], rows, colours=paints, colour=colour
     )
-    return f"{header}\n\n{body}"
+    gave_up = "".join(
+        f"\n{printable(env)}: no successful deploy {looked_back_phrase(count)}"
+        " (commit-train looks no further back)"
+        for env, count in snapshot.looked_back.items()
+    )
+    return f"{header}\n\n{body}{gave_up}"
 
 
 def _commit_json(commit: Commit) -> dict[str, Any]:

@@ -387,6 +387,7 @@ class _Apply(ApplySetWork):
             field_manager=self.field_manager,
             force_conflicts=True if force else None,
             dry_run="All" if self.dry_run else None,
+            query_params=[("fieldValidation", "Strict")],  # as kubectl's --validate=strict
             serialize=False,
         )
         return _read(response)

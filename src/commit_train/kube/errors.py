@@ -7,6 +7,7 @@ cluster or its credentials broke rather than the change)::
     answer                                     class                    a deploy ends
     no connection, refused, timed out, TLS     KubeUnreachableError     error
     429 Too Many Requests, 5xx                 KubeUnreachableError     error
+    500 "field not declared in schema"         KubeInvalidError         failure
     410 Gone                                   TemporaryKubeError       error
     401 Unauthorized, 403 Forbidden            KubeCredentialsError     error
     404 Not Found                              KubeNotInstalledError    failure
@@ -45,6 +46,10 @@ from commit_train.errors import (
 )
 
 _CONFLICT_MANAGER = re.compile(r'conflict with "([^"]*)"')
+# The API server's answer to an applied field the kind's schema lacks is a 500 (a plain error
+# in structured-merge-diff's conversion; kubernetes/kubernetes#122480): the change is wrong,
+# not the cluster. It is how a custom resource's typo surfaces, as render cannot check one.
+_UNDECLARED = re.compile(r"(\.\S+): field not declared in schema")
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,14 @@ def api_error(doing: str, exc: Any, *, ref: object | None = None) -> KubeError:
                 fix="remove those fields from the manifest, or take them over with "
                 "--force-conflicts (force: true)",
             )
+    undeclared = _UNDECLARED.findall(message)
+    if undeclared:
+        kind = str(getattr(ref, "kind", "") or "object")
+        return KubeInvalidError(
+            f"{subject or kind}: the {kind} schema the cluster serves has no "
+            + ", ".join(undeclared),
+            fix="correct or remove it in the manifest",
+        )
     row = meaning(status)
     what = f"{subject}: " if subject else ""
     code = f"{status} {reason}".strip()

@@ -47,7 +47,7 @@ from commit_train.service.run import (
 
 if TYPE_CHECKING:
     from commit_train.gitrepo import GitRepo
-    from commit_train.render.templates import Rendered
+    from commit_train.render.manifests import Rendered
     from commit_train.service.train import Train
 
 
@@ -225,7 +225,8 @@ def preflight(
     ``environment`` with every secret set. Raises the error the run would raise."""
     import os
 
-    from commit_train.render.templates import DeploymentInfo, render
+    from commit_train.render.manifests import DeploymentInfo
+    from commit_train.render.templates import render
 
     make_client().close()
     with commit_tree(git, sha) as tree:

@@ -16,7 +16,7 @@ from commit_train.models import Deployment
 
 if TYPE_CHECKING:
     from commit_train.kube.objects import ObjectResult
-    from commit_train.render.templates import Rendered
+    from commit_train.render.manifests import Rendered
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from commit_train.service.results import RunResult
 
 if TYPE_CHECKING:
     from commit_train.gitrepo import GitRepo
-    from commit_train.render.templates import Rendered
+    from commit_train.render.manifests import Rendered
     from commit_train.service.train import Train
 
 ApiFactory = Callable[[], Any]
@@ -270,7 +270,8 @@ def render_and_apply(
     apply and wait. ``recorder`` learns the secret values as soon as they are known, so
     whatever fails afterwards is recorded redacted. ``announce`` tells ``on_line`` the
     render's notes and object count first."""
-    from commit_train.render.templates import DeploymentInfo, render
+    from commit_train.render.manifests import DeploymentInfo
+    from commit_train.render.templates import render
 
     if run.root is None:
         raise ValueError("render_and_apply needs the run's tree (root)")

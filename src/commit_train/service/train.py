@@ -264,6 +264,7 @@ class Train:
         *,
         dry_run: bool = False,
         rollback_of: Deployment | None = None,
+        payload_extra: Mapping[str, Any] | None = None,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
 
@@ -272,7 +273,8 @@ class Train:
         With ``rollback_of`` (the live deployment, for ``commit-train rollback``) the
         payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
         description and the queued status say it is a rollback, and no ``deploy-requested``
-        notice goes out (the route hears of it when it runs).
+        notice goes out (the route hears of it when it runs). ``payload_extra`` joins the
+        payload (the chat bot keeps its thread there).
         """
         commit, decision = self.check(environment, ref)
         if not decision.allowed:
@@ -305,12 +307,18 @@ class Train:
                 environment=environment,
                 actor=self.actor,
                 source=self.source,
+                payload_extra=payload_extra,
                 queued=queued,
             )
             warnings = self.notify_deploy(deployment, Event.DEPLOY_REQUESTED, title=commit.title)
         else:
             deployment = self.record_rollback(
-                environment, commit.sha, commit.title, rollback_of.sha, queued=f"rollback {queued}"
+                environment,
+                commit.sha,
+                commit.title,
+                rollback_of.sha,
+                queued=f"rollback {queued}",
+                payload_extra=payload_extra,
             )
             warnings = []
         return DeployResult(
@@ -333,6 +341,7 @@ class Train:
         *,
         auto: bool = False,
         queued: str | None = None,
+        payload_extra: Mapping[str, Any] | None = None,
     ) -> Deployment:
         """A deployment of ``sha`` that rolls back ``failed_sha``: its payload says so
         (``rollback_of``, ``auto``), and so does its description. No gate: the caller
@@ -347,7 +356,7 @@ class Train:
             actor=self.actor,
             source=self.source,
             description=f"{how} of {failed_sha[:7]} to {sha[:7]} {title}",
-            payload_extra={"rollback_of": failed_sha, "auto": auto},
+            payload_extra={**(payload_extra or {}), "rollback_of": failed_sha, "auto": auto},
             queued=queued,
         )
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from commit_train import __version__
 from commit_train.backends.github.answers import TOKEN_FIX
 from commit_train.backends.github.deployments import Deployments
+from commit_train.backends.github.history import commit_deployments, look_deeper, walk
 from commit_train.backends.github.mapping import (
     UNREAD_CHECKS,
     Comparison,
@@ -55,7 +56,6 @@ from commit_train.backends.github.queries import (
     VIEWER_QUERY,
     branch_state_query,
     gate_query,
-    live_query,
     snapshot_query,
 )
 from commit_train.backends.github.refs import Refs, full_ref
@@ -126,7 +126,7 @@ class GitHubBackend:
             sleep=sleep,
             clock=clock,
         )
-        self._refs = Refs(self._http)
+        self._refs = Refs(self._http, sleep=sleep, backoff=backoff)
         self._deployments = Deployments(self._http)
         self._repository: Any = None
         self._default_branch: str | None = None
@@ -416,7 +416,15 @@ class GitHubBackend:
         else:
             on_branch = self.on_default_branch(commit.sha)
         deployments = tuple(
-            self._deployments.parse(d) for d in (node.get("deployments") or {}).get("nodes") or []
+            commit_deployments(
+                self._http,
+                self._deployments.parse,
+                str(node["oid"]),
+                envs,
+                first=node.get("deployments") or {},
+            )
+            if envs
+            else ()
         )
         return GateFacts(
             commit=commit,
@@ -462,8 +470,11 @@ class GitHubBackend:
 
         An environment's live deployment is its newest one whose latest status is
         ``success``. The query looks at each environment's last
-        ``queries.DEPLOYMENTS_PER_ENVIRONMENT`` deployments; only when one of them holds no success
-        (a run of failures) does a second request look 100 deeper. A deploy
+        ``queries.DEPLOYMENTS_PER_ENVIRONMENT`` deployments; only when one of them holds no
+        success (a run of failures) do further requests look back, 100 deeper each, until
+        it is found or ``models.LOOK_BACK_DEPLOYMENTS`` were looked at
+        (``history.look_deeper``; the snapshot's ``looked_back`` names the environments
+        given up on). A deploy
         is in flight when its latest status is queued, pending or in progress (or it has
         none yet) and it is newer than the environment's live deployment: an older one was
         overtaken and is left out.
@@ -488,26 +499,15 @@ class GitHubBackend:
             for i, env in enumerate(envs)
         }
         # Environments whose window holds no success but has more deployments behind it:
-        # look once more, 100 deeper (the second and last request of the budget).
-        deeper = [
-            (env, (repository.get(f"env{i}") or {}).get("pageInfo") or {})
-            for i, env in enumerate(envs)
-            if not any(
-                (node.get("latestStatus") or {}).get("state", "").lower() == "success"
-                for node in nodes_by_env[env]
-            )
-        ]
-        deeper = [(env, page) for env, page in deeper if page.get("hasNextPage")]
-        if deeper:
-            more_vars: dict[str, Any] = {}
-            for i, (env, page) in enumerate(deeper):
-                more_vars[f"env{i}"] = [env]
-                more_vars[f"after{i}"] = page.get("endCursor")
-            more = self._http.graphql(
-                live_query(len(deeper)), more_vars, action=f"read the deployments of {self._repo}"
-            )["repository"]
-            for i, (env, _) in enumerate(deeper):
-                nodes_by_env[env].extend((more.get(f"env{i}") or {}).get("nodes") or [])
+        # look further back, a page at a time, up to the cap (``history.look_deeper``).
+        looked_back = look_deeper(
+            self._http,
+            nodes_by_env,
+            {
+                env: (repository.get(f"env{i}") or {}).get("pageInfo") or {}
+                for i, env in enumerate(envs)
+            },
+        )
         live: dict[str, Deployment] = {}
         in_flight: dict[str, list[Deployment]] = {}
         for env in envs:
@@ -524,6 +524,7 @@ class GitHubBackend:
             default_branch=self._default_branch,
             commits=commits,
             live=live,
+            looked_back=looked_back,
         )
 
     # -- deployments (``deployments.Deployments``) -----------------------------------------
@@ -573,8 +574,17 @@ class GitHubBackend:
         return self._deployments.newest(environment=environment, limit=limit)
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request."""
-        return self._deployments.of_commit(sha, environments=environments)
+        """Deployments of commit ``sha`` to any of ``environments``: the newest 100 (one
+        request), and further pages only while one of them has no success
+        (``history.commit_deployments``)."""
+        return commit_deployments(
+            self._http, self._deployments.parse, sha, list(dict.fromkeys(environments))
+        )
+
+    def walk_deployments(self, *, environment: str) -> Iterator[Deployment]:
+        """Every deployment of ``environment``, newest first, with its statuses: one
+        GraphQL request per 100, made only when the caller reads that far."""
+        return walk(self._http, self._deployments.parse, environment)
 
     # -- refs (for locks and stale marks: ``refs.Refs``) -----------------------------------
 
@@ -606,7 +616,8 @@ class GitHubBackend:
         self, *, environments: Sequence[str], refs: Sequence[str], limit: int = 100
     ) -> BranchState:
         """The default branch's newest ``limit`` commits, each environment's live
-        deployment (among its last 20) and the refs asked for: one GraphQL request."""
+        deployment and the refs asked for: one GraphQL request (more only for an
+        environment whose last 20 deployments hold no success, as in ``snapshot``)."""
         if not 1 <= limit <= 100:
             raise UsageError(f"limit {limit} is out of range", fix="give a limit from 1 to 100")
         envs = list(dict.fromkeys(environments))
@@ -627,9 +638,21 @@ class GitHubBackend:
                 f"{self._repo} has no default branch yet", fix="push a first commit"
             )
         self._default_branch = str(branch["name"])
+        nodes_by_env = {
+            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
+            for i, env in enumerate(envs)
+        }
+        look_deeper(
+            self._http,
+            nodes_by_env,
+            {
+                env: (repository.get(f"env{i}") or {}).get("pageInfo") or {}
+                for i, env in enumerate(envs)
+            },
+        )
         live: dict[str, Deployment] = {}
-        for i, env in enumerate(envs):
-            nodes = (repository.get(f"env{i}") or {}).get("nodes") or []
+        for env in envs:
+            nodes = nodes_by_env[env]
             current, _ = live_and_in_flight([self._deployments.parse(node) for node in nodes])
             if current is not None:
                 live[env] = current

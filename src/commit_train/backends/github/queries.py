@@ -147,20 +147,21 @@ query CommitTrainSnapshot($owner: String!, $name: String!, $limit: Int!{params})
 
 
 def live_query(environment_count: int) -> str:
-    """``snapshot``'s second look, for environments whose live deployment was not in the
-    first window: the next 100 deployments of each, after the cursor (``$afterN``)."""
+    """The look further back, for environments whose live deployment was not in the first
+    window (``snapshot``, ``branch_state``): the next ``$first`` deployments of each, after
+    its cursor (``$afterN``), with the cursor to go on from."""
     params = "".join(f", $env{i}: [String!], $after{i}: String" for i in range(environment_count))
     aliases = "".join(
         f"""
     env{i}: deployments(
-      first: 100, after: $after{i}, environments: $env{i},
+      first: $first, after: $after{i}, environments: $env{i},
       orderBy: {{field: CREATED_AT, direction: DESC}}
-    ) {{ nodes {{ ...DeploymentFields }} }}"""
+    ) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...DeploymentFields }} }}"""
         for i in range(environment_count)
     )
     return (
         f"""
-query CommitTrainLive($owner: String!, $name: String!{params}) {{
+query CommitTrainLive($owner: String!, $name: String!, $first: Int!{params}) {{
   repository(owner: $owner, name: $name) {{{aliases}
   }}
 }}
@@ -197,7 +198,7 @@ def branch_state_query(environment_count: int, ref_count: int) -> str:
     env{i}: deployments(
       first: {DEPLOYMENTS_PER_ENVIRONMENT}, environments: $env{i},
       orderBy: {{field: CREATED_AT, direction: DESC}}
-    ) {{ nodes {{ ...DeploymentFields }} }}"""
+    ) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...DeploymentFields }} }}"""
         for i in range(environment_count)
     )
     refs = "".join(
@@ -227,14 +228,15 @@ query CommitTrainBranchState($owner: String!, $name: String!, $limit: Int!{param
 COMMIT_DEPLOYMENTS_QUERY = (
     """
 query CommitTrainCommitDeployments(
-  $owner: String!, $name: String!, $sha: String!, $environments: [String!]
+  $owner: String!, $name: String!, $sha: String!, $environments: [String!], $after: String
 ) {
   repository(owner: $owner, name: $name) {
     object(expression: $sha) {
       ... on Commit {
         deployments(
-          first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
-        ) { nodes { ...DeploymentFields } }
+          first: 100, after: $after, environments: $environments,
+          orderBy: {field: CREATED_AT, direction: DESC}
+        ) { pageInfo { hasNextPage endCursor } nodes { ...DeploymentFields } }
       }
     }
   }
@@ -276,7 +278,7 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
         """
   deployments(
     first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
-  ) { nodes { ...DeploymentFields } }"""
+  ) { pageInfo { hasNextPage endCursor } nodes { ...DeploymentFields } }"""
         if promotion
         else ""
     )

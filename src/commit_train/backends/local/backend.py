@@ -19,7 +19,7 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from commit_train.backends.local.journal import JOURNAL, Journal, stamp
 from commit_train.errors import LedgerError, NotFoundError, UsageError
 from commit_train.gitrepo import GitRepo
 from commit_train.models import (
+    LOOK_BACK_PAGE,
     Check,
     Checks,
     CheckState,
@@ -363,18 +364,48 @@ class LocalBackend:
             )
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments``, newest first (at most
-        100, as on GitHub): one query, on the ``deployments_by_sha`` index."""
+        """Deployments of commit ``sha`` to any of ``environments``, newest first: the
+        newest 100, then, for each environment with none among them that ever succeeded,
+        its newest one that did (one indexed query each), however far back."""
         names = list(dict.fromkeys(environments))
         if not names:
             return []
         marks = ",".join("?" * len(names))
         with self.reading() as conn:
-            return self._select(
+            found = self._select(
                 conn,
                 f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT 100",
                 (sha, *names),
             )
+            good = {d.environment for d in found if d.ever_succeeded}
+            oldest = found[-1].id if len(found) == 100 else None
+            for env in names:
+                if env in good or oldest is None:
+                    continue
+                found += self._select(
+                    conn,
+                    "WHERE sha = ? AND environment = ? AND id < ? AND EXISTS (SELECT 1 FROM"
+                    " deployment_statuses s WHERE s.deployment_id = deployments.id"
+                    " AND s.state = 'success') ORDER BY id DESC LIMIT 1",
+                    (sha, env, oldest),
+                )
+            return sorted(found, key=lambda d: d.id, reverse=True)
+
+    def walk_deployments(self, *, environment: str) -> Iterator[Deployment]:
+        """Every deployment of ``environment``, newest first, read 100 at a time (each
+        page its own short read of the journal) as the caller goes on."""
+        before: int | None = None
+        while True:
+            with self.reading() as conn:
+                page = self._select(
+                    conn,
+                    "WHERE environment = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                    (environment, before if before is not None else 2**62, LOOK_BACK_PAGE),
+                )
+            yield from page
+            if len(page) < LOOK_BACK_PAGE:
+                return
+            before = page[-1].id
 
     # -- the journal ------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commit_train.config import CONFIG_FILE, Config, parse, parse_duration
+from commit_train.config import CONFIG_FILE, Config, check_rollout_timeout, parse, parse_duration
 from commit_train.core.gate import CHECKS_PENDING, Decision
 from commit_train.core.text import one_line
 from commit_train.errors import (
@@ -274,6 +274,15 @@ def resolve_deployment_id(rt: Runtime) -> int:
     return int(text)
 
 
+def rollout_timeout_input(rt: Runtime) -> float:
+    """Input ``timeout``: a duration from 1s to 24h (0 would give up before looking)."""
+    seconds = duration_input(rt, "timeout")
+    try:
+        return check_rollout_timeout(seconds)
+    except ValueError as exc:
+        raise UsageError(f"input 'timeout' is {exc}", fix="write it like 30s, 10m or 1h") from None
+
+
 def duration_input(rt: Runtime, name: str) -> float:
     text = rt.input(name)
     try:
@@ -448,7 +457,8 @@ def deployment_id_if_any(rt: Runtime) -> int | None:
 
 def render_manifests(rt: Runtime) -> None:
     secrets = mask_secrets(rt, rt.input("secrets"))  # before anything else can log them
-    from commit_train.render.templates import SECRETS_BLOB, DeploymentInfo, render
+    from commit_train.render.manifests import SECRETS_BLOB, DeploymentInfo
+    from commit_train.render.templates import render
 
     environment = resolve_environment(rt)
     sha = resolve_sha(rt)
@@ -538,7 +548,7 @@ def apply_manifests(rt: Runtime) -> None:
     dry_run = rt.boolean("dry-run")
     force = rt.boolean("force-conflicts")
     # an empty timeout means the config's kubernetes.rollout-timeout
-    timeout = duration_input(rt, "timeout") if rt.input("timeout") else None
+    timeout = rollout_timeout_input(rt) if rt.input("timeout") else None
     objects, record = read_manifests(folder)
     environment = rt.input("environment") or str(record.get("environment") or "")
     if not environment:
@@ -624,7 +634,7 @@ def roll_back(
 
     from commit_train.gitrepo import GitRepo
     from commit_train.models import Event
-    from commit_train.render.templates import SECRETS_BLOB
+    from commit_train.render.manifests import SECRETS_BLOB
 
     environment, config = failed.environment, failed.config
     if not rt.input("token"):

@@ -28,12 +28,14 @@ import click
 from commit_train import __version__
 from commit_train.core.text import printable
 from commit_train.errors import CommitTrainError, UsageError
+from commit_train.faces.cli.completion import completion_command
 from commit_train.faces.cli.errors import (
     json_refusals,
     mark_json_printed,
     name_the_command,
     run_standalone,
 )
+from commit_train.faces.cli.init import init_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
@@ -56,6 +58,8 @@ Examples:
   commit-train record-check HEAD test success
                                            (local backend) record a check result
   commit-train demo                        the whole job on a scratch repository
+  commit-train init                        a repository's config, templates and workflows
+  commit-train status -R acme/shop         the options before the command work after it too
 
 The backend is github when --repo is given, or when origin is a GitHub remote and a token is
 set (GITHUB_TOKEN or GH_TOKEN); otherwise the local backend keeps a journal in .git/.
@@ -151,6 +155,54 @@ def _fail(ctx: click.Context, line: str, code: int) -> NoReturn:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _debug(ctx: click.Context) -> bool:
+    """--debug, given before the command or after it."""
+    return bool(ctx.params.get("debug") or getattr(ctx.obj, "debug", False))
+
+
+# The group's options, accepted after the command as well (``commit-train status -R acme/app``,
+# the gh habit). Each command gets its own copy; given there, a value wins over the same option
+# before the command. Environment variables are read by the group's options only, so a token
+# given before the command is never replaced by GITHUB_TOKEN.
+def _after_the_command(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    options = ctx.find_object(Options)  # None while completing: the group did not run
+    if options is not None and value not in (None, False) and param.name is not None:
+        setattr(options, param.name.removeprefix("global_"), value)
+    return value
+
+
+def _global_options() -> list[click.Parameter]:
+    def option(*decls: str, **attrs: Any) -> click.Option:
+        return click.Option(decls, expose_value=False, callback=_after_the_command, **attrs)
+
+    return [
+        option("-R", "--repo", "global_repo", metavar="OWNER/NAME", help=REPO_HELP),
+        option("--token", "global_token", help="A GitHub token (default: GITHUB_TOKEN, GH_TOKEN)."),
+        option(
+            "--backend",
+            "global_backend",
+            type=click.Choice(["github", "local"]),
+            help=(
+                "Where commits, checks and deploys live (default: COMMIT_TRAIN_BACKEND, see "
+                "commit-train --help)."
+            ),
+        ),
+        option(
+            "-C",
+            "global_directory",
+            type=click.Path(file_okay=False, path_type=Path),
+            metavar="PATH",
+            help=DIRECTORY_HELP,
+        ),
+        option("--debug", "global_debug", is_flag=True, default=None, help=DEBUG_HELP),
+    ]
+
+
+REPO_HELP = "The GitHub repository (default: the checkout's origin). Implies --backend github."
+DIRECTORY_HELP = "The repository folder (default: the current one)."
+DEBUG_HELP = "Show the traceback of an unexpected error."
+
+
 class _Group(click.Group):
     def main(
         self,
@@ -169,11 +221,17 @@ class _Group(click.Group):
             return run(args, prog_name, standalone_mode=False, **extra)
         run_standalone(run, args, prog_name, extra)
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            taken = {opt for param in cmd.params for opt in param.opts}
+            cmd.params += [p for p in _global_options() if not taken & set(p.opts)]
+        super().add_command(cmd, name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CommitTrainError as exc:
-            if ctx.params.get("debug"):
+            if _debug(ctx):
                 raise
             _fail(ctx, str(exc), exc.exit_code)
         except click.UsageError as exc:
@@ -182,7 +240,7 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if ctx.params.get("debug"):
+            if _debug(ctx):
                 raise
             _fail(
                 ctx,
@@ -194,11 +252,7 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="commit-train")
-@click.option(
-    "--repo",
-    metavar="OWNER/NAME",
-    help="The GitHub repository (default: the checkout's origin). Implies --backend github.",
-)
+@click.option("-R", "--repo", metavar="OWNER/NAME", help=REPO_HELP)
 @click.option(
     "--token",
     envvar=["GITHUB_TOKEN", "GH_TOKEN"],
@@ -218,9 +272,9 @@ class _Group(click.Group):
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="PATH",
-    help="The repository folder (default: the current one).",
+    help=DIRECTORY_HELP,
 )
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -714,7 +768,7 @@ def record_check(
 @pass_options
 def demo(options: Options, directory: Path | None) -> None:
     """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
-    from commit_train.faces.demo import DemoStep, run_demo
+    from commit_train.faces.demo import DemoStep, hint, run_demo
     from commit_train.faces.tables import render_history, render_status
 
     colour = options.colour
@@ -732,9 +786,7 @@ def demo(options: Options, directory: Path | None) -> None:
     click.echo(_paint_step("commit-train history", colour))
     click.echo(render_history(result.history, colour=colour))
     click.echo()
-    click.echo(
-        f"The scratch repository is {result.root}; try: commit-train -C {result.root} status"
-    )
+    click.echo(hint(result.root))
 
 
 def _paint_step(command: str, colour: bool) -> str:
@@ -773,15 +825,22 @@ def _client_factory(kubeconfig: Path | None, context: str | None) -> Any:
 
 
 def _seconds(timeout: str | None) -> float | None:
-    from commit_train.config import parse_duration
+    """``--timeout`` in seconds: a duration from 1s to 24h (0 would give up at once)."""
+    from commit_train.config import check_rollout_timeout, duration_seconds
 
     if timeout is None:
         return None
     try:
-        return parse_duration(timeout)
+        seconds = duration_seconds(timeout)
     except ValueError:
         raise UsageError(
             f"--timeout {timeout!r} is not a duration", fix="write it like 30s, 10m or 1h"
+        ) from None
+    try:
+        return check_rollout_timeout(seconds)
+    except ValueError as exc:
+        raise UsageError(
+            f"--timeout {timeout!r} is {exc}", fix="write it like 30s, 10m or 1h"
         ) from None
 
 
@@ -909,6 +968,7 @@ def rollback_command(
     from commit_train.service.rollback import request_rollback, rollback_target
     from commit_train.service.run import RunOptions
 
+    wait_for = _seconds(timeout)  # a usage error before anything is recorded
     train = options.train()
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
         _, target = rollback_target(train, environment)
@@ -937,11 +997,40 @@ def rollback_command(
         sha=requested.commit.sha,
         deployment=requested.deployment,
         make_client=_client_factory(kubeconfig, context),
-        how=RunOptions(
-            timeout=_seconds(timeout), on_line=lambda line: click.echo(line, err=as_json)
-        ),
+        how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
     )
     _show_run(result, as_json=as_json)
+
+
+@cli.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The service config (serve.yml: owner, repositories, routes, who may deploy where).",
+)
+@click.option(
+    "--slack-mode",
+    type=click.Choice(["socket", "http"]),
+    default=None,
+    help="How Slack reaches the bot (default: socket when SLACK_APP_TOKEN is set, else http).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=3000, show_default=True, type=int, envvar="PORT", help="The port.")
+def serve_command(config_path: Path | None, slack_mode: str | None, host: str, port: int) -> None:
+    """Run the deploy service: the Slack bot, GitHub's webhook and /healthz (docs/chatops.md)."""
+    from commit_train.faces.serve import settings
+    from commit_train.faces.serve.slack import run
+
+    run(
+        environ=os.environ,
+        settings=settings.load(config_path),
+        mode=slack_mode,
+        host=host,
+        port=port,
+        say=lambda line: click.echo(line, err=True),
+    )
 
 
 @cli.command("help")
@@ -989,6 +1078,9 @@ cli.add_command(
         "see docs/actions/).",
     )
 )
+
+cli.add_command(init_command)
+cli.add_command(completion_command)
 
 
 def main() -> None:
