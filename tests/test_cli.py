@@ -458,6 +458,7 @@ COMMANDS = [
     "serve",
     "init",
     "completion",
+    "sweep",
 ]
 
 

@@ -21,7 +21,12 @@ deployment status description. Nothing here imports click or prints.
     │   └── TemporaryGitHubError        worth retrying later (``delay`` seconds, if known)
     │       ├── RateLimitError          primary or secondary limit, and the wait is too long
     │       └── GitHubUnavailableError  5xx or no connection after the bounded retries
-    └── KubeError                       the Kubernetes API refused or the rollout failed
+    ├── KubeError                       the Kubernetes API refused or the rollout failed
+    └── StoppedError                    exit 128+N: a signal stopped the run (SIGTERM...)
+
+    Stopped (a BaseException)           raised by the faces' signal handler mid-run, so
+                                        no ``except Exception`` on the way swallows it;
+                                        the face turns it into ``StoppedError`` at its edge
 
 Across that tree, mix-ins say what broke, which decides how a deploy that meets the error
 ends and whether retrying can help::
@@ -217,3 +222,27 @@ class KubeInvalidError(KubeError, PermanentError):
 
 class RolloutError(KubeError, PermanentError):
     """The change was applied, but its rollout failed or timed out."""
+
+
+class Stopped(BaseException):
+    """A signal (SIGTERM, SIGHUP, SIGINT) asked the process to stop in the middle of a run.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it unwinds the run (the rollout wait's
+    threads stop, the kube client closes) and no ``except Exception`` on the way swallows
+    it. The pipeline records ``error`` "stopped by SIGTERM" within ``grace`` seconds; the
+    face that installed the handler raises ``StoppedError`` in its place."""
+
+    def __init__(self, signal_name: str, signal_number: int, *, grace: float) -> None:
+        self.signal_name = signal_name
+        self.signal_number = signal_number
+        self.grace = grace
+        super().__init__(f"stopped by {signal_name}")
+
+
+class StoppedError(CommitTrainError, SurroundingsError):
+    """A run stopped by a signal, as the faces report it: exit 128 + the signal's number
+    (143 for SIGTERM), as a shell reports a process a signal ended."""
+
+    def __init__(self, stopped: Stopped) -> None:
+        super().__init__(str(stopped))
+        self.exit_code = 128 + stopped.signal_number

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from commit_train.core.redact import redact_text
-from commit_train.errors import CommitTrainError, RefusedError
+from commit_train.errors import CommitTrainError, RefusedError, Stopped
 from commit_train.models import (
     LOOK_BACK_DEPLOYMENTS,
     LOOK_BACK_PAGE,
@@ -265,6 +265,9 @@ def restore_previous(
         line = f"auto-rollback to {sha[:7]} failed: {text}"
         on_line(line)
         return RollbackResult(failed_sha, sha, deployment, None, line)
+    except Stopped as stopped:
+        recorder.settle(DeployState.ERROR, str(stopped), within=stopped.grace)
+        raise
     except BaseException as exc:
         recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
         raise

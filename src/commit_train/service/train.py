@@ -36,6 +36,7 @@ from commit_train.models import (
     utc_now,
 )
 from commit_train.ports import Backend, LockStore, Notifier, StaleState
+from commit_train.service import abandon
 from commit_train.service import stale as stale_module
 from commit_train.service.locks import GLOBAL, blocking
 
@@ -540,7 +541,9 @@ class Train:
     ) -> list[Deployment]:
         """Close every older deploy of the environment that never started, once deployment
         ``deployment_id`` has started: each gets ``error`` "superseded: deployment N of
-        <sha> started after it; its run was cancelled". Answers the ones closed.
+        <sha> started after it; its run was cancelled". Also closes the environment's
+        abandoned deploys (``service.abandon``: in progress, silent past
+        ``kubernetes.abandon-after``). Answers the ones closed.
 
         Why: runs of the deploy workflow queue per environment, and a run that GitHub
         cancels while it waits (a newer one took its place in the queue) runs no step, so
@@ -571,6 +574,11 @@ class Train:
         for dep in stale:
             status = self.backend.add_status(dep.id, state=DeployState.ERROR, description=line)
             closed.append(dataclasses.replace(dep, statuses=(*dep.statuses, status)))
+        # and the ones whose process died mid-run (service.abandon), from the same read
+        mine = [d for d in recent if d.environment == environment]
+        limit = self.config.kubernetes.abandon_seconds
+        for dep in abandon.abandoned_among(mine, now=self.clock(), limit=limit, but=deployment_id):
+            closed.append(abandon.close(self, dep))
         return closed
 
     def set_status(

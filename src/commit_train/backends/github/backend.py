@@ -103,6 +103,7 @@ class GitHubBackend:
         user_agent: str = f"commit-train/{__version__}",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         owner, sep, name = repo.partition("/")
         if not sep or not owner or not name or "/" in name:
@@ -125,6 +126,7 @@ class GitHubBackend:
             user_agent=user_agent,
             sleep=sleep,
             clock=clock,
+            on_wait=on_wait,  # one line per retry or rate-limit wait, for the face to show
         )
         self._refs = Refs(self._http, sleep=sleep, backoff=backoff)
         self._deployments = Deployments(self._http)

@@ -34,6 +34,13 @@ Writes that must happen once
     just sent. A 403 or 429 rate-limit answer means GitHub did not process the request, so
     it is simply retried, and so is a connection that was never opened.
 
+Progress
+    Every wait before another attempt is told first, as one line, to the ``on_wait``
+    callback the face gives (the CLI writes it to stderr, an action to its log; this
+    package never prints): "GitHub answered 503; retrying in 4 s (2 of 4)", "GitHub's rate
+    limit is spent; waiting 60 s until 12:01:00 UTC (2 of 4)": the attempt to come, of
+    ``max_attempts``. A wait that would be too long is not waited: it raises at once.
+
 Pauses
     PyGithub sleeps 0.25 s before every request and 1 s before every write by default.
     Both are 0 here: GitHub asks clients to serialize writes (we do: one thread, each
@@ -152,12 +159,14 @@ class _Policy:
         backoff: float,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.max_wait = max_wait
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.sleep = sleep
         self.clock = clock
+        self.on_wait = on_wait
         self.count = 0
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -182,6 +191,13 @@ class _Policy:
 
     def backoff_wait(self, attempt: int) -> float:
         return float(min(self.backoff * 2 ** (attempt - 1), self.max_wait))
+
+    def pause(self, seconds: float, line: str, *, attempt: int) -> None:
+        """Sleep ``seconds`` before attempt ``attempt + 1``, telling ``on_wait`` first:
+        ``line`` and "(2 of 4)", the attempt to come of the most there will be."""
+        if self.on_wait is not None:
+            self.on_wait(f"{line} ({attempt + 1} of {self.max_attempts})")
+        self.sleep(seconds)
 
     def rate_limit_wait(
         self, response: requests.Response
@@ -218,6 +234,19 @@ class _Policy:
                 {"method": method, "path": path, "wait": _SECONDARY_DEFAULT_WAIT},
             )
         return None
+
+
+def _seconds(seconds: float) -> str:
+    """``4 s``, ``0.5 s``, ``60 s``: a wait as a person reads it."""
+    return f"{seconds:.0f} s" if seconds >= 1 or seconds == 0 else f"{seconds:.1g} s"
+
+
+def _limit_line(kind: str, wait: float, facts: dict[str, Any]) -> str:
+    """A rate-limit wait as one progress line (``_Policy.pause`` adds the attempt)."""
+    if kind == "primary limit":
+        clock_time = str(facts.get("at", "")).split(" ")[1:2] or ["?"]
+        return f"GitHub's rate limit is spent; waiting {_seconds(wait)} until {clock_time[0]} UTC"
+    return f"GitHub's secondary rate limit answered; waiting {_seconds(wait)}"
 
 
 def _describe(request: requests.PreparedRequest | None) -> tuple[str, str]:
@@ -261,7 +290,12 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                         attempts=attempt,
                         exception=type(exc).__name__,
                     ) from exc
-                policy.sleep(policy.backoff_wait(attempt))
+                wait = policy.backoff_wait(attempt)
+                policy.pause(
+                    wait,
+                    f"GitHub did not answer ({type(exc).__name__}); retrying in {_seconds(wait)}",
+                    attempt=attempt,
+                )
                 continue
             limited = policy.rate_limit_wait(response)
             if limited is not None:
@@ -271,7 +305,7 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     raise error_for(kind, status=response.status_code, delay=wait, **facts)
                 _ = response.content
                 response.close()
-                policy.sleep(wait)
+                policy.pause(wait, _limit_line(kind, wait, facts), attempt=attempt)
                 continue
             if response.status_code >= 500:
                 if policy.sending_once:
@@ -292,7 +326,12 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     )
                 _ = response.content
                 response.close()
-                policy.sleep(policy.backoff_wait(attempt))
+                wait = policy.backoff_wait(attempt)
+                policy.pause(
+                    wait,
+                    f"GitHub answered {response.status_code}; retrying in {_seconds(wait)}",
+                    attempt=attempt,
+                )
                 continue
             return response
 
@@ -331,13 +370,19 @@ class Transport:
         user_agent: str,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.repo = repo
         self.owner, _, self.name = repo.partition("/")
         self.api_url = api_url
         self.graphql_url = graphql_url_for(api_url)
         self._policy = _Policy(
-            max_wait=max_wait, max_attempts=max_attempts, backoff=backoff, sleep=sleep, clock=clock
+            max_wait=max_wait,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            sleep=sleep,
+            clock=clock,
+            on_wait=on_wait,
         )
         self.gh = github.Github(
             auth=Auth.Token(token),
@@ -517,7 +562,12 @@ class Transport:
                     else "a time GitHub did not say",
                     seconds=f", in {int(wait)} s" if wait is not None else "",
                 )
-            self._policy.sleep(wait)
+            at = datetime.fromtimestamp(float(str(reset)), UTC).strftime("%H:%M:%S")
+            self._policy.pause(
+                wait,
+                f"GitHub's rate limit is spent; waiting {_seconds(wait)} until {at} UTC",
+                attempt=attempt,
+            )
         if errors and nullable and isinstance(data.get("data"), dict):
             errors = [e for e in errors if not _under(e, nullable)]
             first = errors[0] if errors and isinstance(errors[0], dict) else {}
@@ -557,7 +607,13 @@ class Transport:
                 with policy.once():
                     return send()
             except _LostAnswer as lost:
-                policy.sleep(policy.backoff_wait(attempt))
+                wait = policy.backoff_wait(attempt)
+                policy.pause(
+                    wait,
+                    f"{lost.message}; looking whether GitHub recorded the {noun} "
+                    f"in {_seconds(wait)}",
+                    attempt=attempt,
+                )
                 try:
                     found = find()
                 except CommitTrainError as exc:

@@ -53,7 +53,9 @@ from commit_train.errors import UsageError
 JOB_DEPLOYMENT_ID = "COMMIT_TRAIN_DEPLOYMENT_ID"  # the deployment this job carries out
 JOB_FAILURE = "COMMIT_TRAIN_FAILURE"  # the one-line reason of the step that failed
 JOB_FAILURE_STATE = "COMMIT_TRAIN_FAILURE_STATE"  # "failure" or "error"
-JOB_VARIABLES = (JOB_DEPLOYMENT_ID, JOB_FAILURE, JOB_FAILURE_STATE)
+# the deployment whose final status a step already wrote (apply, stopped by a signal)
+JOB_FINAL_RECORDED = "COMMIT_TRAIN_FINAL_RECORDED"
+JOB_VARIABLES = (JOB_DEPLOYMENT_ID, JOB_FAILURE, JOB_FAILURE_STATE, JOB_FINAL_RECORDED)
 
 TRUE_SPELLINGS = ("true", "True", "TRUE")
 FALSE_SPELLINGS = ("false", "False", "FALSE")

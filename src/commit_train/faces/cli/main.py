@@ -36,6 +36,7 @@ from commit_train.faces.cli.errors import (
     run_standalone,
 )
 from commit_train.faces.cli.init import init_command
+from commit_train.faces.cli.sweep import sweep_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
@@ -119,6 +120,7 @@ class Options:
                 found_git=found,
                 directory=self.directory or Path.cwd(),
                 environ=os.environ,
+                on_wait=_progress,
             )
         return self._wired
 
@@ -138,6 +140,12 @@ class Options:
 def _echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     mark_json_printed()
+
+
+def _progress(line: str) -> None:
+    """A wait on GitHub (a retry, a rate limit): one line on stderr, never on stdout,
+    so ``--json`` output stays one document."""
+    click.echo(printable(line), err=True)
 
 
 def _warn(warnings: Iterable[str]) -> None:
@@ -921,6 +929,7 @@ def apply_command(
 
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
+    from commit_train.faces.signals import stopping_on_signals
     from commit_train.service.pipeline import apply_ref
     from commit_train.service.run import RunOptions
 
@@ -930,14 +939,15 @@ def apply_command(
         force=force_conflicts,
         on_line=lambda line: click.echo(line, err=as_json),
     )
-    result = apply_ref(
-        options.train(),
-        options.git(),
-        environment=environment,
-        ref=ref,
-        make_client=_client_factory(kubeconfig, context),
-        how=how,
-    )
+    with stopping_on_signals():  # SIGTERM/SIGHUP: the deployment ends error, not in progress
+        result = apply_ref(
+            options.train(),
+            options.git(),
+            environment=environment,
+            ref=ref,
+            make_client=_client_factory(kubeconfig, context),
+            how=how,
+        )
     _show_run(result, as_json=as_json)
 
 
@@ -989,16 +999,19 @@ def rollback_command(
             if requested.deployment is not None:
                 click.echo(f"follow it at {requested.progress_url}")
         return
+    from commit_train.faces.signals import stopping_on_signals
+
     click.echo(requested.action, err=as_json)
-    result = carry_out(
-        train,
-        options.git(),
-        environment=environment,
-        sha=requested.commit.sha,
-        deployment=requested.deployment,
-        make_client=_client_factory(kubeconfig, context),
-        how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
-    )
+    with stopping_on_signals():
+        result = carry_out(
+            train,
+            options.git(),
+            environment=environment,
+            sha=requested.commit.sha,
+            deployment=requested.deployment,
+            make_client=_client_factory(kubeconfig, context),
+            how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
+        )
     _show_run(result, as_json=as_json)
 
 
@@ -1081,6 +1094,7 @@ cli.add_command(
 
 cli.add_command(init_command)
 cli.add_command(completion_command)
+cli.add_command(sweep_command)
 
 
 def main() -> None:
