@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -702,3 +703,31 @@ def mirror(repo: Repo, emu: GitHubEmulator) -> Any:
         )
         gh.set_ref("refs/heads/main", sha)
     return gh
+
+
+def test_a_local_deploy_says_what_rolls_it_out_and_that_command_does(shop: Shop) -> None:
+    """The local backend runs no deploy workflow: ``deploy`` queues and names the command
+    that rolls it out; run as printed, that command does, and LIVE IN stops counting the
+    queued request."""
+    sha = shop.commit("Add the checkout page")
+    queued = shop.run("deploy", "staging", "HEAD")
+    assert queued.exit_code == 0, queued.output
+    hint = queued.stdout.splitlines()[-1]
+    assert hint == (
+        "queued: nothing runs deploys on the local backend; run "
+        f"`commit-train apply staging {sha[:7]}` to roll it out from this machine"
+    )
+    assert shop.run("status", "--limit", "1").stdout.splitlines()[-1].endswith("staging (queued)")
+    command = re.search(r"`commit-train (.+?)`", hint)
+    assert command is not None
+    shop.kube.controller.auto_complete(0.02)
+    try:
+        applied = shop.run(*command.group(1).split())
+    finally:
+        shop.kube.controller.manual()
+    assert applied.exit_code == 0, applied.output
+    assert shop.image() == f"{IMAGE}:{sha}"
+    assert shop.run("status", "--limit", "1").stdout.splitlines()[-1].endswith("  staging")
+    first, second = reversed(shop.deployments())
+    assert (first.state.value, second.state.value) == ("error", "success")
+    assert first.statuses[-1].description.startswith("superseded: ")

@@ -17,6 +17,7 @@ from typing import Any
 from commit_train.config import Config
 from commit_train.core import gate
 from commit_train.core.gate import Decision
+from commit_train.core.routes import routes_for
 from commit_train.core.text import clip, duration
 from commit_train.errors import CommitTrainError, NotQueuedError, RefusedError, UsageError
 from commit_train.models import (
@@ -476,32 +477,56 @@ class Train:
             raise UsageError(
                 "this backend keeps no stale marks", fix="use the github or local backend"
             )
+        warnings: list[str] = []
+
+        def deliver(env: stale_module.EnvironmentStale) -> bool:
+            sent, said = self._remind(env)
+            warnings.extend(said)
+            return sent
+
         report = stale_module.scan(
             config=self.config,
             state=self.stale_state,
             repo=self.backend.repo,
             environments=None if environment is None else [environment],
+            deliver=deliver,
             dry_run=dry_run,
             clock=self.clock,
         )
-        warnings: list[str] = []
-        if not dry_run:
-            for env in report.environments:
-                if not env.remind:
-                    continue
-                lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
-                detail = f"older than {duration(env.threshold_seconds or 0)}"
-                warnings += self.notify(
-                    Notice(
-                        Event.STALE_COMMITS,
-                        env.environment,
-                        self.actor,
-                        self.backend.repo,
-                        detail=detail,
-                        commits=lines,
-                    )
-                )
         return report, warnings
+
+    def _remind(self, env: stale_module.EnvironmentStale) -> tuple[bool, list[str]]:
+        """Send ``env``'s reminder to its route: (delivered, warnings). Not delivered, with
+        a warning naming the fix, when the environment has no route or its route leaves
+        out ``stale-commits``; the notifier's own warnings when sending failed."""
+        name = env.environment
+        unsent = "its reminder was not sent"
+        routes = routes_for(self.config, name)
+        if not routes:
+            return False, [
+                f"no notification route for {name}: add notify: under it in "
+                f".commit-train.yml; {unsent}"
+            ]
+        if not any(Event.STALE_COMMITS.value in route.events for route in routes):
+            return False, [
+                f"the notification route for {name} leaves out {Event.STALE_COMMITS.value}: "
+                f"add it to its events: in .commit-train.yml; {unsent}"
+            ]
+        lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
+        notice = Notice(
+            Event.STALE_COMMITS,
+            name,
+            self.actor,
+            self.backend.repo,
+            detail=f"older than {duration(env.threshold_seconds or 0)}",
+            commits=lines,
+        )
+        if self.notifier is None:
+            return False, [f"no notifier to send {name}'s reminder; {unsent}"]
+        sent = self.notifier.send(notice)
+        if sent.sent > 0:
+            return True, sent.warnings
+        return False, sent.warnings or [f"{unsent} for {name}"]
 
     # -- history ---------------------------------------------------------------------------
 

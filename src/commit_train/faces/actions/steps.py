@@ -895,7 +895,9 @@ def with_threshold(config: Config, environment: str, seconds: float) -> Config:
 def stale_commit_notifier(rt: Runtime) -> None:
     """``Train.stale`` for one environment: every stale commit in the outputs and the job
     summary; the ones not reminded before (a mark per environment, kept in the repository)
-    to the environment's notification route and as one ``::warning::``; quiet while locked.
+    to the environment's notification route and, once delivered there, as one
+    ``::warning::``; a reminder not delivered (no route, a failing webhook) is a warning
+    and stays due for the next run; quiet while locked.
     """
     from commit_train.core.text import duration
     from commit_train.models import describe_lock
@@ -915,7 +917,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
         closed = sweep_abandoned(rt, train, environment)
     warn_all(rt, warnings)
     [found] = report.environments
-    stale, reminded = found.stale, {c.sha for c in found.remind}
+    stale, reminded = found.stale, {c.sha for c in found.reminded}
+    unsent = {c.sha for c in found.remind} - reminded
     rt.set_output("count", str(len(stale)))
     rt.set_json_output(
         "result",
@@ -934,7 +937,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
                 }
                 for c in stale
             ],
-            "reminded": [c.sha for c in found.remind],
+            "due": [c.sha for c in found.remind],
+            "reminded": [c.sha for c in found.reminded],
         },
     )
     if closed:
@@ -976,7 +980,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
             c.title,
             c.author,
             c.age,
-            "now" if c.sha in reminded else "before",
+            "now" if c.sha in reminded else "not sent" if c.sha in unsent else "before",
         )
         for c in stale
     ]
@@ -986,6 +990,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
             f"{len(reminded)} commit(s) have waited more than {after} for {environment}",
             title="commit-train: stale commits",
         )
+    elif unsent:
+        rt.log(f"{environment}: {len(unsent)} stale commit(s) to remind, not sent")
     else:
         rt.log(f"{environment}: {len(stale)} stale commit(s), all reminded before")
 
