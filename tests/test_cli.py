@@ -88,10 +88,11 @@ def test_status_live_in_shows_one_entry_per_environment(repo: Repo) -> None:
     backend = LocalBackend(repo.root)
     live = json.loads(run(repo.root, "deploy", "staging", "HEAD", "--json").stdout)
     backend.add_status(live["deployment"]["id"], state=DeployState.SUCCESS)
+    # deploying a commit already live or queued there is asked for on purpose (--again)
     for args in (["staging", "HEAD"], ["staging", "HEAD"], ["production", "HEAD"]):
-        assert run(repo.root, "deploy", *args).exit_code == 0
+        assert run(repo.root, "deploy", *args, "--again").exit_code == 0
     started = json.loads(run(repo.root, "deploy", "staging", middle, "--json").stdout)
-    assert run(repo.root, "deploy", "staging", middle).exit_code == 0
+    assert run(repo.root, "deploy", "staging", middle, "--again").exit_code == 0
     backend.add_status(started["deployment"]["id"], state=DeployState.IN_PROGRESS)
     result = run(repo.root, "status", "--limit", "2")
     assert result.exit_code == 0, result.output

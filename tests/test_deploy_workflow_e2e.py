@@ -102,6 +102,7 @@ class Shop:
                 "deploy",
                 environment,
                 ref,
+                "--again",  # some tests ask for the same commit twice on purpose
                 "--json",
             ],
             cwd=self.git.root,

@@ -360,10 +360,11 @@ def test_local_gate_facts_are_the_separate_answers(tmp_path: Path) -> None:
 # -- the query text --------------------------------------------------------------------------------
 
 GATE_QUERIES = [
-    queries.gate_query(head=head, promotion=promotion, ref_count=refs)
+    queries.gate_query(head=head, promotion=promotion, ref_count=refs, target=target)
     for head in (False, True)
     for promotion in (False, True)
     for refs in (0, 2)
+    for target in (False, True)
 ]
 
 

@@ -1128,7 +1128,9 @@ def github_schema():
         queries.live_query(2),
         queries.VIEWER_QUERY,
         queries.gate_query(head=False, promotion=True, ref_count=1),
+        queries.gate_query(head=True, promotion=True, ref_count=1, target=True),
         queries.branch_state_query(1, 1),
+        queries.COMMIT_DEPLOYMENTS_QUERY,
     ],
     ids=[
         "checks",
@@ -1141,7 +1143,9 @@ def github_schema():
         "live-2",
         "viewer",
         "gate",
+        "gate-recent",
         "branch-state",
+        "commit-deployments",
     ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):

@@ -15,6 +15,7 @@ deployment status description. Nothing here imports click or prints.
     │   └── AmbiguousRefError           a short sha that matches several commits
     ├── GitError                        the local git repository could not answer
     ├── LedgerError                     the deploy journal could not be read or written
+    ├── NotQueuedError                  exit 3: the deployment exists, its queued status does not
     ├── GitHubError                     GitHub answered with an error we cannot work around
     │   ├── AuthError                   401, or 403 without a rate limit: the token is wrong
     │   ├── GitHubRefusedError          409, 422 or another 4xx: GitHub will not do it as asked
@@ -38,7 +39,7 @@ ends and whether retrying can help::
     SurroundingsError       something around the change broke (a service down or
     │                       unreachable, credentials refused): a deploy that meets one
     │                       ends ``error``, never ``failure``
-    │                       AuthError
+    │                       AuthError NotQueuedError
     └── TemporaryError      ...and the same request may succeed later (``delay``)
                             TemporaryGitHubError RateLimitError GitHubUnavailableError
 
@@ -146,6 +147,23 @@ class GitError(CommitTrainError, PermanentError):
 
 class LedgerError(CommitTrainError):
     """The deploy journal could not be read or written."""
+
+
+class NotQueuedError(CommitTrainError, SurroundingsError):
+    """A deploy half recorded: its deployment exists (its ``deployment`` event has fired,
+    so the pipeline will run it) but its ``queued`` status could not be written. Exit code
+    3, and never the advice to deploy again or ``--offline``: that would be a second
+    deploy of the same request."""
+
+    exit_code = 3
+
+    def __init__(self, deployment_id: int, cause: str, *, fix: str | None = None) -> None:
+        super().__init__(
+            f"deployment {deployment_id} created; its queued status is not recorded: {cause}",
+            fix=fix,
+        )
+        self.deployment_id = deployment_id
+        self.cause = cause
 
 
 class GitHubError(CommitTrainError):

@@ -257,7 +257,8 @@ def apply_ref(
     Mistakes that show before anything runs (no kubeconfig, an unknown context, an unset
     secret, a template error) raise before the deployment is created (``preflight``), so
     they record nothing and supersede nothing."""
-    commit, decision = train.check(environment, ref)
+    # ``apply`` deploys on purpose (and re-applies a live commit): no "already there" rule
+    commit, decision = train.check(environment, ref, again=True)
     if not decision.allowed:
         raise RefusedError(decision.message, reason=decision.reason)
     if how.dry_run:
@@ -271,7 +272,7 @@ def apply_ref(
             make_client=make_client,
             env=how.env,
         )
-        requested = train.deploy(environment, commit.sha)
+        requested = train.deploy(environment, commit.sha, again=True)
         deployment = requested.deployment
         sha = requested.commit.sha
         how.on_line(requested.action)

@@ -19,7 +19,7 @@ from commit_train.core import gate
 from commit_train.core.gate import Decision
 from commit_train.core.routes import routes_for
 from commit_train.core.text import clip, duration
-from commit_train.errors import RefusedError, UsageError
+from commit_train.errors import CommitTrainError, NotQueuedError, RefusedError, UsageError
 from commit_train.models import (
     Commit,
     Deployment,
@@ -64,7 +64,11 @@ def record_deployment(
     an offline deploy): the payload (``commit_train`` version, who, from where, the title
     and short sha, then ``payload_extra``), the description (clipped; by default the short
     sha and the title) and the environment's ``production`` flag. With ``queued`` (its
-    description) a ``queued`` status follows, and is part of the answer."""
+    description) a ``queued`` status follows, and is part of the answer.
+
+    When the deployment is recorded but its ``queued`` status cannot be, ``NotQueuedError``
+    says so (exit code 3): the deployment's event has fired, so deploying again (or
+    ``--offline``) would make a second deploy of one request."""
     payload = {
         "commit_train": PAYLOAD_VERSION,
         "requested_by": actor,
@@ -82,7 +86,17 @@ def record_deployment(
     )
     if queued is None:
         return deployment
-    status = backend.add_status(deployment.id, state=DeployState.QUEUED, description=clip(queued))
+    try:
+        status = backend.add_status(
+            deployment.id, state=DeployState.QUEUED, description=clip(queued)
+        )
+    except CommitTrainError as exc:
+        raise NotQueuedError(
+            deployment.id,
+            exc.message.rstrip("."),
+            fix=f"the deployment stands without it; follow it at {backend.progress_url} "
+            "and do not deploy it again",
+        ) from exc
     return dataclasses.replace(deployment, statuses=(*deployment.statuses, status))
 
 
@@ -209,8 +223,12 @@ class Train:
 
     # -- deploy ----------------------------------------------------------------------------
 
-    def check(self, environment: str, ref: str) -> tuple[Commit, Decision]:
+    def check(self, environment: str, ref: str, *, again: bool = False) -> tuple[Commit, Decision]:
         """Resolve ``ref`` and ask the gate, without writing anything.
+
+        A commit already queued or live in ``environment`` is refused
+        (``gate.ALREADY_DEPLOYED``, from the environment's newest deployments, read in the
+        same question) unless ``again``: deploying it twice is done on purpose only.
 
         One question to the backend (``gate_facts``: one GitHub request, two when a short
         sha needs resolving): the commit, its branch, its checks, its deployments to the
@@ -227,6 +245,7 @@ class Train:
             ref,
             environments=[*required, environment] if required else [],
             refs=lock_refs or [],
+            target=environment,
         )
         lock = None
         if self.locks is not None:
@@ -249,6 +268,8 @@ class Train:
             lock=lock,
             succeeded_in=succeeded_in,
         )
+        if decision.allowed and not again:
+            decision = gate.already_there(environment, facts.commit.sha, facts.recent) or decision
         return facts.commit, decision
 
     def blocking_lock(self, environment: str) -> Lock | None:
@@ -265,6 +286,7 @@ class Train:
         *,
         dry_run: bool = False,
         rollback_of: Deployment | None = None,
+        again: bool = False,
         payload_extra: Mapping[str, Any] | None = None,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
@@ -275,9 +297,11 @@ class Train:
         payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
         description and the queued status say it is a rollback, and no ``deploy-requested``
         notice goes out (the route hears of it when it runs). ``payload_extra`` joins the
-        payload (the chat bot keeps its thread there).
+        payload (the chat bot keeps its thread there). A commit already queued or live
+        there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's target
+        is by definition not live, so a rollback never asks).
         """
-        commit, decision = self.check(environment, ref)
+        commit, decision = self.check(environment, ref, again=again or rollback_of is not None)
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
         if rollback_of is None:

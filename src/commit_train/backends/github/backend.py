@@ -358,11 +358,17 @@ class GitHubBackend:
         return Checks(sha, statuses + checks_from_rest(sha, (), runs).checks)
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """Everything the gate weighs about ``ref`` in one GraphQL request (``gate_query``):
         the commit, the default branch and whether the commit is on it, its statuses and
-        check runs, its deployments to ``environments`` and the ``refs`` that exist.
+        check runs, its deployments to ``environments``, the ``refs`` that exist and, with
+        ``target``, that environment's newest deployments (``GateFacts.recent``).
 
         Fallbacks, each one request more and each rare: a ref the query does not resolve to
         a commit (an unknown or ambiguous short sha, an annotated tag) goes through
@@ -375,23 +381,29 @@ class GitHubBackend:
             raise UsageError("no commit given", fix="give a sha, a short sha or HEAD")
         envs = list(dict.fromkeys(environments))
         names = [full_ref(r) for r in dict.fromkeys(refs)]
-        facts = self._gate_facts(ref, envs, names)
+        facts = self._gate_facts(ref, envs, names, target)
         if facts is None:
             commit = self.resolve(ref)  # NotFoundError / AmbiguousRefError, as always
-            facts = self._gate_facts(commit.sha, envs, names)
+            facts = self._gate_facts(commit.sha, envs, names, target)
         if facts is None:
             raise NotFoundError(f"no commit {ref} in {self._repo}", fix="check the sha")
         return facts
 
-    def _gate_facts(self, rev: str, envs: list[str], names: list[str]) -> GateFacts | None:
+    def _gate_facts(
+        self, rev: str, envs: list[str], names: list[str], target: str | None = None
+    ) -> GateFacts | None:
         """``gate_facts``' query; None when ``rev`` does not name a commit in it."""
         head = rev == "HEAD"
         variables: dict[str, Any] = {} if head else {"rev": rev}
         if envs:
             variables["environments"] = envs
         variables.update({f"ref{i}": name for i, name in enumerate(names)})
+        if target is not None:
+            variables["target"] = [target]
         data = self._http.graphql(
-            gate_query(head=head, promotion=bool(envs), ref_count=len(names)),
+            gate_query(
+                head=head, promotion=bool(envs), ref_count=len(names), target=target is not None
+            ),
             variables,
             action=f"read commit {rev} and its checks",
             nullable=GATE_NULLABLE,
@@ -435,6 +447,10 @@ class GitHubBackend:
             checks=self._all_check_runs(checks_from_graphql(node)),
             deployments=deployments,
             refs=ref_targets(repository, names),
+            recent=tuple(
+                self._deployments.parse(d)
+                for d in (repository.get("recent") or {}).get("nodes") or []
+            ),
         )
 
     def checks_via_rest(self, sha: str) -> Checks:
@@ -583,10 +599,11 @@ class GitHubBackend:
             self._http, self._deployments.parse, sha, list(dict.fromkeys(environments))
         )
 
-    def walk_deployments(self, *, environment: str) -> Iterator[Deployment]:
-        """Every deployment of ``environment``, newest first, with its statuses: one
-        GraphQL request per 100, made only when the caller reads that far."""
-        return walk(self._http, self._deployments.parse, environment)
+    def walk_deployments(self, *, environment: str, sha: str | None = None) -> Iterator[Deployment]:
+        """Every deployment of ``environment`` (of commit ``sha`` only, when given), newest
+        first, with its statuses: one GraphQL request per 100, made only when the caller
+        reads that far."""
+        return walk(self._http, self._deployments.parse, environment, sha=sha)
 
     # -- refs (for locks and stale marks: ``refs.Refs``) -----------------------------------
 

@@ -10,8 +10,9 @@ commit) have been looked at: at most 10 requests more, and only in the rare case
 
 - ``look_deeper``: ``snapshot`` and ``branch_state``, each environment whose window holds
   no success; the environments still looking share one request a page.
-- ``walk``: every deployment of one environment, newest first, read lazily a page at a
-  time (rollback and auto-rollback stop as soon as they have their answer).
+- ``walk``: every deployment of one environment (or of one commit to it), newest first,
+  read lazily a page at a time (rollback and auto-rollback stop as soon as they have
+  their answer, and so does ``sync`` looking for an earlier replay).
 - ``commit_deployments``: the promotion order, a commit's deployments to some
   environments, until each has a success.
 """
@@ -79,22 +80,35 @@ def look_deeper(
     return looked_back
 
 
-def walk(http: Transport, parse: Parse, environment: str) -> Iterator[Deployment]:
-    """Every deployment of ``environment``, newest first, each with its statuses: one
-    GraphQL request per ``LOOK_BACK_PAGE``, made only when the caller gets that far."""
+def walk(
+    http: Transport, parse: Parse, environment: str, *, sha: str | None = None
+) -> Iterator[Deployment]:
+    """Every deployment of ``environment`` (of commit ``sha`` only, when given: the
+    commit's own deployments, however many of others came since), newest first, each with
+    its statuses: one GraphQL request per ``LOOK_BACK_PAGE``, made only when the caller
+    gets that far."""
     after: str | None = None
     while True:
-        data = http.graphql(
-            DEPLOYMENTS_QUERY,
-            {"first": LOOK_BACK_PAGE, "after": after, "environments": [environment]},
-            action=f"read the deployments of {http.repo} to {environment}",
-        )
-        connection = data["repository"]["deployments"]
-        for node in connection["nodes"]:
+        if sha is None:
+            data = http.graphql(
+                DEPLOYMENTS_QUERY,
+                {"first": LOOK_BACK_PAGE, "after": after, "environments": [environment]},
+                action=f"read the deployments of {http.repo} to {environment}",
+            )
+            connection = data["repository"]["deployments"]
+        else:
+            data = http.graphql(
+                COMMIT_DEPLOYMENTS_QUERY,
+                {"sha": sha, "environments": [environment], "after": after},
+                action=f"read the deployments of {sha[:7]} to {environment}",
+            )
+            connection = (data["repository"].get("object") or {}).get("deployments") or {}
+        for node in connection.get("nodes") or []:
             yield parse(node)
-        if not connection["pageInfo"]["hasNextPage"]:
+        page = connection.get("pageInfo") or {}
+        if not page.get("hasNextPage"):
             return
-        after = connection["pageInfo"]["endCursor"]
+        after = page.get("endCursor")
 
 
 def commit_deployments(

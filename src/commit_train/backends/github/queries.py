@@ -11,6 +11,8 @@ files: the fixed parts are fragments the built queries share.
 
 from __future__ import annotations
 
+from commit_train.models import RECENT_DEPLOYMENTS
+
 # How many statuses of each deployment the GraphQL reads fetch (the latest is always added).
 STATUSES_PER_DEPLOYMENT = 20
 # How many deployments per environment ``snapshot`` looks through for the live one.
@@ -246,7 +248,7 @@ query CommitTrainCommitDeployments(
 )
 
 
-def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
+def gate_query(*, head: bool, promotion: bool, ref_count: int, target: bool = False) -> str:
     """Every fact the gate weighs, in one query (``GitHubBackend.gate_facts``).
 
     The commit is ``object(expression: $rev)`` (a sha, a short sha, a branch or a tag) and
@@ -256,12 +258,23 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
     With ``promotion`` the commit's deployments to ``$environments`` come along (the
     promotion order); ``ref_count`` refs (``$ref0``...) are read with their commit's message
     (the locks). ``viewer { login }`` comes along: the token's login is who acts
-    (``GitHubBackend.viewer_login``). Every name travels as a variable, never inside the
-    query text.
+    (``GitHubBackend.viewer_login``). With ``target`` the newest ``RECENT_DEPLOYMENTS``
+    deployments of ``$target`` come along (is the commit already queued or live there?).
+    Every name travels as a variable, never inside the query text.
     """
     params = "" if head else ", $rev: String!"
     params += ", $environments: [String!]" if promotion else ""
     params += "".join(f", $ref{i}: String!" for i in range(ref_count))
+    params += ", $target: [String!]" if target else ""
+    recent = (
+        f"""
+    recent: deployments(
+      first: {RECENT_DEPLOYMENTS}, environments: $target,
+      orderBy: {{field: CREATED_AT, direction: DESC}}
+    ) {{ nodes {{ ...DeploymentFields }} }}"""
+        if target
+        else ""
+    )
     if head:
         branch = "target { ... on Commit { ...GateCommit } }"
         commit = ""
@@ -287,7 +300,7 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
 query CommitTrainGate($owner: String!, $name: String!{params}) {{
   viewer {{ login }}
   repository(owner: $owner, name: $name) {{
-    defaultBranchRef {{ name {branch} }}{commit}{refs}
+    defaultBranchRef {{ name {branch} }}{commit}{refs}{recent}
   }}
 }}
 fragment GateCommit on Commit {{
@@ -296,7 +309,7 @@ fragment GateCommit on Commit {{
 }}
 """
         + _COMMIT_FIELDS
-        + (_DEPLOYMENT_FIELDS if promotion else "")
+        + (_DEPLOYMENT_FIELDS if promotion or target else "")
     )
 
 

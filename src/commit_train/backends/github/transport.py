@@ -26,13 +26,24 @@ Writes that must happen once
     object made twice is an unreferenced duplicate). Creating a deployment is not: each
     one fires its own ``deployment`` event, so a replayed POST would start a second
     pipeline run. ``create_deployment`` therefore sends ``payload["request_id"]`` (a new
-    random nonce) and, after an ambiguous failure, first reads the deployments of that
-    commit and environment (one request) and adopts the one carrying its nonce; only when
-    none does is the POST sent again (``Transport.write_once``). A deployment status is
-    treated the same way (each fires a ``deployment_status`` event, and the offline replay
-    counts statuses): the deployment's newest status is read and adopted when it is the one
-    just sent. A 403 or 429 rate-limit answer means GitHub did not process the request, so
-    it is simply retried, and so is a connection that was never opened.
+    random nonce, the same for every attempt of one request) and, after an ambiguous
+    failure, reads the deployments of that commit and environment and adopts the one
+    carrying its nonce; only when none does is the POST sent again
+    (``Transport.write_once``). A deployment status is treated the same way (each fires a
+    ``deployment_status`` event, and the offline replay counts statuses): the deployment's
+    statuses are read back and one equal to the status just sent is adopted. A 403 or 429
+    rate-limit answer means GitHub did not process the request, so it is simply retried,
+    and so is a connection that was never opened.
+
+    How long to look: an answer from GitHub itself (500, 503) comes after its work on the
+    request ended, so one read tells. A timeout, a dropped connection or a proxy's 502 or
+    504 can come while GitHub is still at work: it cuts a request off only after 10 s, the
+    work may go on past the client's 15 s timeout, and a read replica can show a write
+    late. Then the look-up is a bounded watch (``SETTLE``): reads 1, 2, 4, 8 and 15 s
+    after the failure, 30 s in all, stopping at the first that finds the write. Only
+    after the whole watch comes up empty is the write sent again, with the same nonce,
+    so whichever of the two GitHub records is found next time. The cost is bounded:
+    ``max_attempts`` sends, each followed by at most 5 reads.
 
 Progress
     Every wait before another attempt is told first, as one line, to the ``on_wait``
@@ -80,6 +91,11 @@ _SECONDARY_MESSAGES = (
 )
 # GitHub's own advice when a secondary limit answers without retry-after: wait a minute.
 _SECONDARY_DEFAULT_WAIT = 60.0
+# After a failure that may come while GitHub is still at work (see "How long to look"):
+# the pauses before each read of the write's look-up, 30 s in all.
+SETTLE = (1.0, 2.0, 4.0, 8.0, 15.0)
+# Answers GitHub's own servers give once their work on a request is over.
+_ANSWERED_BY_GITHUB = frozenset({500, 501, 503, 505})
 _T = TypeVar("_T")
 
 
@@ -131,7 +147,10 @@ class _LostAnswer(GitHubUnavailableError):
     """A write sent once (``_Policy.once``) failed in a way that leaves it unknown whether
     GitHub carried it out: a 5xx answer, a timeout, a connection dropped after sending.
     The adapter raises it at the first such failure instead of replaying the request; the
-    backend looks the write up before sending it again."""
+    backend looks the write up before sending it again. ``settled`` says GitHub's work on
+    the request is over (GitHub itself answered), so one look-up tells."""
+
+    settled = False
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -310,11 +329,13 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
             if response.status_code >= 500:
                 if policy.sending_once:
                     response.close()
-                    raise _LostAnswer(
+                    lost = _LostAnswer(
                         f"GitHub answered {response.status_code} to {method} {path}",
                         status=response.status_code,
                         fix=UNAVAILABLE_FIX,
                     )
+                    lost.settled = response.status_code in _ANSWERED_BY_GITHUB
+                    raise lost
                 if attempt >= policy.max_attempts:
                     response.close()
                     raise error_for(
@@ -595,8 +616,9 @@ class Transport:
     def write_once(self, noun: str, send: Callable[[], _T], find: Callable[[], _T | None]) -> _T:
         """``send`` a write that must happen once (see "Writes that must happen once" above).
 
-        When its fate is unknown, wait the backoff, ``find`` it (one read) and adopt what
-        ``find`` answers; only when it answers None is the write sent again, up to
+        When its fate is unknown, ``find`` it: once after the backoff when GitHub itself
+        answered, else at each pause of ``SETTLE`` until found; adopt what ``find``
+        answers. Only when every look-up answers None is the write sent again, up to
         ``max_attempts`` sends in all.
         """
         policy = self._policy
@@ -607,24 +629,26 @@ class Transport:
                 with policy.once():
                     return send()
             except _LostAnswer as lost:
-                wait = policy.backoff_wait(attempt)
-                policy.pause(
-                    wait,
-                    f"{lost.message}; looking whether GitHub recorded the {noun} "
-                    f"in {_seconds(wait)}",
-                    attempt=attempt,
-                )
-                try:
-                    found = find()
-                except CommitTrainError as exc:
-                    raise GitHubUnavailableError(
-                        f"{lost.message}, and whether GitHub recorded the {noun} is unknown "
-                        f"({exc.message})",
-                        status=lost.status,
-                        fix="look at commit-train history before trying again",
-                    ) from exc
-                if found is not None:
-                    return found
+                pauses = (policy.backoff_wait(attempt),) if lost.settled else SETTLE
+                for read, pause in enumerate(pauses):
+                    again = " again" if read else ""
+                    policy.pause(
+                        pause,
+                        f"{lost.message}; looking{again} whether GitHub recorded the {noun} "
+                        f"in {_seconds(pause)}",
+                        attempt=attempt,
+                    )
+                    try:
+                        found = find()
+                    except CommitTrainError as exc:
+                        raise GitHubUnavailableError(
+                            f"{lost.message}, and whether GitHub recorded the {noun} is "
+                            f"unknown ({exc.message})",
+                            status=lost.status,
+                            fix="look at commit-train history before trying again",
+                        ) from exc
+                    if found is not None:
+                        return found
                 if attempt >= policy.max_attempts:
                     raise GitHubUnavailableError(
                         f"{lost.message} ({attempt} attempts, no {noun} recorded)",

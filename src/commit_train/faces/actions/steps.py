@@ -371,7 +371,8 @@ class GateAnswer:
 def ask_gate(train: Train, environment: str, sha: str) -> GateAnswer:
     """One gate question; an unknown environment is a refusal with its reason, not a crash."""
     try:
-        commit, decision = train.check(environment, sha)
+        # on the runner the deployment being run is itself queued there: not a second deploy
+        commit, decision = train.check(environment, sha, again=True)
     except RefusedError as exc:
         return GateAnswer(Decision(False, exc.reason, str(exc)), None)
     return GateAnswer(decision, commit)

@@ -339,6 +339,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
     "(needs --reason); commit-train sync replays it later.",
 )
 @click.option("--reason", default=None, help="Why (recorded); --offline needs one.")
+@click.option("--again", is_flag=True, help="Deploy even if REF is already queued or live there.")
 @json_option
 @pass_options
 def deploy(
@@ -348,13 +349,15 @@ def deploy(
     dry_run: bool,
     offline: bool,
     reason: str | None,
+    again: bool,
     as_json: bool,
 ) -> None:
     """Ship commit REF (a sha, a short sha or HEAD) to ENVIRONMENT.
 
     Refused unless REF is on the default branch and its checks passed.
     """
-    from commit_train.errors import TemporaryGitHubError
+    from commit_train.core.gate import ALREADY_DEPLOYED
+    from commit_train.errors import RefusedError, TemporaryGitHubError
     from commit_train.faces.tables import deploy_json, render_deploy
 
     if offline:
@@ -363,7 +366,11 @@ def deploy(
     if reason is not None:
         raise UsageError("--reason goes with --offline", fix="add --offline, or drop --reason")
     try:
-        result = options.train().deploy(environment, ref, dry_run=dry_run)
+        result = options.train().deploy(environment, ref, dry_run=dry_run, again=again)
+    except RefusedError as refused:
+        if refused.reason == ALREADY_DEPLOYED:
+            refused.fix = "pass --again to deploy it anyway"
+        raise  # under --json, json_refusals prints the decision (message and fix)
     except TemporaryGitHubError as exc:
         from commit_train.service.offline import unreachable
 
