@@ -526,3 +526,27 @@ def test_a_failed_deploy_shows_the_diagnosis_in_its_thread(world: World) -> None
     final = world.slack.message("C1", message.ts)
     assert final.text.startswith(":x: <@U2> failed to deploy `")
     assert "failure: web: container web is in CrashLoopBackOff (exit 1: &lt;missing" in final.text
+
+
+def test_a_hostile_commit_title_and_description_are_escaped_in_the_thread_s_text(
+    world: World,
+) -> None:
+    """Slack's ``text`` (the notification and the fallback) is mrkdwn too: a commit title or a
+    status description holding ``<!channel>`` or a ``<url|label>`` link must not ping the
+    channel or make a link there, in the first post or any edit."""
+    title = "Ping <!channel> and <https://evil.example|click> & more"
+    sha = world.repo.commit(title, files={"evil.txt": "x"})
+    world.repo.add_status(sha, context="ci", state="success")
+    world.mention("U2", f"deploy shop staging {sha[:7]}")
+    message = world.reply(containing="queued")
+    (deployment,) = _deployments(world)
+    world.set_status(deployment["id"], "failure", "web: <!here> see <https://evil.example|logs>")
+    world.slack.wait_for(lambda: ":x:" in world.slack.message("C1", message.ts).text)
+
+    final = world.slack.message("C1", message.ts)
+    assert "&lt;!channel&gt; and &lt;https://evil.example|click&gt; &amp; more" in final.text
+    assert "web: &lt;!here&gt; see &lt;https://evil.example|logs&gt;" in final.text
+    for revision in final.revisions:
+        shown = revision.text + json.dumps(revision.blocks or [])
+        for raw in ("<!channel>", "<!here>", "<https://evil.example|"):
+            assert raw not in shown, (raw, revision.text)

@@ -379,8 +379,22 @@ class Runtime:
                 fh.write(record)
 
     def set_json_output(self, name: str, value: Mapping[str, Any]) -> None:
-        """A versioned JSON output: ``{"version": 1, ...}``, keys in a stable order."""
-        self.set_output(name, json.dumps({"version": 1, **value}, sort_keys=False))
+        """A versioned JSON output: ``{"version": 1, ...}``, keys in a stable order.
+
+        Each string is redacted before encoding: once encoded, a secret's escaped form (its
+        ``repr`` inside a message, say) is escaped a second time, and no mask matches that.
+        """
+        document = self._redact_strings({"version": 1, **value})
+        self.set_output(name, json.dumps(document, sort_keys=False))
+
+    def _redact_strings(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact(str(k)): self._redact_strings(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact_strings(item) for item in value]
+        return value
 
     def export(self, name: str, value: str) -> None:
         """Leave a value for the job's later steps (``GITHUB_ENV``); quiet when unset.
