@@ -825,3 +825,6 @@ def test_the_complete_example_in_the_docs_renders(tmp_path: Path) -> None:
     }
     assert secret.obj["stringData"] == {"password": PASSWORD}
     assert "<redacted>" in rendered.stream()
+    # a preview (no deployment) has no annotations at all, rather than `annotations: null`
+    preview, _ = run(tmp_path, cfg, environment="production").objects
+    assert "annotations" not in preview.obj["metadata"]
