@@ -475,12 +475,12 @@ def init_command(
             err=True,
         )
     first = found.environments[0].name
-    secrets = ", ".join(("KUBECONFIG", *found.secrets))
+    needed = ", ".join(("KUBECONFIG", *found.secrets))
     plural = "s" if found.secrets else ""
     click.echo(
         "Next:\n"
         f"  commit-train render {first}    # the manifests, checked against Kubernetes' schemas\n"
         f"  in Settings > Environments on GitHub, create {names}, each with the "
-        f"secret{plural} {secrets}\n"
+        f"secret{plural} {needed}\n"
         "  git add .commit-train.yml deploy .github && git commit -m 'Deploy with commit-train'"
     )
