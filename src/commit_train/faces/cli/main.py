@@ -102,9 +102,13 @@ class Options:
     def _choose(self, git: GitRepo | None) -> str:
         from commit_train.faces import wiring
 
-        return wiring.choose(
-            backend=self.backend, repo=self.repo, token=self.token, git=git, environ=os.environ
+        backend, repo, token = self.backend, self.repo, self.token
+        note = wiring.local_fallback_note(
+            backend=backend, repo=repo, token=token, git=git, environ=os.environ
         )
+        if note is not None:
+            click.echo(note, err=True)
+        return wiring.choose(backend=backend, repo=repo, token=token, git=git, environ=os.environ)
 
     def wired(self) -> CliWiring:
         """The backend, its ports and the train over them, chosen once (``faces/wiring``)."""
