@@ -1125,6 +1125,8 @@ def github_schema():
         queries.VIEWER_QUERY,
         queries.gate_query(head=False, promotion=True, ref_count=1),
         queries.branch_state_query(1, 1),
+        queries.LEDGER_PAGE_QUERY,
+        queries.LEDGER_NODES_QUERY,
     ],
     ids=[
         "checks",
@@ -1138,6 +1140,8 @@ def github_schema():
         "viewer",
         "gate",
         "branch-state",
+        "ledger-page",
+        "ledger-nodes",
     ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):
