@@ -14,7 +14,9 @@ Why a deployment read once can be kept
     *finished* here and never read again. One retired (``inactive``) before it ever
     finished is finished too: it has no outcome and nothing revives it. Every other
     deployment (no status yet, ``queued``, ``in_progress``, ``pending``) is looked up again
-    by its key on the next run (GitHub: 100 a request).
+    by its key on the next run (GitHub: 100 a request), unless a newer deployment of its
+    environment has started since (``stats_read``: commit-train never runs an overtaken
+    deploy).
 Which deployments the cache holds
     Per environment, an interval of creation times read contiguously (``coverage``): every
     deployment of that environment created from ``low`` to ``high`` is in the cache. A new

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from commit_train.models import Commit, Deployment, DeployState
 from commit_train.ports import Backend, DeploymentLedger, History, LedgerEntry
-from commit_train.service.stats_cache import EVERY, Coverage, StatsCache
+from commit_train.service.stats_cache import EVERY, Coverage, StatsCache, finished
 
 # After the page that crosses the window's start, how many more pages a first read takes
 # looking for each production environment's last success before the window (lead time
@@ -120,11 +120,41 @@ def read_deployments(
             )
     cache.store(read.entries, covered=covered)
     fresh = {d.id for _, d in read.entries}
-    stale = [key for number, key in cache.unfinished(names, since=since) if number not in fresh]
-    read_again = ledger.refresh_deployments(stale) if stale else []
-    cache.store(read_again)
     found = cache.deployments(names)
+    settled = _overtaken(found)
+    stale = [
+        key
+        for number, key in cache.unfinished(names, since=since)
+        if number not in fresh and number not in settled
+    ]
+    read_again = ledger.refresh_deployments(stale) if stale else []
+    if read_again:
+        cache.store(read_again)
+        again = {d.id: d for _, d in read_again}
+        found = [again.get(d.id, d) for d in found]
     return found, read.pages, len(read_again), len(found) - len(fresh)
+
+
+_STARTED = (DeployState.IN_PROGRESS, DeployState.SUCCESS, DeployState.FAILURE)
+
+
+def _overtaken(deployments: Iterable[Deployment]) -> set[int]:
+    """Unfinished deployments that a newer deployment of their environment has started
+    after: commit-train runs one deploy of an environment at a time, newest first, and
+    closes the overtaken ones as superseded, so nothing will change what ``stats`` reads
+    of them (a superseded deploy never ran; one left ``in_progress`` by a runner that
+    died stays unfinished). They are not looked up again."""
+    newest_start: dict[str, datetime] = {}
+    for d in deployments:
+        if any(s.state in _STARTED for s in d.statuses):
+            seen = newest_start.get(d.environment)
+            if seen is None or d.created_at > seen:
+                newest_start[d.environment] = d.created_at
+    return {
+        d.id
+        for d in deployments
+        if not finished(d) and d.created_at < newest_start.get(d.environment, d.created_at)
+    }
 
 
 def read_commits(

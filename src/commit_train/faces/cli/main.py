@@ -637,7 +637,7 @@ def stats_command(
     no_cache: bool,
     as_json: bool,
 ) -> None:
-    """Deploys per day, change failure rate, lead time, time to restore, per person."""
+    """DORA's four keys (deploy frequency, change failure rate, lead time, recovery time)."""
     from datetime import timedelta
 
     from commit_train.config import parse_duration
