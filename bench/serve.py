@@ -41,8 +41,8 @@ def _succeed(world: World) -> None:
 def _counts(world: World) -> None:
     _answer(world, "U1", "status shop")  # warm: the App's token, the config's ETag
     older, live = world.commits[0][:7], world.commits[1][:7]
-    print("| command | what ships | requests (rate-limited) | conditional 304s |")
-    print("| --- | --- | ---: | ---: |")
+    print("| command | what ships | requests (rate-limited) | GraphQL points | conditional 304s |")
+    print("| --- | --- | ---: | ---: | ---: |")
     for user, text, then in [
         ("U1", "status shop 5", None),
         ("U2", f"deploy shop staging {live}", _succeed),  # the first deploy here
@@ -59,10 +59,14 @@ def _counts(world: World) -> None:
         time.sleep(0.2)  # a deploy's message is edited after the deployment is created
         requests = world.github.requests
         counted = sum(r.status != 304 for r in requests)
+        points = sum(r.points for r in requests)
         said = SHIPS.search(_now(world, message)) if text.startswith(("deploy", "roll")) else None
         ships = said.group(0) if said else ""
         shown = text.replace(live, "<live>").replace(older, "<older>")
-        print(f"| `{shown}` | {ships} | {counted} | {sum(r.status == 304 for r in requests)} |")
+        print(
+            f"| `{shown}` | {ships} | {counted} | {points} | "
+            f"{sum(r.status == 304 for r in requests)} |"
+        )
         if then is not None:
             then(world)
 
