@@ -9,6 +9,7 @@ Usage: ``python bench/serve.py``. The figures are in ``docs/benchmarks.md`` (The
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import threading
@@ -20,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.emulators.slack import Message
 from tests.test_serve_e2e import World, _deployments, _now, _world
 
+SHIPS = re.compile(r"the first deploy here|already live|rolls back \d+ commit\(s\)|\d+ commit\(s\)")
+
 
 def _answer(world: World, user: str, text: str) -> Message:
     """Mention the bot and wait for its next message in the channel."""
@@ -29,25 +32,43 @@ def _answer(world: World, user: str, text: str) -> Message:
     return world.slack.bot_messages("C1")[before]
 
 
+def _succeed(world: World) -> None:
+    """The newest deployment ends ``success``, as the deploy workflow would end it."""
+    world.set_status(_deployments(world)[-1]["id"], "success", "deployed")
+    world.github.wait_for_deliveries()
+
+
 def _counts(world: World) -> None:
     _answer(world, "U1", "status shop")  # warm: the App's token, the config's ETag
-    print("| command | requests (rate-limited) | GraphQL points | conditional 304s |")
-    print("| --- | ---: | ---: | ---: |")
-    for user, text in [
-        ("U1", "status shop 5"),
-        ("U2", "deploy shop staging HEAD"),
-        ("U1", "history shop staging"),
-        ("U1", "lock shop staging bench"),
-        ("U1", "locks shop"),
-        ("U1", "unlock shop staging"),
+    older, live = world.commits[0][:7], world.commits[1][:7]
+    print("| command | what ships | requests (rate-limited) | GraphQL points | conditional 304s |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for user, text, then in [
+        ("U1", "status shop 5", None),
+        ("U2", f"deploy shop staging {live}", _succeed),  # the first deploy here
+        ("U2", "deploy shop staging HEAD", _succeed),  # forward from the live commit
+        ("U2", "rollback shop staging", _succeed),  # back to the previous good commit
+        ("U2", f"deploy shop staging {older}", None),  # an older commit than the live one
+        ("U1", "history shop staging", None),
+        ("U1", "lock shop staging bench", None),
+        ("U1", "locks shop", None),
+        ("U1", "unlock shop staging", None),
     ]:
         world.github.reset_requests()
-        _answer(world, user, text)
+        message = _answer(world, user, text)
         time.sleep(0.2)  # a deploy's message is edited after the deployment is created
         requests = world.github.requests
         counted = sum(r.status != 304 for r in requests)
         points = sum(r.points for r in requests)
-        print(f"| `{text}` | {counted} | {points} | {sum(r.status == 304 for r in requests)} |")
+        said = SHIPS.search(_now(world, message)) if text.startswith(("deploy", "roll")) else None
+        ships = said.group(0) if said else ""
+        shown = text.replace(live, "<live>").replace(older, "<older>")
+        print(
+            f"| `{shown}` | {ships} | {counted} | {points} | "
+            f"{sum(r.status == 304 for r in requests)} |"
+        )
+        if then is not None:
+            then(world)
 
 
 def _burst(world: World) -> None:
@@ -68,7 +89,7 @@ def _burst(world: World) -> None:
 
 
 def _to_thread(world: World, n: int) -> float:
-    message = _answer(world, "U2", "deploy shop staging HEAD")
+    message = _answer(world, "U2", "deploy shop staging HEAD again")
     world.slack.wait_for(lambda: "queued" in _now(world, message), timeout=10)
     deployment = _deployments(world)[-1]
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from commit_train.backends.local.backend import LocalBackend
 from commit_train.errors import AmbiguousRefError, GitHubError, NotFoundError, RefusedError
 from commit_train.faces import wiring
 from commit_train.faces.cli.main import cli
-from commit_train.models import DeployState
+from commit_train.models import ANCESTORS, DeployState
 from commit_train.service.locks import GitHubLockStore, lock_ref
 from commit_train.service.train import Train
 from tests.gitrepos import Repo
@@ -120,6 +120,24 @@ def test_the_facts_are_the_separate_answers_in_one_go(shop) -> None:
             ["staging"] if name == "middle" else []
         )
     assert backend.gate_facts(shas["middle"]).commit.title == "Add the cart"
+
+
+def test_a_deploy_s_facts_carry_the_commit_s_ancestors_in_the_same_request(shop) -> None:
+    emu, repo, backend, shas = shop
+    other = backend_for(emu, "bob")
+    for ref in (shas["middle"][:7], "HEAD"):
+        emu.reset_requests()
+        facts = backend.gate_facts(ref, environments=["staging"], target="staging")
+        assert labels(emu) == ["POST graphql"]
+        assert facts.ancestors[0] == facts.commit  # the commit itself, then its ancestors
+        assert list(facts.ancestors) == [other.resolve(c.sha) for c in facts.ancestors]
+    assert [c.sha for c in facts.ancestors] == [shas["tip"], shas["middle"], shas["first"]]
+    assert backend.gate_facts("HEAD").ancestors == ()  # not a deploy: not read
+    for n in range(ANCESTORS - 1):
+        repo.commit(f"Change {n}")
+    facts = backend.gate_facts("HEAD", target="staging")
+    assert len(facts.ancestors) == ANCESTORS
+    assert facts.ancestors[-1].title == "Fix the footer"  # the window, newest first
 
 
 def test_promotion_order_and_its_deployments_in_the_same_request(shop) -> None:
@@ -355,6 +373,11 @@ def test_local_gate_facts_are_the_separate_answers(tmp_path: Path) -> None:
     assert [d.id for d in facts.deployments] == [deployment.id]
     assert facts.refs == {}  # local locks live in the journal
     assert backend.gate_facts("HEAD").deployments == ()
+    assert facts.ancestors == ()  # not a deploy: not read
+    repo.commit("Fix the footer")
+    deploy = backend.gate_facts(sha[:7], target="staging")
+    assert deploy.ancestors == tuple(backend.git.log("main", limit=5)[1:])
+    assert [c.title for c in deploy.ancestors] == ["Add the cart", "Start the shop service"]
 
 
 # -- the query text --------------------------------------------------------------------------------

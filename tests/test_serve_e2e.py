@@ -405,20 +405,54 @@ def test_status_costs_what_the_cli_s_costs(world: World) -> None:
     assert [p for p in paths if p[2] != 304] == [("POST", "/api/graphql", 200)]
 
 
-def test_deploy_costs_the_cli_s_three_requests_plus_what_ships(world: World) -> None:
-    world.mention("U2", "status shop")
+def _counted(world: World) -> list[str]:
+    """The GitHub requests since the last reset that count against the rate limit."""
+    return [
+        "POST graphql" if r.graphql else f"{r.method} {r.path}"
+        for r in world.github.requests
+        if r.status != 304
+    ]
+
+
+def _the_cli_s_three(world: World) -> list[str]:
+    deployment = _deployments(world)[-1]["id"]
+    return [
+        "POST graphql",  # the gate: commit, checks, locks, live deploys, ancestors
+        "POST /api/v3/repos/acme/shop/deployments",
+        f"POST /api/v3/repos/acme/shop/deployments/{deployment}/statuses",
+    ]
+
+
+def test_a_deploy_costs_the_cli_s_three_requests_and_still_says_what_ships(world: World) -> None:
+    world.mention("U2", "status shop")  # the App's token and the config's first read
     world.reply(containing="SHA")
     world.github.reset_requests()
+    world.mention("U2", f"deploy shop staging {world.commits[1][:7]}")
+    first = world.reply(containing="the first deploy here")
+    assert _counted(world) == _the_cli_s_three(world)
+    world.set_status(_deployments(world)[-1]["id"], "success", "deployed")
+    world.slack.wait_for(lambda: "deployed" in _now(world, first))
+
+    world.github.reset_requests()
     world.mention("U2", "deploy shop staging HEAD")
-    world.reply(containing="queued")
-    counted = [r for r in world.github.requests if r.status != 304]
-    # what ships (one query), the gate (one query), the deployment, its queued status
-    assert [(r.method, r.graphql) for r in counted] == [
-        ("POST", True),
-        ("POST", True),
-        ("POST", False),
-        ("POST", False),
-    ]
+    message = world.reply(containing="2 commit(s)")
+    assert "2 commit(s): Add checkout; Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in _everything(
+        message
+    )
+    assert _counted(world) == _the_cli_s_three(world)
+
+
+def test_a_deploy_of_an_older_commit_asks_once_more_to_say_what_it_rolls_back(
+    world: World,
+) -> None:
+    _deploy_and_succeed(world, world.commits[-1][:7])
+    world.github.reset_requests()
+    world.mention("U2", f"deploy shop staging {world.commits[1][:7]}")
+    message = world.reply(containing="rolls back")
+    assert "rolls back 2 commit(s)" in _everything(message)
+    # the live commit is not among the target's ancestors: the newest commits are read
+    cli = _the_cli_s_three(world)
+    assert _counted(world) == [cli[0], "POST graphql", *cli[1:]]
 
 
 def test_socket_mode_answers_and_acks() -> None:

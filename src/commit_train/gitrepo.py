@@ -166,9 +166,13 @@ class GitRepo:
 
     def log(self, branch: str, *, limit: int) -> list[Commit]:
         """The newest ``limit`` commits of ``branch``, first-parent only, newest first."""
-        ref = self._require_branch(branch)
+        return self.history(self._require_branch(branch), limit=limit)
+
+    def history(self, rev: str, *, limit: int) -> list[Commit]:
+        """Commit ``rev`` (a full sha or a ref) and its newest ancestors, ``limit`` in all,
+        first-parent only, newest first."""
         out = self.run(
-            "log", "--first-parent", f"--max-count={limit}", f"--format={_LOG_FORMAT}", ref
+            "log", "--first-parent", f"--max-count={limit}", f"--format={_LOG_FORMAT}", rev
         )
         return [self._parse_commit(rec) for rec in out.split(_RECORD) if rec.strip()]
 

@@ -304,6 +304,7 @@ def live_and_in_flight(
 
 
 RECENT_DEPLOYMENTS = 20  # the deploy's environment's newest deployments the gate reads
+ANCESTORS = 30  # the deploy's commit and its newest ancestors the gate reads (what ships)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,10 @@ class GateFacts:
     """Every fact the gate weighs about one commit, read in one go (one GraphQL query on
     GitHub): the commit, the default branch and whether the commit is on it, its checks, its
     deployments to the environments asked for (the promotion order; empty when none were
-    asked) and the refs asked for that exist (locks live in refs on GitHub)."""
+    asked) and the refs asked for that exist (locks live in refs on GitHub). For a deploy
+    (an environment to deploy to) also that environment's newest deployments and the
+    commit's own history, so the commits between the live one and this one are known
+    without a question more."""
 
     commit: Commit
     default_branch: str
@@ -321,6 +325,8 @@ class GateFacts:
     refs: Mapping[str, RefTarget] = field(default_factory=dict)
     # the deploy's environment's newest deployments (is the commit already there?)
     recent: tuple[Deployment, ...] = ()
+    # the commit and its newest ancestors, newest first (up to ANCESTORS; what a deploy ships)
+    ancestors: tuple[Commit, ...] = ()
 
 
 @dataclass(frozen=True)

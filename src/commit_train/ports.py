@@ -118,7 +118,8 @@ class Backend(History, DeploymentLedger, Protocol):
         ``resolve``, ``default_branch``, ``on_default_branch`` and ``checks`` together, the
         commit's deployments to ``environments`` (none asked, none read), the ``refs``
         that exist among those asked (a backend that keeps no refs answers none) and the
-        newest deployments of environment ``target`` (``GateFacts.recent``).
+        newest deployments of environment ``target`` (``GateFacts.recent``) with, then, the
+        commit's newest ancestors (``GateFacts.ancestors``).
 
         Raises what ``resolve`` raises, with the same messages.
         """

@@ -26,6 +26,7 @@ from commit_train.models import (
     DeploymentStatus,
     DeployState,
     Event,
+    GateFacts,
     Lock,
     Notice,
     OwnRun,
@@ -223,7 +224,26 @@ class Train:
 
     # -- deploy ----------------------------------------------------------------------------
 
-    def check(self, environment: str, ref: str, *, again: bool = False) -> tuple[Commit, Decision]:
+    def gate_facts(self, environment: str, ref: str) -> GateFacts:
+        """``check``'s one question to the backend, for a caller that wants the facts
+        before deciding (the chat bot says what ships from ``GateFacts.ancestors``) and
+        then hands them to ``check`` or ``deploy`` rather than asking again."""
+        if environment not in self.config.environments:
+            # no lookup needed to refuse, and no commit to name
+            decision = gate.unknown_environment(self.config, environment)
+            raise RefusedError(decision.message, reason=decision.reason)
+        required = self.config.environments[environment].requires
+        lock_refs = None if self.locks is None else self.locks.refs_in(self.backend, [environment])
+        return self.backend.gate_facts(
+            ref,
+            environments=[*required, environment] if required else [],
+            refs=lock_refs or [],
+            target=environment,
+        )
+
+    def check(
+        self, environment: str, ref: str, *, again: bool = False, facts: GateFacts | None = None
+    ) -> tuple[Commit, Decision]:
         """Resolve ``ref`` and ask the gate, without writing anything.
 
         A commit already queued or live in ``environment`` is refused
@@ -233,20 +253,14 @@ class Train:
         One question to the backend (``gate_facts``: one GitHub request, two when a short
         sha needs resolving): the commit, its branch, its checks, its deployments to the
         environments it must pass first, and the locks when they live in the backend's
-        refs; a lock store elsewhere (the local journal) is read on its own.
+        refs; a lock store elsewhere (the local journal) is read on its own. ``facts``
+        already read by ``gate_facts`` for the same environment and ref are weighed
+        instead of asking again.
         """
-        if environment not in self.config.environments:
-            # no lookup needed to refuse, and no commit to name
-            decision = gate.unknown_environment(self.config, environment)
-            raise RefusedError(decision.message, reason=decision.reason)
+        if facts is None:
+            facts = self.gate_facts(environment, ref)
         required = self.config.environments[environment].requires
         lock_refs = None if self.locks is None else self.locks.refs_in(self.backend, [environment])
-        facts = self.backend.gate_facts(
-            ref,
-            environments=[*required, environment] if required else [],
-            refs=lock_refs or [],
-            target=environment,
-        )
         lock = None
         if self.locks is not None:
             current = (
@@ -288,6 +302,7 @@ class Train:
         rollback_of: Deployment | None = None,
         again: bool = False,
         payload_extra: Mapping[str, Any] | None = None,
+        facts: GateFacts | None = None,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
 
@@ -299,9 +314,11 @@ class Train:
         notice goes out (the route hears of it when it runs). ``payload_extra`` joins the
         payload (the chat bot keeps its thread there). A commit already queued or live
         there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's target
-        is by definition not live, so a rollback never asks).
+        is by definition not live, so a rollback never asks). ``facts``: as ``check``'s.
         """
-        commit, decision = self.check(environment, ref, again=again or rollback_of is not None)
+        commit, decision = self.check(
+            environment, ref, again=again or rollback_of is not None, facts=facts
+        )
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
         if rollback_of is None:

@@ -370,7 +370,8 @@ class GitHubBackend:
         """Everything the gate weighs about ``ref`` in one GraphQL request (``gate_query``):
         the commit, the default branch and whether the commit is on it, its statuses and
         check runs, its deployments to ``environments``, the ``refs`` that exist and, with
-        ``target``, that environment's newest deployments (``GateFacts.recent``).
+        ``target``, that environment's newest deployments (``GateFacts.recent``) and the
+        commit's newest ancestors (``GateFacts.ancestors``: what the deploy ships).
 
         Fallbacks, each one request more and each rare: a ref the query does not resolve to
         a commit (an unknown or ambiguous short sha, an annotated tag) goes through
@@ -452,6 +453,9 @@ class GitHubBackend:
             recent=tuple(
                 self._deployments.parse(d)
                 for d in (repository.get("recent") or {}).get("nodes") or []
+            ),
+            ancestors=tuple(
+                commit_from_graphql(c) for c in (node.get("history") or {}).get("nodes") or []
             ),
         )
 

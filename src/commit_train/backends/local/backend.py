@@ -30,6 +30,7 @@ from commit_train.backends.local.journal import JOURNAL, Journal, stamp
 from commit_train.errors import LedgerError, NotFoundError, UsageError
 from commit_train.gitrepo import GitRepo
 from commit_train.models import (
+    ANCESTORS,
     LOOK_BACK_PAGE,
     RECENT_DEPLOYMENTS,
     Check,
@@ -189,7 +190,8 @@ class LocalBackend:
         target: str | None = None,
     ) -> GateFacts:
         """The gate's facts from git and the journal. No refs are read: local locks live
-        in the journal (``LocalLockStore``), so ``refs`` is always answered empty."""
+        in the journal (``LocalLockStore``), so ``refs`` is always answered empty; with
+        ``target``, the commit's ancestors come from ``git log`` (``GateFacts.ancestors``)."""
         commit = self.resolve(ref)
         return GateFacts(
             commit=commit,
@@ -201,6 +203,9 @@ class LocalBackend:
                 self.deployments(environment=target, limit=RECENT_DEPLOYMENTS)
                 if target is not None
                 else ()
+            ),
+            ancestors=(
+                tuple(self.git.history(commit.sha, limit=ANCESTORS)) if target is not None else ()
             ),
         )
 

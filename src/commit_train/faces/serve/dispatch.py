@@ -30,13 +30,22 @@ from commit_train.faces.serve.replies import Reply, ThreadInfo
 from commit_train.faces.serve.settings import ServeConfig
 from commit_train.faces.tables import render_history, render_locks, render_stale, render_status
 from commit_train.faces.wiring import Wiring
-from commit_train.models import Deployment, Snapshot, describe_lock
+from commit_train.models import (
+    RECENT_DEPLOYMENTS,
+    Deployment,
+    GateFacts,
+    Snapshot,
+    describe_lock,
+    live_and_in_flight,
+)
 from commit_train.service.locks import GLOBAL, where
 from commit_train.service.train import Train
 
 log = logging.getLogger("commit_train.serve")
 
-SHIPS_WINDOW = 20  # commits read to say what a deploy ships (one query, with the live deploys)
+# commits read to say what a deploy ships when the gate's facts cannot tell (``_ships``):
+# one query more, with the live deploys
+SHIPS_WINDOW = 20
 SOURCE = "slack"
 
 
@@ -249,17 +258,14 @@ class Dispatcher:
             raise RefusedError(decision.message, reason=decision.reason)
         self._refuse_unless_allowed(who, repo, [environment], "deploy to")
         train = self._train(repo, config, who)
-        snapshot = train.backend.snapshot(limit=SHIPS_WINDOW, environments=[environment])
-        target = _find(snapshot, ref)
-        ships = what_ships(snapshot, environment, target)
+        facts = train.gate_facts(environment, ref)
+        ships = _ships(train, facts, environment)
         again = command.again
         try:
             if self.settings.policy(environment).confirm and not confirmed:
-                commit, decision = train.check(environment, ref, again=again)
+                commit, decision = train.check(environment, ref, again=again, facts=facts)
                 if not decision.allowed:
                     raise RefusedError(decision.message, reason=decision.reason)
-                if target != commit.sha:
-                    ships = what_ships(snapshot, environment, commit.sha)
                 return replies.confirm_request(
                     user=who.user,
                     repo=repo,
@@ -270,7 +276,7 @@ class Dispatcher:
                     again=again,
                 )
             extra = _thread_payload(who, thread, ships, _dashboard(config, environment))
-            result = train.deploy(environment, ref, payload_extra=extra, again=again)
+            result = train.deploy(environment, ref, payload_extra=extra, again=again, facts=facts)
         except RefusedError as refused:
             if refused.reason == gate.ALREADY_DEPLOYED:
                 # the CLI says --again; here it is a word of the command
@@ -290,10 +296,12 @@ class Dispatcher:
         self._refuse_unless_allowed(who, repo, [environment], "roll back")
         train = self._train(repo, config, who)
         live, target = rollback_target(train, environment)
-        snapshot = train.backend.snapshot(limit=SHIPS_WINDOW, environments=[environment])
-        ships = what_ships(snapshot, environment, target.sha)
+        facts = train.gate_facts(environment, target.sha)
+        ships = _ships(train, facts, environment)
         extra = _thread_payload(who, thread, ships, _dashboard(config, environment))
-        result = train.deploy(environment, target.sha, rollback_of=live, payload_extra=extra)
+        result = train.deploy(
+            environment, target.sha, rollback_of=live, payload_extra=extra, facts=facts
+        )
         return self._started(result.deployment, who, repo, thread, ships, config, train)
 
     def _started(
@@ -389,15 +397,35 @@ def _thread_payload(
     return {"slack": info.payload()}
 
 
-def _find(snapshot: Snapshot, ref: str) -> str | None:
-    """``ref`` among the snapshot's commits: HEAD, a full or a short sha."""
-    if not snapshot.commits:
+def _ships(train: Train, facts: GateFacts, environment: str) -> str:
+    """What deploying ``facts.commit`` to ``environment`` ships, in words: from the gate's
+    own facts when they tell (no request), else from a ``snapshot`` (one request more)."""
+    free = ships_from_facts(facts)
+    if free is not None:
+        return free
+    snapshot = train.backend.snapshot(limit=SHIPS_WINDOW, environments=[environment])
+    return what_ships(snapshot, environment, facts.commit.sha)
+
+
+def ships_from_facts(facts: GateFacts) -> str | None:
+    """What a deploy ships, from what the gate read anyway: the environment's newest
+    deployments (``recent``, which hold the live one) and the commit's newest ancestors.
+
+    None when they cannot tell, and the caller asks GitHub (``what_ships``): the live
+    commit is not among the ancestors (a rollback to an older commit, or the live one
+    further back than ``ANCESTORS``), or none of the newest ``RECENT_DEPLOYMENTS`` is live
+    but there may be older ones. A forward deploy, the common case, costs nothing more.
+    """
+    live, _ = live_and_in_flight(facts.recent)
+    if live is None:
+        if len(facts.recent) < RECENT_DEPLOYMENTS:  # every deployment there was read
+            return replies.ships_line((), behind=None, first=True, beyond=0)
         return None
-    if ref.upper() == "HEAD":
-        return snapshot.commits[0].commit.sha
-    low = ref.lower()
-    found = [row.commit.sha for row in snapshot.commits if row.commit.sha.startswith(low)]
-    return found[0] if len(found) == 1 else None
+    shas = [commit.sha for commit in facts.ancestors]
+    if live.sha not in shas:
+        return None
+    titles = [commit.title for commit in facts.ancestors[: shas.index(live.sha)]]
+    return replies.ships_line(titles, behind=None if titles else 0, first=False, beyond=0)
 
 
 def what_ships(snapshot: Snapshot, environment: str, target: str | None) -> str:
