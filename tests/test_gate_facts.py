@@ -240,15 +240,18 @@ def test_an_unknown_short_sha_says_what_resolve_says(shop) -> None:
 
 def test_an_ambiguous_short_sha_lists_the_candidates_as_before(shop) -> None:
     emu, repo, backend, _shas = shop
-    taken = {sha[:4] for sha in repo.commits}  # the fixture's commits must not share it
+    # the fixture's commits must not share the prefix, and the pair must lie within the
+    # newest 500 commits, where the backend looks for candidates
+    taken = {sha[:4] for sha in repo.commits}
     seen: dict[str, str] = {}
-    for i in range(2000):
+    index: dict[str, int] = {}
+    for i in range(3000):
         sha = repo.commit(f"Change number {i}")
         if sha[:4] in taken:
             continue
-        if sha[:4] in seen:
+        if sha[:4] in seen and i - index[sha[:4]] < 400:
             break
-        seen[sha[:4]] = sha
+        seen[sha[:4]], index[sha[:4]] = sha, i
     prefix = sha[:4]
     with pytest.raises(AmbiguousRefError) as expected:
         backend_for(emu, "bob").resolve(prefix)

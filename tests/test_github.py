@@ -232,19 +232,21 @@ def test_resolve_an_unknown_short_sha(shop):
     )
 
 
-def _colliding(repo, width=4, limit=2000):
+def _colliding(repo, width=4, limit=3000):
     """Commit until two commits of the default branch share a ``width``-digit prefix (and no
     third commit, one the fixture made before, shares it too)."""
     taken = {sha[:width] for sha in repo.commits}
-    seen: dict[str, tuple[str, str]] = {}
+    seen: dict[str, tuple[str, str, int]] = {}
     for i in range(limit):
         title = f"Change number {i}"
         sha = repo.commit(title)
         if sha[:width] in taken:
             continue
-        if sha[:width] in seen:
-            return seen[sha[:width]], (sha, title)
-        seen[sha[:width]] = (sha, title)
+        # the pair within the newest 500 commits, where the backend looks for candidates
+        if sha[:width] in seen and i - seen[sha[:width]][2] < 400:
+            old_sha, old_title, _ = seen[sha[:width]]
+            return (old_sha, old_title), (sha, title)
+        seen[sha[:width]] = (sha, title, i)
     raise AssertionError("no collision")
 
 
