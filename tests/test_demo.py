@@ -17,7 +17,13 @@ from commit_train.faces.tables import render_history, render_status
 from commit_train.gitrepo import GitRepo
 from commit_train.models import DeployState
 
-ENV = {"GITHUB_TOKEN": None, "GH_TOKEN": None, "COMMIT_TRAIN_BACKEND": None, "NO_COLOR": None}
+ENV = {
+    "GITHUB_TOKEN": None,
+    "GH_TOKEN": None,
+    "COMMIT_TRAIN_BACKEND": None,
+    "NO_COLOR": None,
+    "COLUMNS": None,
+}
 
 
 def test_demo_runs_the_whole_job(tmp_path: Path) -> None:

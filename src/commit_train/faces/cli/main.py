@@ -76,6 +76,13 @@ class Options:
     def colour(self) -> bool:
         return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
+    @property
+    def columns(self) -> int | None:
+        """The width tables are cut to: the terminal's, or None for a pipe (``faces/terminal``)."""
+        from commit_train.faces.terminal import columns
+
+        return columns(sys.stdout)
+
     def git(self) -> GitRepo:
         from commit_train.gitrepo import GitRepo
 
@@ -276,7 +283,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
     if as_json:
         _echo_json(status_json(snapshot))
     else:
-        click.echo(render_status(snapshot, colour=options.colour))
+        click.echo(render_status(snapshot, colour=options.colour, width=options.columns))
 
 
 @cli.command()
@@ -427,7 +434,7 @@ def history(options: Options, environment: str | None, limit: int, as_json: bool
     if as_json:
         _echo_json(history_json(found))
     else:
-        click.echo(render_history(found, colour=options.colour))
+        click.echo(render_history(found, colour=options.colour, width=options.columns))
 
 
 # -- operations: locks and stale commits -------------------------------------------------
@@ -568,7 +575,7 @@ def locks_command(options: Options, as_json: bool) -> None:
     if as_json:
         _echo_json(locks_json(found, now))
     else:
-        click.echo(render_locks(found, now=now, colour=options.colour))
+        click.echo(render_locks(found, now=now, colour=options.colour, width=options.columns))
 
 
 @cli.command("stale")
@@ -594,7 +601,9 @@ def stale_command(options: Options, environment: str | None, dry_run: bool, as_j
     if as_json:
         _echo_json(stale_json(report))
     else:
-        click.echo(render_stale(report, dry_run=dry_run, colour=options.colour))
+        click.echo(
+            render_stale(report, dry_run=dry_run, colour=options.colour, width=options.columns)
+        )
 
 
 @cli.command("stats")
