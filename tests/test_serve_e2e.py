@@ -279,6 +279,21 @@ def test_production_asks_to_confirm_and_only_the_requester_s_click_deploys(
     assert "grafana.example.com/d/shop|dashboard" in _everything(routed)
 
 
+def test_the_repository_s_confirm_true_asks_too(world: World) -> None:
+    """``confirm: true`` in the repository's own .commit-train.yml (the one the CLI reads)
+    makes the bot ask as well, though serve.yml asks only for production."""
+    config = CONFIG.replace(
+        "  staging:\n    url: https://staging.shop.example.com\n",
+        "  staging:\n    url: https://staging.shop.example.com\n    confirm: true\n",
+    )
+    sha = world.repo.commit("Ask before staging", files={".commit-train.yml": config})
+    world.repo.add_status(sha, context="ci", state="success")
+    world.mention("U2", "deploy shop staging HEAD")
+    prompt = world.reply(containing=CONFIRM_ACTION)
+    assert "asks to confirm" in prompt.text
+    assert _deployments(world) == []
+
+
 def test_a_deployer_outside_the_allow_list_is_refused_naming_who_may(world: World) -> None:
     world.mention("U2", "deploy shop production HEAD")
     message = world.reply(containing=":no_entry:")

@@ -145,6 +145,7 @@ class Environment(_Strict):
     auto_rollback: bool = Field(default=False, alias="auto-rollback")
     values: str | None = None  # values file, relative to manifests.values
     notify: Notify | None = None  # this environment's route; default: the top-level notify
+    confirm: bool = False  # deploy, rollback and apply ask first (the CLI and the chat bot)
 
 
 class Manifests(_Strict):

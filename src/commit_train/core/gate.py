@@ -35,6 +35,7 @@ PROMOTION_ORDER = "promotion-order"
 CHECKS_UNREADABLE = "checks-unreadable"  # deploy --offline without --reason
 GITHUB_ANSWERS = "github-answers"  # deploy --offline while GitHub answers
 NO_PREVIOUS_DEPLOY = "no-previous-deploy"  # rollback with nothing to go back to
+NOT_CONFIRMED = "not-confirmed"  # confirm: true, and no yes (no terminal, --json, or "n")
 
 REASONS = (
     OK,
@@ -49,6 +50,7 @@ REASONS = (
     GITHUB_ANSWERS,
     NOT_LOCK_HOLDER,
     NO_PREVIOUS_DEPLOY,
+    NOT_CONFIRMED,
 )
 
 

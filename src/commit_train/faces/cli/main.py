@@ -269,6 +269,9 @@ def cli(
 
 pass_options = click.make_pass_decorator(Options)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
+yes_option = click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask, where the environment has confirm: true."
+)
 
 
 @cli.command()
@@ -297,6 +300,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
     "(needs --reason); commit-train sync replays it later.",
 )
 @click.option("--reason", default=None, help="Why (recorded); --offline needs one.")
+@yes_option
 @json_option
 @pass_options
 def deploy(
@@ -306,6 +310,7 @@ def deploy(
     dry_run: bool,
     offline: bool,
     reason: str | None,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Ship commit REF (a sha, a short sha or HEAD) to ENVIRONMENT.
@@ -321,6 +326,10 @@ def deploy(
     if reason is not None:
         raise UsageError("--reason goes with --offline", fix="add --offline, or drop --reason")
     try:
+        if not dry_run:
+            from commit_train.faces.cli.confirm import confirm_deploy
+
+            ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
         result = options.train().deploy(environment, ref, dry_run=dry_run)
     except RefusedError as refused:
         if as_json:
@@ -879,6 +888,7 @@ def render_command(
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: show changes, record nothing.")
 @click.option("--force-conflicts", is_flag=True, help="Take fields other field managers own.")
 @_kube_options
+@yes_option
 @json_option
 @pass_options
 def apply_command(
@@ -890,17 +900,22 @@ def apply_command(
     kubeconfig: Path | None,
     context: str | None,
     timeout: str | None,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Deploy REF (default HEAD) to ENVIRONMENT from this machine and wait for the rollout.
 
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
+    from commit_train.faces.cli.confirm import confirm_deploy
     from commit_train.service.pipeline import apply_ref
     from commit_train.service.run import RunOptions
 
+    wait_for = _seconds(timeout)  # a usage error before the question
+    if not dry_run:
+        ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
     how = RunOptions(
-        timeout=_seconds(timeout),
+        timeout=wait_for,
         dry_run=dry_run,
         force=force_conflicts,
         on_line=lambda line: click.echo(line, err=as_json),
@@ -921,6 +936,7 @@ def apply_command(
 @click.option("--dry-run", is_flag=True, help="Name the commit it would restore; record nothing.")
 @click.option("--apply", "apply_now", is_flag=True, help="Carry it out from this machine.")
 @_kube_options
+@yes_option
 @json_option
 @pass_options
 def rollback_command(
@@ -931,6 +947,7 @@ def rollback_command(
     kubeconfig: Path | None,
     context: str | None,
     timeout: str | None,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Deploy the previous successfully deployed commit of ENVIRONMENT again.
@@ -938,6 +955,7 @@ def rollback_command(
     A new deployment whose payload names the commit it rolls back; with --apply it is
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
+    from commit_train.faces.cli.confirm import confirm_rollback
     from commit_train.faces.tables import deploy_json
     from commit_train.service.pipeline import carry_out, preflight
     from commit_train.service.rollback import request_rollback, rollback_target
@@ -945,6 +963,8 @@ def rollback_command(
 
     wait_for = _seconds(timeout)  # a usage error before anything is recorded
     train = options.train()
+    if not dry_run:
+        confirm_rollback(train, environment, yes=yes, as_json=as_json)
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
         _, target = rollback_target(train, environment)
         preflight(

@@ -251,7 +251,8 @@ class Dispatcher:
         snapshot = train.backend.snapshot(limit=SHIPS_WINDOW, environments=[environment])
         target = _find(snapshot, ref)
         ships = what_ships(snapshot, environment, target)
-        if self.settings.policy(environment).confirm and not confirmed:
+        asks = config.environments[environment].confirm or self.settings.policy(environment).confirm
+        if asks and not confirmed:
             commit, decision = train.check(environment, ref)
             if not decision.allowed:
                 raise RefusedError(decision.message, reason=decision.reason)
