@@ -267,8 +267,7 @@ def test_stale_reminds_once_grouped_by_author(repo: Repo) -> None:
     assert dry.exit_code == 0, dry.output
     lines = dry.stdout.splitlines()
     assert lines[0] == (
-        f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
-        "would remind 2 now"
+        f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); would remind 2 now"
     )
     assert lines[1] == "  alice"
     assert re.fullmatch(rf"    \*  {head[:7]}  {AGE}  Add the checkout button", lines[2])
@@ -503,8 +502,7 @@ def test_github_stale_reminds_once_within_two_requests(shop) -> None:
         assert emu.request_count <= 2
         lines = first.stdout.splitlines()
         assert lines[0] == (
-            f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
-            "reminded 2 now"
+            f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); reminded 2 now"
         )
         assert lines[1:] == [
             "  carol",

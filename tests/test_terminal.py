@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from commit_train.backends.local.backend import LocalBackend
-from commit_train.core.text import fit, plural, possessive, width
+from commit_train.core.text import fit, plural, width
 from commit_train.faces.terminal import CLEAR_LINE, LiveLines, columns
-from commit_train.models import DeployState
+from commit_train.models import DeployState, possessive
 from tests.gitrepos import Repo
 from tests.test_cli import run
 

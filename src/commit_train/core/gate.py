@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commit_train.config import CONFIG_FILE, Config
+from commit_train.config import CONFIG_FILE, Config, add_environment
 from commit_train.models import (  # the lock reasons are the lock rules' own
     LOCKED,
     NOT_LOCK_HOLDER,
@@ -69,7 +69,7 @@ def unknown_environment(config: Config, environment: str) -> Decision:
         False,
         UNKNOWN_ENVIRONMENT,
         f"unknown environment {environment!r} (known: {known}); use one of them, "
-        f"or add {environment!r} under environments: in {CONFIG_FILE}",
+        f"or {add_environment(environment)}",
     )
 
 

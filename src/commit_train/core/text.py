@@ -13,8 +13,7 @@ display columns with the ``wcwidth`` package (a CJK character or most emoji take
 combining mark or a zero-width joiner none), so columns still line up; ``fit`` cuts a line
 to a number of columns, as ``clip`` does to a number of characters.
 
-``plural`` and ``possessive`` spell counts and names the way a sentence needs them
-("1 commit", "2 commits"; "alice's lock", "maintainers' lock").
+``plural`` spells a count the way a sentence needs it ("1 commit", "2 commits").
 """
 
 from __future__ import annotations
@@ -108,11 +107,6 @@ def fit(text: str, columns: int) -> str:
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """``1 commit``, ``2 commits``, ``0 commits``; ``nouns`` for an irregular plural."""
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
-
-
-def possessive(name: str) -> str:
-    """``alice's``, and ``maintainers'`` for a name that ends in s."""
-    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
 
 
 def ljust(text: str, columns: int) -> str:

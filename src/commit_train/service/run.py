@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from commit_train import config as config_module
 from commit_train.config import Config
 from commit_train.core.redact import REDACTED, redact_text
-from commit_train.core.text import clip
+from commit_train.core.text import clip, plural
 from commit_train.errors import (
     ConfigError,
     KubeError,
@@ -200,7 +200,7 @@ def apply_and_wait(
     )
     client = run.make_client()
     try:
-        with how.group(f"Apply {len(objects)} object(s) to {namespace}"):
+        with how.group(f"Apply {plural(len(objects), 'object')} to {namespace}"):
             result = apply(client, objects, options)
             objects_done = tuple(
                 dataclasses.replace(r, diff=tuple(_safe_diff(d, secret_values) for d in r.diff))
@@ -215,7 +215,7 @@ def apply_and_wait(
         if how.dry_run:
             rollout, wait_line = "skipped", "dry run: no rollout"
         else:
-            with how.group(f"Wait for {len(result.workloads)} rollout(s)"):
+            with how.group(f"Wait for {plural(len(result.workloads), 'rollout')}"):
                 waited = wait_for_rollouts(
                     client, result.workloads, timeout=run.timeout, on_progress=say
                 )
@@ -294,7 +294,8 @@ def render_and_apply(
         for note in rendered.notes:
             run.say(f"note: {note}")
         run.say(
-            f"rendered {len(rendered.objects)} object(s) for {run.environment} at {run.sha[:7]}"
+            f"rendered {plural(len(rendered.objects), 'object')} for {run.environment} "
+            f"at {run.sha[:7]}"
         )
     result = apply_and_wait(
         run, [m.obj for m in rendered.apply_order()], secret_values=rendered.secret_values

@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from commit_train.core.text import duration
+from commit_train.core.text import duration, plural
 from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
 from commit_train.ports import Backend
 
@@ -496,7 +496,7 @@ def render_svg(stats: Stats) -> str:
         for e_index, env in enumerate(envs):
             count = env.per_day[d_index]
             h = round(count * scale, 1)
-            label = f"{env.environment}, {day.isoformat()}: {count} deploys"
+            label = f"{env.environment}, {day.isoformat()}: {plural(count, 'deploy')}"
             out.append(
                 f'<rect x="{x0 + e_index * bar}" y="{round(top + plot_h - h, 1)}" '
                 f'width="{bar - 1}" height="{h}" fill="{_COLOURS[e_index % len(_COLOURS)]}">'

@@ -33,7 +33,7 @@ import click
 
 from commit_train.config import CONFIG_FILE, Config, check_rollout_timeout, parse, parse_duration
 from commit_train.core.gate import CHECKS_PENDING, Decision
-from commit_train.core.text import one_line
+from commit_train.core.text import one_line, plural
 from commit_train.errors import (
     CommitTrainError,
     ConfigError,
@@ -501,13 +501,14 @@ def render_manifests(rt: Runtime) -> None:
         for m in rendered.apply_order()
     ]
     rt.summary(
-        f"### Rendered {len(rendered.objects)} object(s) for {environment} at `{sha[:7]}`\n\n"
+        f"### Rendered {plural(len(rendered.objects), 'object')} for {environment} "
+        f"at `{sha[:7]}`\n\n"
         + _row("kind", "namespace", "name", "template")
         + "\n| --- | --- | --- | --- |\n"
         + "\n".join(rows)
         + "\n"
     )
-    rt.log(f"rendered {len(rendered.objects)} object(s) for {environment} into {target}")
+    rt.log(f"rendered {plural(len(rendered.objects), 'object')} for {environment} into {target}")
 
 
 # ----------------------------------------------------------------------------- apply
@@ -889,7 +890,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
     heading = f"### Commits waiting for {environment}"
     if found.quiet == "locked" and found.lock is not None:
         rt.summary(f"{heading}\n\nQuiet while locked: {describe_lock(found.lock)}.\n")
-        rt.log(f"{environment}: quiet while locked ({len(stale)} stale commit(s))")
+        rt.log(f"{environment}: quiet while locked ({plural(len(stale), 'stale commit')})")
         return
     if found.quiet == "never-deployed":
         rt.summary(f"{heading}\n\n{environment} has never been deployed: nothing to compare.\n")
@@ -902,7 +903,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
     lines = [
         heading,
         "",
-        f"{len(stale)} commit(s) merged more than {after} ago are not live in "
+        f"{plural(len(stale), 'commit')} merged more than {after} ago "
+        f"{'is' if len(stale) == 1 else 'are'} not live in "
         f"{environment} (live: `{(found.live_sha or '')[:7]}`); "
         f"{len(reminded)} reminded by this run.",
         "",
@@ -922,11 +924,12 @@ def stale_commit_notifier(rt: Runtime) -> None:
     rt.summary("\n".join(lines) + "\n")
     if reminded:
         rt.warning(
-            f"{len(reminded)} commit(s) have waited more than {after} for {environment}",
+            f"{plural(len(reminded), 'commit')} {'has' if len(reminded) == 1 else 'have'} "
+            f"waited more than {after} for {environment}",
             title="commit-train: stale commits",
         )
     else:
-        rt.log(f"{environment}: {len(stale)} stale commit(s), all reminded before")
+        rt.log(f"{environment}: {plural(len(stale), 'stale commit')}, all reminded before")
 
 
 # ----------------------------------------------------------------------------- the commands

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from commit_train import __version__
-from commit_train.core.text import printable
+from commit_train.core.text import plural, printable
 from commit_train.errors import CommitTrainError, RefusedError, UsageError
 from commit_train.faces.cli.completion import completion_command
 from commit_train.faces.cli.init import init_command
@@ -425,7 +425,8 @@ def sync_command(options: Options, as_json: bool) -> None:
         how = "created" if item.created else "already on GitHub"
         click.echo(
             f"local deployment {item.local_id} -> GitHub deployment {item.github_id}: "
-            f"{item.sha[:7]} to {item.environment} ({how}, {item.statuses_added} statuses added)"
+            f"{item.sha[:7]} to {item.environment} "
+            f"({how}, {plural(item.statuses_added, 'status', 'statuses')} added)"
         )
     click.echo(report.summary)
 
@@ -537,6 +538,7 @@ def unlock_command(
     as_json: bool,
 ) -> None:
     """End your lock of ENVIRONMENT (or --all); --force --reason ends anyone's."""
+    from commit_train.models import possessive
     from commit_train.service.locks import lock_json, where
 
     scope = _scope(environment, every, "unlock")
@@ -563,7 +565,7 @@ def unlock_command(
         )
     elif done.forced:
         click.echo(
-            f"unlocked {where(lock.environment)}: broke {lock.holder}'s lock "
+            f"unlocked {where(lock.environment)}: broke {possessive(lock.holder)} lock "
             f"({lock.reason}): {done.reason}"
         )
     else:
@@ -877,7 +879,7 @@ def render_command(
         _echo_json(rendered_json(rendered))
     elif out is not None:
         written = rendered.write_dir(out, redacted=True)
-        click.echo(f"wrote {len(written)} file(s) to {out}")
+        click.echo(f"wrote {plural(len(written), 'file')} to {out}")
     else:
         click.echo(rendered.stream(), nl=False)
 
