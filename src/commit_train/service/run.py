@@ -94,7 +94,9 @@ class RunOptions:
     for nothing and records nothing; ``force`` takes fields other field managers own.
     ``env`` is where secrets and ``COMMIT_TRAIN_*`` settings are read (default
     ``os.environ``). ``run_url`` is the log a status links to; ``on_line`` gets every line a
-    person reads and ``group`` folds a phase of them (an Actions log group).
+    person reads and ``group`` folds a phase of them (an Actions log group). ``on_progress``
+    gets a rollout's progress lines instead (each replaces the one before it: the CLI
+    rewrites one terminal line), default ``on_line``.
     """
 
     timeout: float | None = None
@@ -105,6 +107,7 @@ class RunOptions:
     run_url: str | None = None
     on_line: Lines = _nothing
     group: Group = _no_group
+    on_progress: Lines | None = None
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -188,6 +191,9 @@ def apply_and_wait(
     def say(line: str) -> None:
         how.on_line(redact_text(line, secret_values))
 
+    def progress(line: str) -> None:
+        (how.on_progress or how.on_line)(redact_text(line, secret_values))
+
     options = ApplyOptions(
         applyset=run.applyset,
         namespace=namespace,
@@ -217,7 +223,7 @@ def apply_and_wait(
         else:
             with how.group(f"Wait for {plural(len(result.workloads), 'rollout')}"):
                 waited = wait_for_rollouts(
-                    client, result.workloads, timeout=run.timeout, on_progress=say
+                    client, result.workloads, timeout=run.timeout, on_progress=progress
                 )
             rollout = "complete" if waited.ok else "timed-out" if waited.timed_out else "failed"
             wait_line = waited.summary_line

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,6 +31,7 @@ from commit_train.faces.cli.init import init_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
+    from commit_train.faces.terminal import LiveLines
     from commit_train.faces.wiring import CliWiring
     from commit_train.gitrepo import GitRepo
     from commit_train.ports import CheckRecorder, OfflineJournal
@@ -830,6 +832,19 @@ def _seconds(timeout: str | None) -> float | None:
         ) from None
 
 
+@contextmanager
+def _live_lines(as_json: bool) -> Iterator[LiveLines]:
+    """A run's lines, on stdout (stderr under --json); on a terminal a rollout's progress
+    line is rewritten in place, and ended before anything else is printed."""
+    from commit_train.faces import terminal
+
+    live = terminal.LiveLines(sys.stderr if as_json else sys.stdout)
+    try:
+        yield live
+    finally:
+        live.close()
+
+
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
@@ -916,20 +931,22 @@ def apply_command(
     wait_for = _seconds(timeout)  # a usage error before the question
     if not dry_run:
         ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
-    how = RunOptions(
-        timeout=wait_for,
-        dry_run=dry_run,
-        force=force_conflicts,
-        on_line=lambda line: click.echo(line, err=as_json),
-    )
-    result = apply_ref(
-        options.train(),
-        options.git(),
-        environment=environment,
-        ref=ref,
-        make_client=_client_factory(kubeconfig, context),
-        how=how,
-    )
+    with _live_lines(as_json) as live:
+        how = RunOptions(
+            timeout=wait_for,
+            dry_run=dry_run,
+            force=force_conflicts,
+            on_line=live.line,
+            on_progress=live.progress,
+        )
+        result = apply_ref(
+            options.train(),
+            options.git(),
+            environment=environment,
+            ref=ref,
+            make_client=_client_factory(kubeconfig, context),
+            how=how,
+        )
     _show_run(result, as_json=as_json)
 
 
@@ -987,15 +1004,16 @@ def rollback_command(
                 click.echo(f"follow it at {requested.progress_url}")
         return
     click.echo(requested.action, err=as_json)
-    result = carry_out(
-        train,
-        options.git(),
-        environment=environment,
-        sha=requested.commit.sha,
-        deployment=requested.deployment,
-        make_client=_client_factory(kubeconfig, context),
-        how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
-    )
+    with _live_lines(as_json) as lines:
+        result = carry_out(
+            train,
+            options.git(),
+            environment=environment,
+            sha=requested.commit.sha,
+            deployment=requested.deployment,
+            make_client=_client_factory(kubeconfig, context),
+            how=RunOptions(timeout=wait_for, on_line=lines.line, on_progress=lines.progress),
+        )
     _show_run(result, as_json=as_json)
 
 
