@@ -756,7 +756,7 @@ def record_check(
 @pass_options
 def demo(options: Options, directory: Path | None) -> None:
     """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
-    from commit_train.faces.demo import DemoStep, hint, run_demo
+    from commit_train.faces.demo import HISTORY_LIMIT, DemoStep, hint, run_demo
     from commit_train.faces.tables import render_history, render_status
 
     colour = options.colour
@@ -771,7 +771,7 @@ def demo(options: Options, directory: Path | None) -> None:
     click.echo(_paint_step("commit-train status", colour))
     click.echo(render_status(result.status, colour=colour))
     click.echo()
-    click.echo(_paint_step("commit-train history", colour))
+    click.echo(_paint_step(f"commit-train history --limit {HISTORY_LIMIT}", colour))
     click.echo(render_history(result.history, colour=colour))
     click.echo()
     click.echo(hint(result.root))
