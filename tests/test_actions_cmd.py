@@ -338,8 +338,12 @@ def test_stale_commit_notifier_lists_commits_waiting_too_long(
     github_emulator: GitHubEmulator, tmp_path: Path
 ) -> None:
     """The action is ``Train.stale``: ages read as the CLI and Slack write them (``1d 0h``),
-    and a commit is reminded (the warning) once, not on every scheduled run: the second run
-    still lists it and counts it, but warns no more."""
+    and a commit is reminded (Slack, then the warning) once, not on every scheduled run:
+    a run with no route says so and keeps the reminder due; once the route is there the
+    next run reminds, and the run after it still lists and counts the commit, but warns no
+    more."""
+    from tests.slack_server import SlackWebhookServer
+
     repo = github_emulator.create_repo("acme/shop", default_branch="main")
     now = datetime.now(UTC)
     live = repo.commit("Live one", when=now - timedelta(days=5))
@@ -347,27 +351,50 @@ def test_stale_commit_notifier_lists_commits_waiting_too_long(
     old = repo.commit("Waiting for days", when=now - timedelta(days=3))
     repo.commit("Fresh", when=now - timedelta(hours=1))
     runner = Runner(tmp_path, github_emulator, "schedule", actions_events.schedule())
-    github_emulator.reset_requests()
-    done = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
-    assert done.code == 0, done.stdout + done.stderr
-    assert github_emulator.request_count <= 2
-    assert done.outputs["count"] == "1"
-    result = json.loads(done.outputs["result"])
-    assert [s["sha"] for s in result["stale"]] == [old]
-    assert (result["reminded"], result["quiet"], result["live"]) == ([old], None, live)
-    assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | now |" in done.summary
-    warning = (
-        "::warning title=commit-train%3A stale commits::1 commit has waited more than "
-        "1d 0h for staging"
-    )
-    assert warning in done.stdout
 
-    again = runner.run("stale-commit-notifier", environment="staging", token=github_emulator.token)
-    assert again.code == 0, again.stdout + again.stderr
-    assert again.outputs["count"] == "1"
-    assert json.loads(again.outputs["result"])["reminded"] == []
-    assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | before |" in again.summary
-    assert "::warning" not in again.stdout
+    unrouted = runner.run(
+        "stale-commit-notifier", environment="staging", token=github_emulator.token
+    )
+    assert unrouted.code == 0, unrouted.stdout + unrouted.stderr
+    result = json.loads(unrouted.outputs["result"])
+    assert (result["due"], result["reminded"]) == ([old], [])
+    assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | not sent |" in unrouted.summary
+    assert (
+        "::warning title=commit-train stale-commit-notifier::no notification route for "
+        "staging: add notify: under it in .commit-train.yml; its reminder was not sent"
+    ) in unrouted.stdout
+    assert "stale commits::" not in unrouted.stdout
+
+    (runner.workspace / ".commit-train.yml").write_text(NOTIFY_CONFIG)
+    with SlackWebhookServer() as slack:
+        runner.job_env["SLACK_TEST_HOOK"] = slack.url
+        github_emulator.reset_requests()
+        done = runner.run(
+            "stale-commit-notifier", environment="staging", token=github_emulator.token
+        )
+        assert done.code == 0, done.stdout + done.stderr
+        # the scan, the mark, and one read of the environment's deploys for abandoned ones
+        assert github_emulator.request_count <= 3
+        assert done.outputs["count"] == "1"
+        result = json.loads(done.outputs["result"])
+        assert [s["sha"] for s in result["stale"]] == [old]
+        assert (result["reminded"], result["quiet"], result["live"]) == ([old], None, live)
+        assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | now |" in done.summary
+        warning = (
+            "::warning title=commit-train%3A stale commits::1 commit has waited more than "
+            "1d 0h for staging"
+        )
+        assert warning in done.stdout
+
+        again = runner.run(
+            "stale-commit-notifier", environment="staging", token=github_emulator.token
+        )
+        assert again.code == 0, again.stdout + again.stderr
+        assert again.outputs["count"] == "1"
+        assert json.loads(again.outputs["result"])["reminded"] == []
+        assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | before |" in again.summary
+        assert "::warning" not in again.stdout
+        assert len(slack.received) == 1
 
 
 def test_stale_commit_notifier_is_quiet_while_the_environment_is_locked(

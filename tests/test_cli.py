@@ -80,6 +80,42 @@ def test_status_table(repo: Repo) -> None:
     )
 
 
+def test_status_live_in_shows_one_entry_per_environment(repo: Repo) -> None:
+    """Deploys of the same commit that wait (the local backend runs none of them) are
+    counted, not listed one by one; ``--json`` keeps every one of them."""
+    head, middle = sha(repo), sha(repo, "HEAD~1")
+    record(repo, head, test="success")
+    record(repo, middle, test="success")
+    backend = LocalBackend(repo.root)
+    live = json.loads(run(repo.root, "deploy", "staging", "HEAD", "--json").stdout)
+    backend.add_status(live["deployment"]["id"], state=DeployState.SUCCESS)
+    # deploying a commit already live or queued there is asked for on purpose (--again)
+    for args in (["staging", "HEAD"], ["staging", "HEAD"], ["production", "HEAD"]):
+        assert run(repo.root, "deploy", *args, "--again").exit_code == 0
+    started = json.loads(run(repo.root, "deploy", "staging", middle, "--json").stdout)
+    assert run(repo.root, "deploy", "staging", middle, "--again").exit_code == 0
+    backend.add_status(started["deployment"]["id"], state=DeployState.IN_PROGRESS)
+    result = run(repo.root, "status", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "shop: the 2 newest commits of main\n"
+        "\n"
+        "SHA      TITLE                    AUTHOR  CHECKS   LIVE IN\n"
+        f"{head[:7]}  Add the checkout button  alice   success  "
+        "staging (live, 2 queued), production (queued)\n"
+        f"{middle[:7]}  Add a health endpoint    bob     success  "
+        "staging (in_progress, queued)\n"
+    )
+    doc = json.loads(run(repo.root, "status", "--limit", "1", "--json").stdout)
+    [row] = doc["commits"]
+    assert row["live_in"] == ["staging"]
+    assert [(d["environment"], d["state"]) for d in row["in_flight"]] == [
+        ("staging", "queued"),
+        ("staging", "queued"),
+        ("production", "queued"),
+    ]
+
+
 def test_status_live_and_limit(repo: Repo) -> None:
     record(repo, "HEAD", test="success")
     deployed = run(repo.root, "deploy", "production", "HEAD", "--json")
@@ -180,12 +216,12 @@ def test_deploy(repo: Repo) -> None:
     record(repo, "HEAD", lint="success", test="success")
     result = run(repo.root, "deploy", "staging", head[:7])
     assert result.exit_code == 0, result.output
-    journal = repo.root / ".git" / "commit-train" / "journal.sqlite3"
     assert result.stdout == (
         f"{head[:7]}  Add the checkout button  (alice)\n"
         f"{head[:7]} can be deployed to staging\n"
         f"created deployment 1: {head[:7]} to staging\n"
-        f"follow it at {journal.resolve().as_uri()}\n"
+        f"queued: nothing runs deploys on the local backend; run "
+        f"`commit-train apply staging {head[:7]}` to roll it out from this machine\n"
     )
     deployment = LocalBackend(repo.root).get_deployment(1)
     assert deployment.environment == "staging"
@@ -424,6 +460,7 @@ COMMANDS = [
     "serve",
     "init",
     "completion",
+    "sweep",
 ]
 
 

@@ -259,37 +259,44 @@ def _live_in_production(repo: Repo, ref: str) -> None:
 
 
 def test_stale_reminds_once_grouped_by_author(repo: Repo) -> None:
+    route_to_slack(repo.root)
     _live_in_production(repo, "HEAD~2")
     head, middle = repo.git("rev-parse", "HEAD"), repo.git("rev-parse", "HEAD~1")
     live = repo.git("rev-parse", "HEAD~2")
 
-    dry = run(repo.root, "stale", "production", "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    lines = dry.stdout.splitlines()
-    assert lines[0] == (
-        f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); would remind 2 now"
-    )
-    assert lines[1] == "  alice"
-    assert re.fullmatch(rf"    \*  {head[:7]}  {AGE}  Add the checkout button", lines[2])
-    assert lines[3] == "  bob"
-    assert re.fullmatch(rf"    \*  {middle[:7]}  {AGE}  Add a health endpoint", lines[4])
+    with SlackWebhookServer() as slack:
+        hook = {"SLACK_TEST_HOOK": slack.url}
+        dry = run(repo.root, "stale", "production", "--dry-run", env=hook)
+        assert dry.exit_code == 0, dry.output
+        lines = dry.stdout.splitlines()
+        assert lines[0] == (
+            f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
+            "would remind 2 now"
+        )
+        assert lines[1] == "  alice"
+        assert re.fullmatch(rf"    \*  {head[:7]}  {AGE}  Add the checkout button", lines[2])
+        assert lines[3] == "  bob"
+        assert re.fullmatch(rf"    \*  {middle[:7]}  {AGE}  Add a health endpoint", lines[4])
+        assert slack.received == []
 
-    first = run(repo.root, "stale", "--json")
-    assert first.exit_code == 0, first.output
-    doc = json.loads(first.stdout)
-    assert doc["version"] == 1
-    staging, production = doc["environments"]
-    assert (staging["environment"], staging["quiet"]) == ("staging", "no-threshold")
-    assert production["reminded"] == [head, middle], "the dry run reminded nothing"
-    assert production["by_author"] == {"alice": [head], "bob": [middle]}
-    assert production["stale_after_seconds"] == 86400
+        first = run(repo.root, "stale", "--json", env=hook)
+        assert first.exit_code == 0, first.output
+        doc = json.loads(first.stdout)
+        assert doc["version"] == 1
+        staging, production = doc["environments"]
+        assert (staging["environment"], staging["quiet"]) == ("staging", "no-threshold")
+        assert production["reminded"] == [head, middle], "the dry run reminded nothing"
+        assert production["due"] == [head, middle]
+        assert production["by_author"] == {"alice": [head], "bob": [middle]}
+        assert production["stale_after_seconds"] == 86400
 
-    second = run(repo.root, "stale", "production")
-    assert second.exit_code == 0
-    assert second.stdout.splitlines()[0].endswith("; reminded 0 now")
-    assert re.fullmatch(
-        rf"       {head[:7]}  {AGE}  Add the checkout button", second.stdout.splitlines()[2]
-    )
+        second = run(repo.root, "stale", "production", env=hook)
+        assert second.exit_code == 0
+        assert second.stdout.splitlines()[0].endswith("; reminded 0 now")
+        assert re.fullmatch(
+            rf"       {head[:7]}  {AGE}  Add the checkout button", second.stdout.splitlines()[2]
+        )
+        assert len(slack.received) == 1
 
 
 def test_stale_is_quiet_while_locked_and_names_the_lock(repo: Repo) -> None:
@@ -521,3 +528,74 @@ def test_github_stale_reminds_once_within_two_requests(shop) -> None:
         f"*carol*\n• `{head[:7]}` Fix footer (2d 0h)",
         f"*bob*\n• `{waiting[:7]}` Add cart (3d 0h)",
     ]
+
+
+# -- stale reminders reach someone, or stay due -------------------------------------------
+
+
+def test_stale_without_a_route_warns_and_keeps_the_reminder_for_later(repo: Repo) -> None:
+    """With nowhere to send it, a reminder is not used up: the run says so, moves no mark,
+    and the first run after a route is added reminds."""
+    _live_in_production(repo, "HEAD~2")
+    live = repo.git("rev-parse", "HEAD~2")
+    unsent = run(repo.root, "stale", "production")
+    assert unsent.exit_code == 0, unsent.output
+    assert unsent.stderr == (
+        "warning: no notification route for production: add notify: under it in "
+        ".commit-train.yml; its reminder was not sent\n"
+    )
+    assert unsent.stdout.splitlines()[0] == (
+        f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
+        "2 to remind, not sent"
+    )
+    doc = json.loads(run(repo.root, "stale", "production", "--json").stdout)
+    assert doc["environments"][0]["reminded"] == []
+    assert len(doc["environments"][0]["due"]) == 2
+
+    route_to_slack(repo.root)
+    with SlackWebhookServer() as slack:
+        hook = {"SLACK_TEST_HOOK": slack.url}
+        sent = run(repo.root, "stale", "production", env=hook)
+        assert sent.exit_code == 0, sent.output
+        assert sent.stderr == ""
+        assert sent.stdout.splitlines()[0].endswith("; reminded 2 now")
+        again = run(repo.root, "stale", "production", env=hook)
+        assert again.stdout.splitlines()[0].endswith("; reminded 0 now")
+        assert [m["text"] for m in slack.received] == [
+            ":hourglass: 2 commits merged but not deployed to production (older than 1d 0h)"
+        ]
+
+
+def test_stale_when_the_webhook_fails_keeps_the_reminder_for_later(repo: Repo) -> None:
+    route_to_slack(repo.root)
+    _live_in_production(repo, "HEAD~2")
+    with SlackWebhookServer() as down:
+        down.fail_with(500, "internal_error")
+        failed = run(repo.root, "stale", "production", env={"SLACK_TEST_HOOK": down.url})
+    assert failed.exit_code == 0, failed.output
+    assert failed.stderr == (
+        "warning: notification stale-commits for production not sent to SLACK_TEST_HOOK: "
+        "the webhook answered 500 internal_error\n"
+    )
+    assert failed.stdout.splitlines()[0].endswith("; 2 to remind, not sent")
+    with SlackWebhookServer() as slack:
+        sent = run(repo.root, "stale", "production", env={"SLACK_TEST_HOOK": slack.url})
+        assert sent.stdout.splitlines()[0].endswith("; reminded 2 now")
+        assert len(slack.received) == 1
+
+
+def test_stale_with_a_route_that_leaves_out_reminders_warns(repo: Repo) -> None:
+    config = repo.root / ".commit-train.yml"
+    config.write_text(
+        "notify: {slack-webhook-env: SLACK_TEST_HOOK, events: [deploy-failed]}\n"
+        + config.read_text()
+    )
+    _live_in_production(repo, "HEAD~2")
+    with SlackWebhookServer() as slack:
+        done = run(repo.root, "stale", "production", env={"SLACK_TEST_HOOK": slack.url})
+        assert slack.received == []
+    assert done.stderr == (
+        "warning: the notification route for production leaves out stale-commits: add it to "
+        "its events: in .commit-train.yml; its reminder was not sent\n"
+    )
+    assert done.stdout.splitlines()[0].endswith("; 2 to remind, not sent")

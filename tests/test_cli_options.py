@@ -163,13 +163,17 @@ def test_a_token_given_after_the_command_is_never_printed(world) -> None:
 
 
 def test_every_command_takes_them_and_says_so_in_its_help() -> None:
+    """Every command of one repository takes them all; ``serve`` (a whole organisation's)
+    and ``completion`` (no repository at all) take only ``--debug``."""
+    repository_options = ("-R, --repo OWNER/NAME", "--token", "--backend", "-C PATH")
     for name in cli.list_commands(None):  # type: ignore[arg-type]
         command = cli.get_command(None, name)  # type: ignore[arg-type]
         if command is None or name == "action":
             continue
         shown = CliRunner().invoke(cli, [name, "--help"]).stdout
-        for text in ("-R, --repo OWNER/NAME", "--token", "--backend", "-C PATH", "--debug"):
-            assert text in shown, (name, text)
+        assert "--debug" in shown, name
+        for text in repository_options:
+            assert (text in shown) == (name not in ("serve", "completion")), (name, text)
 
 
 # -- completion ------------------------------------------------------------------------------

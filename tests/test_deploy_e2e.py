@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit as EmulatedCommit
 from tests.emulators.kube import KubeEmulator
 from tests.gitrepos import Repo
+from tests.leaks import HOSTILE_SECRET, decoded, files_under, leaked
 from tests.shop import WEB_DEPLOYMENT, WEB_SECRET
 
 kube = kube_fixtures.kube
@@ -680,6 +682,67 @@ def test_a_secret_value_never_appears_in_any_output(tmp_path: Path, kube: KubeEm
     assert base64.b64decode(stored["data"]["API_KEY"]).decode() == SECRET
 
 
+def test_a_hostile_secret_is_written_nowhere_by_apply_rollback_or_a_failure(
+    tmp_path: Path, kube: KubeEmulator
+) -> None:
+    """A secret holding a backslash, both quotes, a newline and non-ASCII, through render,
+    ``apply`` (success, a failed rollout whose Warning event quotes it, the auto-rollback
+    after it) and a template that uses it as a lookup key: no form of it (raw, each line,
+    repr, JSON, URL-encoded, base64) in any output, status, payload or file written."""
+    shop = make_shop(tmp_path, kube, auto_rollback=True)
+    shop.env["API_KEY"] = HOSTILE_SECRET
+    shop.write("echo.yaml", EXTRA.replace("colour: blue", "key: {{ secrets.API_KEY | quote }}"))
+    good = shop.commit("Secret everywhere")
+    written: dict[str, str] = {}
+
+    def keep(name: str, result: Result) -> Result:
+        written[f"{name} stdout"] = decoded(result.stdout)
+        written[f"{name} stderr"] = result.stderr
+        return result
+
+    keep("render", shop.run("render", "staging"))
+    keep("render --json", shop.run("render", "staging", "HEAD", "--json"))
+    keep("apply --dry-run", shop.run("apply", "staging", "--dry-run"))
+    keep("apply", deploy_ok(shop))
+    bad = shop.commit("Break the web")
+
+    def warn_then_fail() -> None:
+        until(web_with(kube, bad), "the Deployment applied")
+        until(watching(kube), "the waiter's watch")
+        message = f"env API_KEY={HOSTILE_SECRET!r} is not valid; json {json.dumps(HOSTILE_SECRET)}"
+        kube.controller.event(
+            "Deployment", NS, "web", reason="FailedCreate", message=message, type="Warning"
+        )
+        kube.controller.exceed_deadline("Deployment", NS, "web")
+        kube.controller.auto_complete(0.05)  # the rollback's rollout finishes
+
+    with scripted(warn_then_fail):
+        failed = keep("apply, failed", shop.run("apply", "staging", "--json"))
+    kube.controller.manual()
+    assert failed.exit_code == 1, failed.output
+    assert json.loads(failed.stdout)["rollback"]["ok"] is True, "auto-rollback ran"
+    assert "FailedCreate: env API_KEY='<redacted>'" in failed.stdout + failed.stderr
+    assert shop.image() == f"{IMAGE}:{good}"
+
+    shop.write("web.yaml", WEB.replace("replicas: 1", "replicas: {{ values[secrets.API_KEY] }}"))
+    shop.commit("Look a value up by the key")
+    refused = keep("apply, render error", shop.run("apply", "staging"))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("error: deploy/templates/web.yaml:")
+    assert "<redacted>" in refused.stderr
+    keep("history --json", shop.run("history", "staging", "--json"))
+    keep("status --json", shop.run("status", "--json"))
+    for dep in shop.deployments():
+        written[f"deployment {dep.id}"] = decoded(json.dumps(dict(dep.payload)))
+        for n, status in enumerate(dep.statuses):
+            written[f"deployment {dep.id} status {n}"] = status.description
+
+    written.update(files_under(tmp_path))  # the journal, the checkout, the kubeconfig
+    assert not leaked(written)
+    stored = kube.get("Secret", NS, "web")
+    assert base64.b64decode(stored["data"]["API_KEY"]).decode() == HOSTILE_SECRET
+
+
 # -- the GitHub emulator holds the same commits as the checkout -----------------------------
 
 
@@ -702,3 +765,31 @@ def mirror(repo: Repo, emu: GitHubEmulator) -> Any:
         )
         gh.set_ref("refs/heads/main", sha)
     return gh
+
+
+def test_a_local_deploy_says_what_rolls_it_out_and_that_command_does(shop: Shop) -> None:
+    """The local backend runs no deploy workflow: ``deploy`` queues and names the command
+    that rolls it out; run as printed, that command does, and LIVE IN stops counting the
+    queued request."""
+    sha = shop.commit("Add the checkout page")
+    queued = shop.run("deploy", "staging", "HEAD")
+    assert queued.exit_code == 0, queued.output
+    hint = queued.stdout.splitlines()[-1]
+    assert hint == (
+        "queued: nothing runs deploys on the local backend; run "
+        f"`commit-train apply staging {sha[:7]}` to roll it out from this machine"
+    )
+    assert shop.run("status", "--limit", "1").stdout.splitlines()[-1].endswith("staging (queued)")
+    command = re.search(r"`commit-train (.+?)`", hint)
+    assert command is not None
+    shop.kube.controller.auto_complete(0.02)
+    try:
+        applied = shop.run(*command.group(1).split())
+    finally:
+        shop.kube.controller.manual()
+    assert applied.exit_code == 0, applied.output
+    assert shop.image() == f"{IMAGE}:{sha}"
+    assert shop.run("status", "--limit", "1").stdout.splitlines()[-1].endswith("  staging")
+    first, second = reversed(shop.deployments())
+    assert (first.state.value, second.state.value) == ("error", "success")
+    assert first.statuses[-1].description.startswith("superseded: ")

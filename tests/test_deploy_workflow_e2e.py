@@ -31,6 +31,7 @@ from tests.emulators.github import GitHubEmulator
 from tests.emulators.github_model import Commit, EmulatedRepo
 from tests.emulators.kube import KubeEmulator
 from tests.gitrepos import Repo
+from tests.leaks import HOSTILE_SECRET, decoded, files_under, leaked, without_mask_commands
 from tests.shop import CONFIG, TEMPLATE
 from tests.workflow_player import JobRun, StepResult, WorkflowPlayer, preinstall_commit_train
 
@@ -38,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflow-templates" / "deploy.yml"
 FINAL_STATES = {"success", "failure", "error", "inactive"}
 
-SECRET = "s3cr3t-api-key-4e1f9c"
+# A backslash, both quotes, a newline and non-ASCII: each escapes differently in repr, JSON,
+# URLs and workflow commands, so every form of it is searched for in everything written.
+SECRET = HOSTILE_SECRET
 # An environment secret the shop's config does not list: no step of the deploy may see it.
 UNNAMED_SECRET = "other-teams-token-77d2a0"
 ENVIRONMENT_URL = "https://staging.shop.example.com"
@@ -102,6 +105,7 @@ class Shop:
                 "deploy",
                 environment,
                 ref,
+                "--again",  # some tests ask for the same commit twice on purpose
                 "--json",
             ],
             cwd=self.git.root,
@@ -195,20 +199,35 @@ def shop(github_emulator: GitHubEmulator, kube: KubeEmulator, tmp_path: Path) ->
     world = Shop(github_emulator, remote, kube, git, tmp_path, tip, kubeconfig)
     yield world
     # whatever the path: every deployment ends final, and the secret never leaked
+    written: dict[str, str] = {}
     for deployment in remote.deployments:
         states = [s["state"] for s in remote.deployment_statuses(deployment["id"])]
         assert states and states[-1] in FINAL_STATES, (deployment["id"], states)
-        for status in remote.deployment_statuses(deployment["id"]):
-            assert SECRET not in status["description"]
-    for run in world.plays:
+        written[f"deployment {deployment['id']}"] = decoded(json.dumps(deployment, default=str))
+        for n, status in enumerate(remote.deployment_statuses(deployment["id"])):
+            where = f"deployment {deployment['id']} status {n}"
+            written[where] = decoded(json.dumps(status, default=str))
+    for i, run in enumerate(world.plays):
         assert SECRET in run.masks, "render-manifests masked the secret"
+        written[f"run {i} GITHUB_ENV"] = json.dumps(run.env, ensure_ascii=False)
         for step in run.steps:
             for text in (step.printed, step.stderr, step.summary):
-                assert SECRET not in text, step.name
                 assert github_emulator.token not in text, step.name
+            where = f"run {i} step {step.name!r}"
+            written[f"{where} stdout"] = without_mask_commands(step.stdout)
+            written[f"{where} stderr"] = step.stderr
+            written[f"{where} summary"] = step.summary
+            for name, value in step.outputs.items():
+                written[f"{where} output {name}"] = decoded(value)
+            for n, note in enumerate(step.annotations):
+                written[f"{where} annotation {n}"] = note.message
             assert not step.warnings, (step.name, step.warnings)
             assert "Traceback" not in step.stdout + step.stderr, step.name
             assert not handed_over(step, UNNAMED_SECRET), f"{step.name} saw an unnamed secret"
+    # every file the job wrote (GITHUB_OUTPUT, GITHUB_ENV, summaries, the workspace) but the
+    # rendered manifests, which hold the Secret object the cluster is to receive
+    written.update(files_under(tmp_path, skip=tmp_path.glob("runner-temp-*/commit-train")))
+    assert not leaked(written, SECRET)
 
 
 def handed_over(step: StepResult, value: str) -> bool:
@@ -291,7 +310,8 @@ def test_a_deployment_event_deploys_the_commit(shop: Shop) -> None:
     secret = shop.kube.get("Secret", "default", "web")
     assert secret is not None
     assert base64.b64decode(secret["data"]["API_KEY"]).decode() == SECRET, "the real value"
-    assert f"::add-mask::{SECRET}" in run.step("render").stdout.splitlines()
+    escaped = SECRET.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    assert f"::add-mask::{escaped}" in run.step("render").stdout.splitlines()
     assert handed_over(run.step("render"), SECRET), "the named secret, through env:"
     assert handed_over(run.step("apply"), SECRET), "auto-rollback may render again"
 
@@ -590,6 +610,56 @@ def test_a_crash_looping_rollout_fails_at_the_configured_rollout_timeout(shop: S
     state, description = shop.statuses(dep_id)[-1]
     assert state == "failure"
     assert "CrashLoopBackOff" in description
+
+
+def test_a_rollout_diagnosis_quoting_the_secret_is_written_nowhere(shop: Shop) -> None:
+    """A Warning event quoting the secret (as a failing probe or a bad env var may) feeds the
+    diagnosis, which reaches the status description, the summary, the outputs and stderr; the
+    fixture searches every one of them, and every file, for every form of the secret."""
+
+    def fail() -> None:
+        ctl = shop.kube.controller
+        ctl.event(
+            "Deployment",
+            "default",
+            "web",
+            reason="FailedCreate",
+            message=f"env API_KEY={SECRET!r} is not valid; json {json.dumps(SECRET)}",
+            type="Warning",
+        )
+        ctl.exceed_deadline("Deployment", "default", "web")
+
+    when_applied(shop.kube, fail)
+    dep_id = shop.request_deploy("staging", shop.green)
+
+    run = shop.play_deployment(dep_id)
+
+    assert run.status == "failure"
+    assert run.step("apply").outputs["rollout"] == "failed"
+    state, description = shop.statuses(dep_id)[-1]
+    assert state == "failure"
+    assert description.startswith("rollout failed: web: ")
+    shown = run.step("apply").summary + run.step("apply").outputs["result"]
+    assert "FailedCreate: env API_KEY='***'" in shown, "the diagnosis was written, redacted"
+
+
+def test_a_template_error_quoting_the_secret_is_written_nowhere(shop: Shop) -> None:
+    """The secret used as a lookup key: Jinja's error quotes the key's repr (backslashes
+    doubled, the newline as ``\\n``), which no raw mask matches."""
+    lookup = TEMPLATE.replace("replicas: 1", "replicas: {{ values[secrets.API_KEY] }}")
+    sha = shop.commit("Look a value up by the key", {"deploy/templates/web.yaml": lookup})
+    shop.remote.add_check_run(sha, name="test")
+    dep_id = shop.request_deploy("staging", sha)
+
+    run = shop.play_deployment(dep_id)
+
+    assert run.status == "failure"
+    assert run.step("render").outcome == "failure"
+    state, description = shop.statuses(dep_id)[-1]
+    assert state == "failure"
+    assert description.startswith("deploy/templates/web.yaml:6: ")
+    assert "<redacted>" in description
+    assert deployed_image(shop.kube) is None
 
 
 def test_auto_rollback_on_the_runner_restores_the_previous_image_and_records_it(

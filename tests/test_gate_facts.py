@@ -222,9 +222,12 @@ def test_an_unknown_short_sha_says_what_resolve_says(shop) -> None:
 
 def test_an_ambiguous_short_sha_lists_the_candidates_as_before(shop) -> None:
     emu, repo, backend, _shas = shop
+    taken = {sha[:4] for sha in repo.commits}  # the fixture's commits must not share it
     seen: dict[str, str] = {}
     for i in range(2000):
         sha = repo.commit(f"Change number {i}")
+        if sha[:4] in taken:
+            continue
         if sha[:4] in seen:
             break
         seen[sha[:4]] = sha
@@ -357,10 +360,11 @@ def test_local_gate_facts_are_the_separate_answers(tmp_path: Path) -> None:
 # -- the query text --------------------------------------------------------------------------------
 
 GATE_QUERIES = [
-    queries.gate_query(head=head, promotion=promotion, ref_count=refs)
+    queries.gate_query(head=head, promotion=promotion, ref_count=refs, target=target)
     for head in (False, True)
     for promotion in (False, True)
     for refs in (0, 2)
+    for target in (False, True)
 ]
 
 

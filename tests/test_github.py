@@ -233,11 +233,15 @@ def test_resolve_an_unknown_short_sha(shop):
 
 
 def _colliding(repo, width=4, limit=2000):
-    """Commit until two commits of the default branch share a ``width``-digit prefix."""
+    """Commit until two commits of the default branch share a ``width``-digit prefix (and no
+    third commit, one the fixture made before, shares it too)."""
+    taken = {sha[:width] for sha in repo.commits}
     seen: dict[str, tuple[str, str]] = {}
     for i in range(limit):
         title = f"Change number {i}"
         sha = repo.commit(title)
+        if sha[:width] in taken:
+            continue
         if sha[:width] in seen:
             return seen[sha[:width]], (sha, title)
         seen[sha[:width]] = (sha, title)
@@ -1123,7 +1127,9 @@ def github_schema():
         queries.live_query(2),
         queries.VIEWER_QUERY,
         queries.gate_query(head=False, promotion=True, ref_count=1),
+        queries.gate_query(head=True, promotion=True, ref_count=1, target=True),
         queries.branch_state_query(1, 1),
+        queries.COMMIT_DEPLOYMENTS_QUERY,
     ],
     ids=[
         "checks",
@@ -1136,7 +1142,9 @@ def github_schema():
         "live-2",
         "viewer",
         "gate",
+        "gate-recent",
         "branch-state",
+        "commit-deployments",
     ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):

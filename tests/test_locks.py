@@ -265,7 +265,7 @@ def test_rollback_to_a_commit_live_before_is_allowed(tmp_path: Path) -> None:
     # a fresh commit must pass staging first; the old one may come back at once
     with pytest.raises(RefusedError, match="staging"):
         train.deploy("production", new)
-    _commit, decision = train.check("production", old)
+    _commit, decision = train.check("production", old, again=True)
     assert decision.allowed, decision.message
 
 

@@ -327,6 +327,7 @@ def test_sync_finds_its_deployment_when_the_journal_note_was_lost(shop: Shop) ->
             }
         ],
         "up_to_date": 0,
+        "busy": 0,
     }
     assert backend.request_count == 2  # the search, the one missing status
     assert len(shop.gh.deployments) == 1

@@ -24,6 +24,10 @@ from commit_train.faces.serve.commands import Command, parse
             "DEPLOY shop staging HEAD",
             Command("deploy", repo="shop", environment="staging", ref="HEAD"),
         ),
+        (
+            "deploy shop staging HEAD again",
+            Command("deploy", repo="shop", environment="staging", ref="HEAD", again=True),
+        ),
         ("history shop", Command("history", repo="shop")),
         ("history shop staging", Command("history", repo="shop", environment="staging")),
         (
@@ -52,7 +56,14 @@ def test_parse(text: str, expected: Command) -> None:
     ("text", "problem"),
     [
         ("ship it", "I don't know the command 'ship'"),
-        ("deploy shop production", "deploy is written `deploy {repo} {env} {sha|HEAD}`"),
+        (
+            "deploy shop production",
+            "deploy is written `deploy {repo} {env} {sha|HEAD} [again]`",
+        ),
+        (
+            "deploy shop production HEAD now",
+            "deploy is written `deploy {repo} {env} {sha|HEAD} [again]`",
+        ),
         ("status", "status is written `status {repo} [limit]`"),
         ("lock shop production", "lock is written `lock {repo} {env} {reason...} [ttl]`"),
     ],

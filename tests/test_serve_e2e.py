@@ -236,6 +236,43 @@ def test_red_checks_are_refused_with_the_cli_line_and_nothing_recorded(world: Wo
     assert _deployments(world) == []
 
 
+def test_a_commit_already_queued_is_refused_unless_asked_again(world: World) -> None:
+    world.mention("U2", "deploy shop staging HEAD")
+    world.reply(containing="queued")
+    (first,) = _deployments(world)
+    world.mention("U2", "deploy shop staging HEAD")
+    refused = world.reply(containing=":no_entry:")
+    short = world.commits[-1][:7]
+    # the CLI's refusal line, the way to ask again in the bot's own words
+    assert refused.text == (
+        f"<@U2> :no_entry: {short} is already queued for staging (deployment {first['id']}); "
+        "say `deploy shop staging HEAD again` to deploy it anyway"
+    )
+    assert len(_deployments(world)) == 1
+    world.mention("U2", "deploy shop staging HEAD again")
+    world.slack.wait_for(lambda: len(_deployments(world)) == 2)
+    assert [d["sha"] for d in _deployments(world)] == [world.commits[-1]] * 2
+
+
+def test_production_s_confirmation_keeps_again(world: World) -> None:
+    world.mention("U1", "deploy shop production HEAD")
+    first = world.reply(containing=CONFIRM_ACTION)
+    world.slack.signed(world.slack.button_click("U1", "C1", first.ts, CONFIRM_ACTION)).post(
+        f"{world.url}/slack/events"
+    )
+    world.slack.wait_for(lambda: "queued" in world.slack.message("C1", first.ts).text)
+    world.mention("U1", "deploy shop production HEAD")
+    assert "is already queued for production" in world.reply(containing=":no_entry:").text
+    world.mention("U1", "deploy shop production HEAD again")
+    prompt = world.slack.wait_for_message(
+        "C1", lambda m: m.is_bot and CONFIRM_ACTION in _everything(m) and m.ts != first.ts
+    )
+    world.slack.signed(world.slack.button_click("U1", "C1", prompt.ts, CONFIRM_ACTION)).post(
+        f"{world.url}/slack/events"
+    )
+    world.slack.wait_for(lambda: len(_deployments(world)) == 2)
+
+
 def test_a_lock_held_by_someone_else_refuses_the_deploy(world: World) -> None:
     world.mention("U1", "lock shop staging db migration 2h")
     locked = world.reply(containing=":lock:")
@@ -504,3 +541,27 @@ def test_a_failed_deploy_shows_the_diagnosis_in_its_thread(world: World) -> None
     final = world.slack.message("C1", message.ts)
     assert final.text.startswith(":x: <@U2> failed to deploy `")
     assert "failure: web: container web is in CrashLoopBackOff (exit 1: &lt;missing" in final.text
+
+
+def test_a_hostile_commit_title_and_description_are_escaped_in_the_thread_s_text(
+    world: World,
+) -> None:
+    """Slack's ``text`` (the notification and the fallback) is mrkdwn too: a commit title or a
+    status description holding ``<!channel>`` or a ``<url|label>`` link must not ping the
+    channel or make a link there, in the first post or any edit."""
+    title = "Ping <!channel> and <https://evil.example|click> & more"
+    sha = world.repo.commit(title, files={"evil.txt": "x"})
+    world.repo.add_status(sha, context="ci", state="success")
+    world.mention("U2", f"deploy shop staging {sha[:7]}")
+    message = world.reply(containing="queued")
+    (deployment,) = _deployments(world)
+    world.set_status(deployment["id"], "failure", "web: <!here> see <https://evil.example|logs>")
+    world.slack.wait_for(lambda: ":x:" in world.slack.message("C1", message.ts).text)
+
+    final = world.slack.message("C1", message.ts)
+    assert "&lt;!channel&gt; and &lt;https://evil.example|click&gt; &amp; more" in final.text
+    assert "web: &lt;!here&gt; see &lt;https://evil.example|logs&gt;" in final.text
+    for revision in final.revisions:
+        shown = revision.text + json.dumps(revision.blocks or [])
+        for raw in ("<!channel>", "<!here>", "<https://evil.example|"):
+            assert raw not in shown, (raw, revision.text)

@@ -99,19 +99,47 @@ def test_a_stale_scan_reminds_once_not_twice_in_at_most_two_requests(shop) -> No
 
 def test_a_newly_stale_commit_is_reminded_alone(shop) -> None:
     emu, repo, live, _old, _ = shop
-    train = _train(emu)
-    _deployed(train, live, "production")
-    train.stale("production")
-    later = wiring.github(train.backend, clock=lambda: NOW + timedelta(hours=23)).train(
-        CONFIG,
-        actor="stale-bot",
-        source="actions",
-    )
-    report, _ = later.stale("production")
-    assert [c.title for c in report.environments[0].remind] == ["Just merged"]
+    with SlackWebhookServer() as slack:
+        train = _train(emu, slack.url)
+        _deployed(train, live, "production")
+        train.stale("production")
+        later = wiring.github(train.backend, clock=lambda: NOW + timedelta(hours=23)).train(
+            CONFIG,
+            actor="stale-bot",
+            source="actions",
+            notifier=Notifier(CONFIG, environ={"SLACK_TEST_HOOK": slack.url}),
+        )
+        report, _ = later.stale("production")
+        assert [c.title for c in report.environments[0].remind] == ["Just merged"]
+        assert len(slack.received) == 2
     # a deploy past everything: nothing is stale any more
     _deployed(train, repo.refs["refs/heads/main"], "production")
     assert later.stale("production")[0].environments[0].stale == ()
+
+
+def test_an_undelivered_reminder_moves_no_mark(shop) -> None:
+    """No secret for the route: the notifier's warning, and the next scan that can send
+    reminds the same commits (``Train`` with no notifier at all warns the same way)."""
+    emu, _repo, live, old, _ = shop
+    train = _train(emu)  # the route's secret is not set
+    _deployed(train, live, "production")
+    report, warnings = train.stale("production")
+    assert warnings == [
+        "notification stale-commits for production not sent: the secret SLACK_TEST_HOOK is not set"
+    ]
+    assert report.environments[0].sent is False
+    assert report.environments[0].reminded == ()
+    bare = wiring.github(train.backend, clock=lambda: NOW).train(
+        CONFIG, actor="stale-bot", source="actions"
+    )
+    assert bare.stale("production")[1] == [
+        "no notifier to send production's reminder; its reminder was not sent"
+    ]
+    with SlackWebhookServer() as slack:
+        sent, warnings = _train(emu, slack.url).stale("production")
+        assert warnings == []
+        assert [c.sha for c in sent.environments[0].reminded] == list(reversed(old))
+        assert len(slack.received) == 1
 
 
 def test_quiet_while_locked(shop) -> None:
@@ -142,11 +170,18 @@ def test_the_local_journal_keeps_the_mark_too(tmp_path: Path) -> None:
     repo.commit("Waiting", author="bob")
     backend = LocalBackend(repo.root, creator="alice")
     later = datetime(2025, 3, 10, tzinfo=UTC)  # a week after the test repository's commits
-    train = wiring.local(backend, clock=lambda: later).train(CONFIG, actor="alice", source="cli")
-    _deployed(train, live, "production")
-    first, _ = train.stale("production")
-    assert [c.title for c in first.environments[0].remind] == ["Waiting"]
-    assert train.stale("production")[0].environments[0].remind == ()
+    with SlackWebhookServer() as slack:
+        train = wiring.local(backend, clock=lambda: later).train(
+            CONFIG,
+            actor="alice",
+            source="cli",
+            notifier=Notifier(CONFIG, environ={"SLACK_TEST_HOOK": slack.url}),
+        )
+        _deployed(train, live, "production")
+        first, _ = train.stale("production")
+        assert [c.title for c in first.environments[0].reminded] == ["Waiting"]
+        assert train.stale("production")[0].environments[0].remind == ()
+        assert len(slack.received) == 1
 
 
 def test_age_text() -> None:

@@ -131,7 +131,7 @@ def test_history_newest_first_with_unfinished(train: Train, repo: Repo) -> None:
     assert first is not None
     train.set_status(first.id, "in_progress")
     train.set_status(first.id, "success", "live")
-    second = train.deploy("staging", sha).deployment
+    second = train.deploy("staging", sha, again=True).deployment
     assert second is not None
     train.set_status(second.id, DeployState.IN_PROGRESS)
     found = train.history()

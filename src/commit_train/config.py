@@ -89,6 +89,8 @@ def parse_rollout_timeout(text: str | int | float) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+# ``kubernetes.abandon-after`` by default: this many ``rollout-timeout``s without a new status.
+ABANDON_FACTOR = 3
 ENVIRONMENT_NAME_RULE = "letters, digits, '.', '_' and '-'"
 
 
@@ -175,6 +177,16 @@ class Kubernetes(_Strict):
     rollout_timeout: Annotated[float, BeforeValidator(parse_rollout_timeout)] = Field(
         default=600.0, alias="rollout-timeout"
     )
+    abandon_after: Duration | None = Field(default=None, alias="abandon-after")
+
+    @property
+    def abandon_seconds(self) -> float:
+        """How long an ``in_progress`` deploy may go without a new status before it is
+        taken for dead (``abandon-after``, default ``ABANDON_FACTOR`` rollout timeouts):
+        a live run writes ``in_progress`` once, then waits up to ``rollout-timeout``."""
+        if self.abandon_after is not None:
+            return self.abandon_after
+        return ABANDON_FACTOR * self.rollout_timeout
 
 
 class Checks(_Strict):

@@ -15,13 +15,19 @@ deployment status description. Nothing here imports click or prints.
     │   └── AmbiguousRefError           a short sha that matches several commits
     ├── GitError                        the local git repository could not answer
     ├── LedgerError                     the deploy journal could not be read or written
+    ├── NotQueuedError                  exit 3: the deployment exists, its queued status does not
     ├── GitHubError                     GitHub answered with an error we cannot work around
     │   ├── AuthError                   401, or 403 without a rate limit: the token is wrong
     │   ├── GitHubRefusedError          409, 422 or another 4xx: GitHub will not do it as asked
     │   └── TemporaryGitHubError        worth retrying later (``delay`` seconds, if known)
     │       ├── RateLimitError          primary or secondary limit, and the wait is too long
     │       └── GitHubUnavailableError  5xx or no connection after the bounded retries
-    └── KubeError                       the Kubernetes API refused or the rollout failed
+    ├── KubeError                       the Kubernetes API refused or the rollout failed
+    └── StoppedError                    exit 128+N: a signal stopped the run (SIGTERM...)
+
+    Stopped (a BaseException)           raised by the faces' signal handler mid-run, so
+                                        no ``except Exception`` on the way swallows it;
+                                        the face turns it into ``StoppedError`` at its edge
 
 Across that tree, mix-ins say what broke, which decides how a deploy that meets the error
 ends and whether retrying can help::
@@ -33,7 +39,7 @@ ends and whether retrying can help::
     SurroundingsError       something around the change broke (a service down or
     │                       unreachable, credentials refused): a deploy that meets one
     │                       ends ``error``, never ``failure``
-    │                       AuthError
+    │                       AuthError NotQueuedError
     └── TemporaryError      ...and the same request may succeed later (``delay``)
                             TemporaryGitHubError RateLimitError GitHubUnavailableError
 
@@ -143,6 +149,23 @@ class LedgerError(CommitTrainError):
     """The deploy journal could not be read or written."""
 
 
+class NotQueuedError(CommitTrainError, SurroundingsError):
+    """A deploy half recorded: its deployment exists (its ``deployment`` event has fired,
+    so the pipeline will run it) but its ``queued`` status could not be written. Exit code
+    3, and never the advice to deploy again or ``--offline``: that would be a second
+    deploy of the same request."""
+
+    exit_code = 3
+
+    def __init__(self, deployment_id: int, cause: str, *, fix: str | None = None) -> None:
+        super().__init__(
+            f"deployment {deployment_id} created; its queued status is not recorded: {cause}",
+            fix=fix,
+        )
+        self.deployment_id = deployment_id
+        self.cause = cause
+
+
 class GitHubError(CommitTrainError):
     """GitHub answered with an error commit-train cannot work around."""
 
@@ -217,3 +240,27 @@ class KubeInvalidError(KubeError, PermanentError):
 
 class RolloutError(KubeError, PermanentError):
     """The change was applied, but its rollout failed or timed out."""
+
+
+class Stopped(BaseException):
+    """A signal (SIGTERM, SIGHUP, SIGINT) asked the process to stop in the middle of a run.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it unwinds the run (the rollout wait's
+    threads stop, the kube client closes) and no ``except Exception`` on the way swallows
+    it. The pipeline records ``error`` "stopped by SIGTERM" within ``grace`` seconds; the
+    face that installed the handler raises ``StoppedError`` in its place."""
+
+    def __init__(self, signal_name: str, signal_number: int, *, grace: float) -> None:
+        self.signal_name = signal_name
+        self.signal_number = signal_number
+        self.grace = grace
+        super().__init__(f"stopped by {signal_name}")
+
+
+class StoppedError(CommitTrainError, SurroundingsError):
+    """A run stopped by a signal, as the faces report it: exit 128 + the signal's number
+    (143 for SIGTERM), as a shell reports a process a signal ended."""
+
+    def __init__(self, stopped: Stopped) -> None:
+        super().__init__(str(stopped))
+        self.exit_code = 128 + stopped.signal_number

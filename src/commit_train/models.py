@@ -11,7 +11,7 @@ beside ``Lock``, so that every lock store, whichever backend keeps it, follows t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -247,6 +247,22 @@ class Snapshot:
     default_branch: str
     commits: tuple[TrainCommit, ...]
     live: Mapping[str, Deployment]  # environment -> its live (latest successful) deployment
+    # environment -> how many of its deployments were looked through in vain for the live
+    # one, when the look-back cap (``LOOK_BACK_DEPLOYMENTS``) stopped the search
+    looked_back: Mapping[str, int] = field(default_factory=dict)
+
+
+# How far back the live deploy and the previous good one are looked for, in deployments of
+# one environment (of one commit, for the promotion order): reads go on past the first
+# window only while nothing is found, a page of ``LOOK_BACK_PAGE`` a request, and stop
+# here. Beyond it, the message says how far it looked (``looked_back_phrase``).
+LOOK_BACK_DEPLOYMENTS = 1000
+LOOK_BACK_PAGE = 100
+
+
+def looked_back_phrase(count: int) -> str:
+    """``among its newest 1,000 deployments``: how far a search that gave up looked."""
+    return f"among its newest {count:,} deployment{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -270,6 +286,26 @@ class BranchState:
     refs: Mapping[str, RefTarget]
 
 
+def live_and_in_flight(
+    deployments: Iterable[Deployment],
+) -> tuple[Deployment | None, list[Deployment]]:
+    """One environment's deployments (any order) -> its live one, the newest whose latest
+    status is ``success`` (None when none is), and the deploys in flight newer than it,
+    newest first. An in-flight deploy older than the live one was overtaken: left out."""
+    newest_first = sorted(deployments, key=lambda d: (d.created_at, d.id), reverse=True)
+    current = next((d for d in newest_first if d.state == DeployState.SUCCESS), None)
+    in_flight = []
+    for dep in newest_first:
+        if current is not None and (dep.created_at, dep.id) <= (current.created_at, current.id):
+            break
+        if dep.state.in_flight:
+            in_flight.append(dep)
+    return current, in_flight
+
+
+RECENT_DEPLOYMENTS = 20  # the deploy's environment's newest deployments the gate reads
+
+
 @dataclass(frozen=True)
 class GateFacts:
     """Every fact the gate weighs about one commit, read in one go (one GraphQL query on
@@ -283,6 +319,8 @@ class GateFacts:
     checks: Checks
     deployments: tuple[Deployment, ...] = ()
     refs: Mapping[str, RefTarget] = field(default_factory=dict)
+    # the deploy's environment's newest deployments (is the commit already there?)
+    recent: tuple[Deployment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ Who stands behind each port:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,12 +79,18 @@ class Backend(History, Protocol):
     def checks(self, sha: str) -> Checks: ...
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """Everything the gate asks about ``ref`` at once (one GraphQL query on GitHub):
         ``resolve``, ``default_branch``, ``on_default_branch`` and ``checks`` together, the
-        commit's deployments to ``environments`` (none asked, none read) and the ``refs``
-        that exist among those asked (a backend that keeps no refs answers none).
+        commit's deployments to ``environments`` (none asked, none read), the ``refs``
+        that exist among those asked (a backend that keeps no refs answers none) and the
+        newest deployments of environment ``target`` (``GateFacts.recent``).
 
         Raises what ``resolve`` raises, with the same messages.
         """
@@ -125,8 +131,17 @@ class Backend(History, Protocol):
         ...
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest first, at most
-        100), each with all its statuses: the promotion-order rule's one question."""
+        """Deployments of commit ``sha`` to any of ``environments`` (newest first), each
+        with all its statuses: the promotion-order rule's one question. The newest 100, and
+        more only while one of ``environments`` has none that ever succeeded, up to
+        ``models.LOOK_BACK_DEPLOYMENTS``."""
+        ...
+
+    def walk_deployments(self, *, environment: str, sha: str | None = None) -> Iterator[Deployment]:
+        """Every deployment of ``environment`` (of commit ``sha`` only, when given), newest
+        first, each with all its statuses, read lazily a page (``models.LOOK_BACK_PAGE``)
+        at a time: a caller that stops early pays only for the pages it reached
+        (rollback's look back, ``sync``'s search for an earlier replay)."""
         ...
 
 
@@ -242,6 +257,15 @@ class OfflineJournal(Backend, Protocol):
 
     def offline_entries(self) -> list[JournalEntry]:
         """Every offline deploy of the journal, oldest first, with how far it got."""
+        ...
+
+    def claim_sync(self, deployment_id: int, *, by: str) -> JournalEntry | None:
+        """Claim an offline deploy for the ``sync`` run ``by``: its entry as it stands
+        once claimed, or None while another live run holds it."""
+        ...
+
+    def release_sync(self, deployment_id: int, *, by: str) -> None:
+        """End run ``by``'s claim on an offline deploy."""
         ...
 
     def note_synced(self, deployment_id: int, *, github_id: int, statuses_synced: int) -> None:

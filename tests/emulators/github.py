@@ -30,8 +30,9 @@ The scripting API (everything else is the HTTP protocol):
   (a signed delivery built but not sent)
 - request log: ``requests`` (method, path, status, who: ``token_login``, ``token``,
   ``auth``), ``request_count``, ``reset_requests()``
-- faults: ``inject``, ``inject_rate_limit``, ``inject_secondary_rate_limit``,
-  ``exhaust_rate_limit``, ``restore_rate_limit``; ``errors`` (the emulator's own bugs)
+- faults: ``inject``, ``inject_lost_answer``, ``inject_rate_limit``,
+  ``inject_secondary_rate_limit``, ``exhaust_rate_limit``, ``restore_rate_limit``;
+  ``errors`` (the emulator's own bugs)
 
 State lives in ``github_model``; REST shapes and routes in ``github_rest`` (Apps,
 installations and teams in ``github_apps``); GraphQL in ``github_graphql`` (real execution
@@ -116,6 +117,8 @@ class FaultRule:
     delay: float
     kind: str = "custom"
     applied: bool = False  # carry the request out first, then answer the fault
+    drop: bool = False  # never answer: close the connection (the client sees no answer)
+    unseen_for: int = 0  # with ``drop``: how many later requests the write stays unseen by
 
     def matches(self, method: str, path: str) -> bool:
         if self.times <= 0:
@@ -142,6 +145,8 @@ class GitHubEmulator:
         self._requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []  # unexpected exceptions raised while answering
         self._faults: list[FaultRule] = []
+        # writes of ``inject_lost_answer`` not carried out yet: [requests still to pass, do it]
+        self._late_writes: list[list[Any]] = []
         self._buckets: dict[tuple[str | None, str], _Bucket] = {}
         self._exhausted_until: datetime | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -418,6 +423,35 @@ class GitHubEmulator:
             self._faults.append(rule)
         return rule
 
+    def inject_lost_answer(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+        unseen_for: int = 0,
+    ) -> FaultRule:
+        """GitHub receives the next ``times`` matching requests and carries them out, but
+        the client never gets an answer: after ``delay`` s the connection is closed
+        unanswered (with a client timeout shorter than ``delay`` the client has given up
+        first: a read timeout, as PyGithub's 15 s timeout against a slow GitHub).
+
+        ``unseen_for=N``: the write is carried out only once N more requests have reached
+        the emulator (those N do not see it; the one after does), as a write GitHub
+        finishes after the client stopped waiting, or one its read replicas show late.
+        GitHub documents both: requests that take over 10 s are cut off while their work
+        may go on ("Troubleshooting the REST API: Timeouts"), and a write may not show at
+        once in the reads that follow ("Best practices for using the REST API").
+        The request is logged with status 0 (no answer).
+        """
+        rule = FaultRule(None, times, method, path, None, None, delay, kind="lost")
+        rule.drop = True
+        rule.unseen_for = unseen_for
+        with self._store.lock:
+            self._faults.append(rule)
+        return rule
+
     def inject_rate_limit(self, times: int = 1, retry_after: int = 1) -> FaultRule:
         """429 with ``retry-after`` and GitHub's secondary-limit body."""
         rule = self.inject(
@@ -536,6 +570,11 @@ class GitHubEmulator:
 
         try:
             rule = self._take_fault(method, path)
+            self._late_writes_now()
+            if rule is not None and rule.drop:
+                self._lose_answer(rule, h, method, path, query, raw_body)
+                status = 0
+                return
             if rule is not None and rule.delay:
                 time.sleep(rule.delay)
             with self._store.lock:
@@ -573,6 +612,49 @@ class GitHubEmulator:
         finally:
             if not recorded:
                 self._record(method, path, query, status, is_graphql, login, token, caller.kind)
+
+    def _lose_answer(
+        self,
+        rule: FaultRule,
+        h: _Handler,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        raw_body: bytes,
+    ) -> None:
+        """``inject_lost_answer``: carry the request out (now, or once ``unseen_for`` more
+        requests came), then close the connection without an answer."""
+        with self._store.lock:
+            caller = self._authenticate(_token(h.headers.get("Authorization")) or "")
+            is_graphql = path in GRAPHQL_PATHS
+
+            def carry_out() -> None:
+                try:
+                    self._answer(method, path, query, raw_body, caller, is_graphql, h)
+                except Exception as err:  # an emulator bug: keep it for the test
+                    self.errors.append(err)
+
+            # counted from the request's arrival, so the client's reads during the delay count
+            self._late_writes.append([rule.unseen_for, carry_out])
+            if rule.unseen_for == 0 and not rule.delay:
+                self._late_writes_now()
+        if rule.delay:
+            time.sleep(rule.delay)
+            with self._store.lock:
+                self._late_writes = [w for w in self._late_writes if not _due_now(w)]
+        h.close_connection = True
+
+    def _late_writes_now(self) -> None:
+        """Carry out the lost-answer writes whose time has come (one more request seen)."""
+        with self._store.lock:
+            waiting = []
+            for write in self._late_writes:
+                if write[0] <= 0:
+                    write[1]()
+                else:
+                    write[0] -= 1
+                    waiting.append(write)
+            self._late_writes = waiting
 
     def _authenticate(self, token: str) -> _Caller:
         """Who a token is: a user, an App installation (live token) or an App (valid JWT).
@@ -845,6 +927,14 @@ def _token(header: str | None) -> str | None:
     if scheme.lower() in ("token", "bearer"):
         return value.strip()
     return None
+
+
+def _due_now(write: list[Any]) -> bool:
+    """A late write with no requests left to wait for is carried out now (and dropped)."""
+    if write[0] <= 0:
+        write[1]()
+        return True
+    return False
 
 
 def _answers(rule: FaultRule) -> bool:

@@ -12,6 +12,7 @@ none at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from commit_train.config import CONFIG_FILE, Config, add_environment
@@ -20,8 +21,10 @@ from commit_train.models import (  # the lock reasons are the lock rules' own
     NOT_LOCK_HOLDER,
     Checks,
     CheckState,
+    Deployment,
     Lock,
     describe_lock,
+    live_and_in_flight,
 )
 
 OK = "ok"
@@ -36,6 +39,7 @@ CHECKS_UNREADABLE = "checks-unreadable"  # deploy --offline without --reason
 GITHUB_ANSWERS = "github-answers"  # deploy --offline while GitHub answers
 NO_PREVIOUS_DEPLOY = "no-previous-deploy"  # rollback with nothing to go back to
 NOT_CONFIRMED = "not-confirmed"  # confirm: true, and no yes (no terminal, --json, or "n")
+ALREADY_DEPLOYED = "already-deployed"  # the commit is already queued or live there
 
 REASONS = (
     OK,
@@ -51,6 +55,7 @@ REASONS = (
     NOT_LOCK_HOLDER,
     NO_PREVIOUS_DEPLOY,
     NOT_CONFIRMED,
+    ALREADY_DEPLOYED,
 )
 
 
@@ -61,6 +66,29 @@ class Decision:
     allowed: bool
     reason: str
     message: str
+
+
+def already_there(environment: str, sha: str, recent: Sequence[Deployment]) -> Decision | None:
+    """Whether commit ``sha`` is already queued (or on its way) or live in
+    ``environment``, by the environment's newest deployments ``recent``; a refusal saying
+    so, or None. A second deploy of the same commit is rarely meant (a double click, a
+    retried command), so the caller asks for it on purpose (the CLI's ``--again``)."""
+    short = sha[:7]
+    live, moving = live_and_in_flight(recent)
+    for dep in moving:
+        if dep.sha == sha:
+            return Decision(
+                False,
+                ALREADY_DEPLOYED,
+                f"{short} is already {dep.state.value} for {environment} (deployment {dep.id})",
+            )
+    if live is not None and live.sha == sha:
+        return Decision(
+            False,
+            ALREADY_DEPLOYED,
+            f"{short} is already live in {environment} (deployment {live.id})",
+        )
+    return None
 
 
 def unknown_environment(config: Config, environment: str) -> Decision:

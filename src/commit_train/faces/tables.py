@@ -29,7 +29,9 @@ from commit_train.models import (
     DeployState,
     Lock,
     Snapshot,
+    TrainCommit,
     describe_lock,
+    looked_back_phrase,
 )
 from commit_train.service.stale import StaleReport
 from commit_train.service.train import DeployResult, History, HistoryEntry
@@ -162,6 +164,32 @@ def _check_cell(checks: Checks) -> tuple[str, str | None]:
     return "success", "green"
 
 
+_FLIGHT_ORDER = ("in_progress", "pending", "queued", "none")  # furthest along first
+
+
+def _live_in(row: TrainCommit) -> list[str]:
+    """One entry per environment: ``staging`` where the commit is live, its deploys still
+    waiting or running counted after it (``staging (live, 2 queued)``), or only those
+    (``production (queued)``, ``staging (in_progress, 2 queued)``). ``--json`` keeps
+    every deployment (``in_flight``)."""
+    flying: dict[str, dict[str, int]] = {}
+    for deployment in row.in_flight:
+        states = flying.setdefault(deployment.environment, {})
+        states[deployment.state.value] = states.get(deployment.state.value, 0) + 1
+    entries = []
+    for environment in dict.fromkeys([*row.live_in, *flying]):
+        states = flying.get(environment, {})
+        ranked = sorted(
+            states,
+            key=lambda s: _FLIGHT_ORDER.index(s) if s in _FLIGHT_ORDER else len(_FLIGHT_ORDER),
+        )
+        parts = [state if states[state] == 1 else f"{states[state]} {state}" for state in ranked]
+        if environment in row.live_in and parts:
+            parts.insert(0, "live")
+        entries.append(f"{environment} ({', '.join(parts)})" if parts else environment)
+    return entries
+
+
 def render_status(snapshot: Snapshot, *, colour: bool = False, width: int | None = None) -> str:
     """``commit-train status``; ``width``: the terminal's columns (see the module)."""
     count = len(snapshot.commits)
@@ -172,8 +200,7 @@ def render_status(snapshot: Snapshot, *, colour: bool = False, width: int | None
     rows, paints = [], []
     for row in snapshot.commits:
         checks, tint = _check_cell(row.checks)
-        where = list(row.live_in)
-        where += [f"{d.environment} ({d.state.value})" for d in row.in_flight]
+        where = _live_in(row)
         rows.append(
             [
                 row.commit.short_sha,
@@ -192,7 +219,16 @@ def render_status(snapshot: Snapshot, *, colour: bool = False, width: int | None
         fit_to=width,
         squeeze=1,
     )
-    return f"{header}\n\n{body}"
+    gave_up = "".join(
+        "\n"
+        + fitted(
+            f"{printable(env)}: no successful deploy {looked_back_phrase(looked)}"
+            " (commit-train looks no further back)",
+            width,
+        )
+        for env, looked in snapshot.looked_back.items()
+    )
+    return f"{header}\n\n{body}{gave_up}"
 
 
 def _commit_json(commit: Commit) -> dict[str, Any]:
@@ -279,7 +315,10 @@ def status_json(snapshot: Snapshot) -> dict[str, Any]:
 # -- deploy ------------------------------------------------------------------------------
 
 
-def render_deploy(result: DeployResult, *, colour: bool = False) -> str:
+def render_deploy(result: DeployResult, *, colour: bool = False, runs_here: bool = False) -> str:
+    """``deploy``'s answer. ``runs_here``: nothing carries out deploys for this backend
+    (the local one has no deploy workflow), so the last line says what will, instead of
+    where to follow it."""
     commit = result.commit
     lines = [
         printable(f"{commit.short_sha}  {commit.title}  ({commit.author})"),
@@ -289,7 +328,14 @@ def render_deploy(result: DeployResult, *, colour: bool = False) -> str:
         lines.append(_paint(result.action, "yellow", colour))
     else:
         lines.append(_paint(result.action, "green", colour))
-        lines.append(f"follow it at {result.progress_url}")
+        if runs_here:
+            lines.append(
+                "queued: nothing runs deploys on the local backend; run "
+                f"`commit-train apply {result.environment} {commit.short_sha}` "
+                "to roll it out from this machine"
+            )
+        else:
+            lines.append(f"follow it at {result.progress_url}")
     return "\n".join(lines)
 
 
@@ -440,9 +486,10 @@ def render_stale(
     report: StaleReport, *, dry_run: bool = False, colour: bool = False, width: int | None = None
 ) -> str:
     """``commit-train stale``: per environment, the commits waiting too long, by author;
-    ``*`` marks the ones reminded by this run (or that a run would remind, in a dry run).
-    ``width``: the terminal's columns (see the module); a heading too wide for it goes on
-    two lines, cut at its ``;``."""
+    ``*`` marks the ones due a reminder: reminded by this run, or that a run would remind
+    (a dry run), or still to remind when the reminder could not be sent. ``width``: the
+    terminal's columns (see the module); a heading too wide for it goes on two lines, cut
+    at its ``;``."""
     blocks = []
     for env in report.environments:
         name = env.environment
@@ -455,10 +502,15 @@ def render_stale(
             live = (env.live_sha or "")[:7]
             head = f"{name}: nothing older than {after} waiting (live {live})"
             if env.stale:
-                verb = "would remind" if dry_run else "reminded"
+                if dry_run:
+                    what = f"would remind {len(env.remind)} now"
+                elif env.remind and not env.sent:
+                    what = f"{len(env.remind)} to remind, not sent"
+                else:
+                    what = f"reminded {len(env.reminded)} now"
                 head = (
                     f"{name}: {plural(len(env.stale), 'commit')} older than {after} not "
-                    f"deployed (live {live}); {verb} {len(env.remind)} now"
+                    f"deployed (live {live}); {what}"
                 )
         lines = _heading(head, name, width, colour)
         reminded = {c.sha for c in env.remind}

@@ -138,12 +138,15 @@ def github_backend(
     return GitHubBackend.from_env(repo, token=token, base_url=base_url, **options)
 
 
-def actions_github(repo: str, *, token: str, api_url: str) -> GitHubBackend:
+def actions_github(
+    repo: str, *, token: str, api_url: str, on_wait: Callable[[str], None] | None = None
+) -> GitHubBackend:
     """The ``GitHubBackend`` of a workflow run: its repository, its API (``GITHUB_API_URL``
-    as the runner gives it) and the step's token."""
+    as the runner gives it) and the step's token; ``on_wait`` hears of every retry and
+    rate-limit wait (the step's log)."""
     from commit_train.backends.github.backend import GitHubBackend
 
-    return GitHubBackend(repo, token=token, base_url=api_url)
+    return GitHubBackend(repo, token=token, base_url=api_url, on_wait=on_wait)
 
 
 def github_probe(repo: str, *, token: str | None) -> Backend:
@@ -267,9 +270,11 @@ def for_cli(
     found_git: GitRepo | None,
     directory: Path,
     environ: Mapping[str, str],
+    on_wait: Callable[[str], None] | None = None,
 ) -> CliWiring:
     """The backend ``kind`` (``choose``) for a command run in ``directory``; ``git`` finds
-    the checkout or raises the one-line error, ``found_git`` is the checkout if any."""
+    the checkout or raises the one-line error, ``found_git`` is the checkout if any.
+    ``on_wait`` hears of every GitHub retry and rate-limit wait (the CLI: stderr)."""
     from commit_train import config as config_module
 
     if kind == LOCAL:
@@ -293,7 +298,7 @@ def for_cli(
         raise UsageError(f"--repo {name!r} is not OWNER/NAME", fix="pass it like acme/shop")
     root = found_git.root if found_git is not None else directory
     loaded = config_module.load(root).config
-    backend = github_backend(name, token=token)
+    backend = github_backend(name, token=token, on_wait=on_wait)
     wired = github(backend)
     train = wired.train(
         loaded,

@@ -70,7 +70,9 @@ class Undefined(StrictUndefined):
     def _undefined_message(self) -> str:
         owner = self._undefined_obj
         if self._undefined_hint is None and isinstance(owner, PathDict):
-            return f"{_join_path(owner._ct_path, self._undefined_name)!r} is undefined"
+            # quoted, not repr'd: the path already holds a key's repr, and a second repr would
+            # escape a secret used as the key past every form redaction knows
+            return f"'{_join_path(owner._ct_path, self._undefined_name)}' is undefined"
         message: str = super()._undefined_message
         return message
 
@@ -153,6 +155,7 @@ class Where:
         self, file: str | None, line: int | None, problem: str, fix: str | None = None
     ) -> RenderError:
         problem = one_line(redact_text(problem, self.secret_values))
+        fix = one_line(redact_text(fix, self.secret_values)) if fix else fix
         prefix = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
         return RenderError(prefix + problem, fix=fix, file=file, line=line)
 

@@ -23,7 +23,15 @@ Two stores with the same semantics:
     The retried request: the transport retries a ``POST /git/refs`` whose answer was lost,
     and GitHub then says "already exists" about our own ref. Every lock commit holds a
     random nonce, so its sha is ours alone: when the ref points at our commit, the lock
-    is ours.
+    is ours. The same holds when every answer is lost and the write ends in an error: the
+    ref is read back (one request) and, when it points at our commit, the lock or unlock
+    succeeded; only otherwise is the error reported. A 422 "Reference update failed" is
+    retried by the ref calls themselves (``backends/github/refs.py``).
+
+    One person locking many times at once (twenty runs of one workflow, say): the losers
+    of the race find the holder is themselves, and answer that lock, as a later ``lock``
+    by its holder does. The reason and ttl of such a later call are not applied: the lock
+    stays as first taken (to change them, unlock and lock again).
 
 ``LocalLockStore`` (``backends/local/locks.py``): a ``locks`` table in the local journal
     (``.git/commit-train/``), one row per environment, read and written in one ``BEGIN
@@ -43,7 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from commit_train.errors import RefusedError
+from commit_train.errors import CommitTrainError, GitHubError, RefusedError
 from commit_train.models import (
     GLOBAL_LOCK,
     LOCKED,
@@ -167,6 +175,22 @@ class GitHubLockStore:
         target = self._backend.read_refs([ref]).get(ref)
         return target, (parse_lock(target) if target is not None else None)
 
+    def _written(self, ref: str, sha: str, write: Callable[[], bool]) -> bool:
+        """``write()`` (a ref creation or move to our commit ``sha``); when it fails with
+        GitHub's error, whether the ref points at ``sha`` now: every answer may have been
+        lost after GitHub did the write. The error stands when the ref says otherwise,
+        or cannot be read."""
+        try:
+            return write()
+        except GitHubError as exc:
+            try:
+                target = self._backend.read_refs([ref]).get(ref)
+            except CommitTrainError:
+                target = None
+            if target is not None and target.sha == sha:
+                return True
+            raise exc
+
     def acquire(
         self, environment: str, *, holder: str, reason: str, ttl: float | None = None
     ) -> Lock:
@@ -180,16 +204,18 @@ class GitHubLockStore:
         message = lock_message(lock, ttl)
         if target is None:
             sha = self._backend.create_commit(message)
-            won = self._backend.create_ref(ref, sha)
+            won = self._written(ref, sha, lambda: self._backend.create_ref(ref, sha))
         else:  # an unlock record or an expired lock: take it over only if still there
             sha = self._backend.create_commit(message, parents=[target.sha])
-            won = self._backend.update_ref(ref, sha, force=False)
+            won = self._written(ref, sha, lambda: self._backend.update_ref(ref, sha, force=False))
         if not won:
             # someone else was faster, or our own first attempt did succeed and its
             # answer was lost: the ref's target tells which (our commit's sha is unique)
             now_target, now_held = self._read(environment)
             if now_target is None or now_target.sha != sha:
                 if now_held is not None and not now_held.expired(self._clock()):
+                    if now_held.holder == holder:
+                        return now_held  # our own lock, taken by a call of ours at once
                     raise refused(now_held)
                 raise RefusedError(
                     f"{where(environment)} changed hands while locking",
@@ -210,7 +236,7 @@ class GitHubLockStore:
         message = unlock_message(lock, by=by, forced=forced, reason=reason, at=now)
         # a lock read from its ref carries the ref's commit as its token: the parent
         sha = self._backend.create_commit(message, parents=[lock.token])
-        if not self._backend.update_ref(ref, sha, force=False):
+        if not self._written(ref, sha, lambda: self._backend.update_ref(ref, sha, force=False)):
             again, _ = self._read(environment)
             if again is None or again.sha != sha:
                 raise RefusedError(

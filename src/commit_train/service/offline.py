@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from commit_train.core import gate
 from commit_train.core.text import clip, one_line, plural
 from commit_train.errors import RateLimitError, RefusedError, TemporaryGitHubError
 from commit_train.models import (
+    LOOK_BACK_DEPLOYMENTS,
     Commit,
     Deployment,
     DeploymentStatus,
@@ -59,7 +61,9 @@ from commit_train.service.train import record_deployment
 CHECKS_UNREADABLE = gate.CHECKS_UNREADABLE
 GITHUB_ANSWERS = gate.GITHUB_ANSWERS
 STATUS_PREFIX = "offline "
-SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are searched
+SEARCH_DEPTH = 100  # how many of an environment's newest GitHub deployments are read first
+# then, when those were all newer: how many of the commit's own deployments to it, at most
+COMMIT_SEARCH_DEPTH = LOOK_BACK_DEPLOYMENTS
 
 # -- the outage, as the deploy command sees it ------------------------------------------------
 
@@ -211,15 +215,17 @@ class SyncReport:
     repo: str
     synced: tuple[SyncedDeploy, ...]
     up_to_date: int  # offline deploys already fully on GitHub before this run
+    busy: int = 0  # offline deploys another sync run was replaying: left to it
 
     @property
     def summary(self) -> str:
+        busy = f"; {self.busy} being replayed by another sync run, left to it" if self.busy else ""
         if not self.synced:
             already = plural(self.up_to_date, "offline deploy")
-            return f"nothing to sync: {already} already on GitHub"
+            return f"nothing to sync: {already} already on GitHub{busy}"
         statuses = plural(sum(s.statuses_added for s in self.synced), "status", "statuses")
         synced = plural(len(self.synced), "offline deploy")
-        return f"synced {synced} to {self.repo} ({statuses} added)"
+        return f"synced {synced} to {self.repo} ({statuses} added){busy}"
 
 
 class _Sync:
@@ -291,10 +297,24 @@ class _Sync:
         )
 
     def _find(self, entry: JournalEntry) -> Deployment | None:
+        """An earlier replay of ``entry`` on GitHub, by its ``journal_id`` nonce: among the
+        environment's newest ``SEARCH_DEPTH`` deployments (read once a run, and needed
+        anyway for the replayed statuses), and when that many came since, among the
+        deployments of that very commit to that environment (read a page of 100 at a
+        time until found, at most ``COMMIT_SEARCH_DEPTH``), however many deployments of
+        others came after it."""
         key = entry.journal_id
         if not key:
             return None
-        for deployment in self.github_deployments(entry.deployment.environment):
+        local = entry.deployment
+        newest = self.github_deployments(local.environment)
+        for deployment in newest:
+            if deployment.payload.get("journal_id") == key:
+                return deployment
+        if len(newest) < SEARCH_DEPTH:
+            return None  # that was every deployment of the environment
+        walk = self.github.walk_deployments(environment=local.environment, sha=local.sha)
+        for deployment in islice(walk, COMMIT_SEARCH_DEPTH):
             if deployment.payload.get("journal_id") == key:
                 return deployment
         return None
@@ -340,17 +360,32 @@ def sync(local: OfflineJournal, github: Backend) -> SyncReport:
     ``github`` is the GitHub backend (``faces/wiring.py`` refuses ``sync`` on the local one).
     Stops at the first error (a ``TemporaryGitHubError`` while GitHub is still down): what
     was replayed so far is noted, and the next run goes on from there.
+
+    Each pending entry is claimed in the journal before it is replayed and released after
+    (``OfflineJournal.claim_sync``): two runs at once replay each entry once, the second
+    leaving the entries the first holds to it (``SyncReport.busy``).
     """
     run = _Sync(local, github)
+    me = uuid.uuid4().hex
     found = entries(local, repo=github.repo)
     done: list[SyncedDeploy] = []
-    up_to_date = 0
+    up_to_date = busy = 0
     for entry in found:
         if not entry.pending:
             up_to_date += 1
             continue
-        done.append(run.replay(entry))
-    return SyncReport(repo=github.repo, synced=tuple(done), up_to_date=up_to_date)
+        claimed = local.claim_sync(entry.deployment.id, by=me)
+        if claimed is None:
+            busy += 1
+            continue
+        try:
+            if not claimed.pending:  # another run finished it since we listed it
+                up_to_date += 1
+                continue
+            done.append(run.replay(claimed))
+        finally:
+            local.release_sync(entry.deployment.id, by=me)
+    return SyncReport(repo=github.repo, synced=tuple(done), up_to_date=up_to_date, busy=busy)
 
 
 def sync_json(report: SyncReport) -> dict[str, Any]:
@@ -370,6 +405,7 @@ def sync_json(report: SyncReport) -> dict[str, Any]:
             for s in report.synced
         ],
         "up_to_date": report.up_to_date,
+        "busy": report.busy,
     }
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from commit_train.config import Config
 from commit_train.core.redact import redact_text
-from commit_train.errors import CommitTrainError, RefusedError, RenderError
+from commit_train.errors import CommitTrainError, RefusedError, RenderError, Stopped
 from commit_train.models import Deployment, DeployState
 from commit_train.service.results import PipelineResult
 from commit_train.service.rollback import restore_previous
@@ -82,6 +82,9 @@ def deploy(
         recorder.settle(failure_state(exc), line)
         if recorder.active and train is not None and deployment is not None:
             warnings += train.notify_deploy(deployment, Event.DEPLOY_FAILED, detail=line)
+        raise
+    except Stopped as stopped:  # a signal: record it quickly, tell nobody, and go
+        recorder.settle(DeployState.ERROR, str(stopped), within=stopped.grace)
         raise
     except BaseException as exc:
         recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
@@ -254,7 +257,8 @@ def apply_ref(
     Mistakes that show before anything runs (no kubeconfig, an unknown context, an unset
     secret, a template error) raise before the deployment is created (``preflight``), so
     they record nothing and supersede nothing."""
-    commit, decision = train.check(environment, ref)
+    # ``apply`` deploys on purpose (and re-applies a live commit): no "already there" rule
+    commit, decision = train.check(environment, ref, again=True)
     if not decision.allowed:
         raise RefusedError(decision.message, reason=decision.reason)
     if how.dry_run:
@@ -268,7 +272,7 @@ def apply_ref(
             make_client=make_client,
             env=how.env,
         )
-        requested = train.deploy(environment, commit.sha)
+        requested = train.deploy(environment, commit.sha, again=True)
         deployment = requested.deployment
         sha = requested.commit.sha
         how.on_line(requested.action)

@@ -21,12 +21,18 @@ it succeeds GitHub marks it live (and the older ones inactive), so ``status`` an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from commit_train.core.redact import redact_text
-from commit_train.errors import CommitTrainError, RefusedError
-from commit_train.models import Deployment, DeployState
+from commit_train.errors import CommitTrainError, RefusedError, Stopped
+from commit_train.models import (
+    LOOK_BACK_DEPLOYMENTS,
+    LOOK_BACK_PAGE,
+    Deployment,
+    DeployState,
+    looked_back_phrase,
+)
 from commit_train.service.results import RollbackResult
 from commit_train.service.run import (
     DeployRun,
@@ -39,6 +45,7 @@ from commit_train.service.run import (
 
 if TYPE_CHECKING:
     from commit_train.gitrepo import GitRepo
+    from commit_train.ports import Backend
     from commit_train.service.train import DeployResult, Train
 
 NO_PREVIOUS = "no-previous-deploy"
@@ -105,21 +112,55 @@ def failed_since_live(
     return newest if started else None
 
 
+def look_back(
+    backend: Backend, environment: str, settled: Callable[[list[Deployment]], bool]
+) -> tuple[list[Deployment], bool]:
+    """``environment``'s deployments, newest first, read a page (``LOOK_BACK_PAGE``) at a
+    time until ``settled`` says the answer is among them, the deployments run out, or
+    ``LOOK_BACK_DEPLOYMENTS`` were read; and whether the search was whole (False: it
+    stopped at the cap with ``settled`` still unsatisfied). The first page costs what the
+    fixed window did (one request on GitHub); the others only come when needed."""
+    history: list[Deployment] = []
+    for dep in backend.walk_deployments(environment=environment):
+        history.append(dep)
+        if len(history) % LOOK_BACK_PAGE == 0:
+            if settled(history):
+                return history, True
+            if len(history) >= LOOK_BACK_DEPLOYMENTS:
+                return history, False
+    return history, True
+
+
+def _rollback_settled(history: list[Deployment], environment: str) -> bool:
+    live = live_deployment(history, environment=environment)
+    if live is None:
+        return False
+    if failed_since_live(history, environment=environment, live=live) is not None:
+        return True
+    target, _ = previous_success(
+        history, environment=environment, not_sha=live.sha, older_than=live
+    )
+    return target is not None
+
+
 def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deployment]:
     """For ``commit-train rollback``: the deployment to roll back from and the one to go
     back to. When the newest finished deploy failed after it started on another commit
     (``failed_since_live``: it may still run on the cluster), that one is rolled back to
     the live commit; otherwise the live one is rolled back to ``previous_success`` (an
     earlier good commit, never one rolled back before). ``RefusedError`` (reason
-    ``no-previous-deploy``) when there is no live deploy or nothing to go back to."""
-    from commit_train.service.train import HISTORY_LIMIT_MAX
-
+    ``no-previous-deploy``) when there is no live deploy or nothing to go back to, among
+    however many deployments (``look_back``: up to ``LOOK_BACK_DEPLOYMENTS``, and then the
+    message says how far it looked)."""
     train.config.environment(environment)  # NotFoundError naming the known ones
-    history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
+    history, whole = look_back(
+        train.backend, environment, lambda h: _rollback_settled(h, environment)
+    )
+    how_far = "" if whole else " " + looked_back_phrase(len(history))
     live = live_deployment(history, environment=environment)
     if live is None:
         raise RefusedError(
-            f"{environment} has no successful deploy, so there is nothing to roll back",
+            f"{environment} has no successful deploy{how_far}, so there is nothing to roll back",
             reason=NO_PREVIOUS,
             fix="deploy a commit with commit-train deploy",
         )
@@ -134,11 +175,31 @@ def rollback_target(train: Train, environment: str) -> tuple[Deployment, Deploym
         raise RefusedError(
             f"{environment} has no successful deploy of a commit before {live.short_sha}"
             + (f" other than {skipped} (rolled back before)" if passed else "")
+            + how_far
             + ", so there is nothing to roll back to",
             reason=NO_PREVIOUS,
             fix="deploy the commit you want with commit-train deploy",
         )
     return live, target
+
+
+def previous_good(
+    backend: Backend, environment: str, *, not_sha: str
+) -> tuple[Deployment | None, str]:
+    """Auto-rollback's question: the newest deployment of ``environment`` to restore
+    after a failed rollout of ``not_sha`` (``previous_success``), looked for however far
+    back (``look_back``); when there is none, why not, as words after the environment's
+    name ("has no earlier successful deploy to restore")."""
+    history, whole = look_back(
+        backend,
+        environment,
+        lambda h: previous_success(h, environment=environment, not_sha=not_sha)[0] is not None,
+    )
+    previous, _passed = previous_success(history, environment=environment, not_sha=not_sha)
+    if previous is not None:
+        return previous, ""
+    how_far = "" if whole else " " + looked_back_phrase(len(history))
+    return None, f"has no earlier successful deploy{how_far} to restore"
 
 
 def request_rollback(
@@ -162,8 +223,6 @@ def restore_previous(
     Actions), is rendered with that commit's own config (else ``failed.config``) and
     applied as a new deployment, to the same cluster and ApplySet, the same way
     (``failed.how``, never a dry run or forced)."""
-    from commit_train.service.train import HISTORY_LIMIT_MAX
-
     environment, failed_sha, on_line = failed.environment, failed.sha, failed.say
     if train is None or git is None:
         line = (
@@ -172,10 +231,9 @@ def restore_previous(
         )
         on_line(line)
         return RollbackResult(failed_sha, None, None, None, line)
-    history = train.backend.deployments(environment=environment, limit=HISTORY_LIMIT_MAX)
-    previous, _passed = previous_success(history, environment=environment, not_sha=failed_sha)
+    previous, why_not = previous_good(train.backend, environment, not_sha=failed_sha)
     if previous is None:
-        line = f"auto-rollback skipped: {environment} has no earlier successful deploy to restore"
+        line = f"auto-rollback skipped: {environment} {why_not}"
         on_line(line)
         return RollbackResult(failed_sha, None, None, None, line)
     sha = previous.sha
@@ -207,6 +265,9 @@ def restore_previous(
         line = f"auto-rollback to {sha[:7]} failed: {text}"
         on_line(line)
         return RollbackResult(failed_sha, sha, deployment, None, line)
+    except Stopped as stopped:
+        recorder.settle(DeployState.ERROR, str(stopped), within=stopped.grace)
+        raise
     except BaseException as exc:
         recorder.settle(DeployState.ERROR, f"unexpected {type(exc).__name__}: {exc}")
         raise

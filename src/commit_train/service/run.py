@@ -343,11 +343,20 @@ class Recorder:
     def active(self) -> bool:
         return self.train is not None and self.deployment is not None
 
-    def settle(self, state: DeployState, description: str) -> str | None:
+    def settle(
+        self, state: DeployState, description: str, *, within: float | None = None
+    ) -> str | None:
         """Record a final status on a failure path: a recording error must not hide the
-        failure being recorded, so it is answered as a warning instead of raised."""
+        failure being recorded, so it is answered as a warning instead of raised.
+
+        ``within`` (seconds) bounds the write: a process told to stop has only a few
+        seconds before it is killed (GitHub Actions sends SIGKILL 2.5 s after SIGTERM),
+        so the write runs in a thread that is left behind when it takes longer."""
         try:
-            self.status(state, description)
+            if within is None:
+                self.status(state, description)
+            else:
+                within_seconds(within, lambda: self.status(state, description))
         except Exception as exc:  # the original error is the one to raise
             return f"could not record {state.value} on deployment: {exc}"
         return None
@@ -366,3 +375,27 @@ class Recorder:
         )
         if state.finished:
             self.finished = True
+
+
+def within_seconds(seconds: float, write: Callable[[], object]) -> None:
+    """Run ``write`` in a daemon thread and wait at most ``seconds`` for it; raise
+    ``TimeoutError`` when it is still running then (it dies with the process), or what
+    it raised."""
+    import threading
+
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            write()
+        except BaseException as exc:  # handed to the waiting thread
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="commit-train-final-status", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    if failed:
+        raise failed[0]

@@ -7,7 +7,11 @@ threshold, gets none, and a locked environment stays quiet (its lock says why no
 ships).
 
 Deduplicated: a commit is reminded once when it crosses the threshold, not on every
-scheduled run. The state is one *mark* per environment: the newest commit already
+scheduled run, and only once the reminder reached someone: ``scan`` hands each
+environment's due commits to ``deliver`` and moves the mark only when it answers True (a
+notice delivered to the environment's route). With no route, a route that leaves out
+``stale-commits``, or a webhook that fails, the commits stay due and the next run reminds
+them. The state is one *mark* per environment: the newest commit already
 reminded. It lives beside the locks, as the ref ``refs/commit-train/stale/env/<name>``
 pointing at that default-branch commit, so every runner sees it and it costs no object of
 its own (a local repository keeps it in the journal's ``stale_marks`` table:
@@ -18,7 +22,7 @@ reminded when they cross.
 
 Requests on GitHub: one GraphQL query reads the history, every environment's live
 deployment, the locks and the marks; moving the mark is one more request (create or move
-the ref), made only when something new was reminded. A scan over one environment is at
+the ref), made only when something new was reminded and delivered. A scan over one environment is at
 most 2 requests; over several, 1 plus one per environment reminded in that scan.
 
 ``scan`` is what both the ``stale`` command and the ``stale-commit-notifier`` action call.
@@ -27,7 +31,7 @@ most 2 requests; over several, 1 plus one per environment reminded in that scan.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +70,15 @@ class EnvironmentStale:
     threshold_seconds: float | None
     live_sha: str | None
     stale: tuple[StaleCommit, ...]
-    remind: tuple[StaleCommit, ...]
+    remind: tuple[StaleCommit, ...]  # due: stale and not reminded before
     quiet: str | None  # why nothing is reminded: "locked", "never-deployed", "no-threshold"
     lock: Lock | None = None
+    sent: bool = False  # the reminder of ``remind`` was delivered (never in a dry run)
+
+    @property
+    def reminded(self) -> tuple[StaleCommit, ...]:
+        """The commits this run really reminded someone of."""
+        return self.remind if self.sent else ()
 
     def by_author(
         self, commits: Sequence[StaleCommit] | None = None
@@ -135,13 +145,17 @@ def scan(
     state: StaleState,
     repo: str,
     environments: Sequence[str] | None = None,
+    deliver: Callable[[EnvironmentStale], bool],
     dry_run: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> StaleReport:
-    """Find stale commits per environment and (unless ``dry_run``) move the marks.
+    """Find stale commits per environment and (unless ``dry_run``) remind the due ones.
 
-    ``environments`` defaults to every configured one; an environment without
-    ``stale-after`` answers ``quiet="no-threshold"``.
+    ``deliver`` is called once per environment with commits due (never in a dry run) and
+    answers whether the reminder reached someone; only then does the mark move, so an
+    undelivered reminder is sent again by the next scan. ``environments`` defaults to
+    every configured one; an environment without ``stale-after`` answers
+    ``quiet="no-threshold"``.
     """
     names = list(environments) if environments is not None else list(config.environments)
     for name in names:
@@ -190,10 +204,12 @@ def scan(
             remind = tuple(c for c in stale if c.sha not in covered)
         else:
             remind = stale
-        if remind and not dry_run:
+        found = EnvironmentStale(name, threshold, live.sha, stale, remind, None)
+        if remind and not dry_run and deliver(found):
             newest = min(remind, key=lambda c: order.index(c.sha))
             state.set_mark(name, newest.sha, exists=mark is not None)
-        results.append(EnvironmentStale(name, threshold, live.sha, stale, remind, None))
+            found = replace(found, sent=True)
+        results.append(found)
     return StaleReport(repo=repo, scanned_at=now, environments=tuple(results))
 
 
@@ -222,7 +238,8 @@ def stale_json(report: StaleReport) -> dict[str, Any]:
                 "live_sha": env.live_sha,
                 "quiet": env.quiet,
                 "stale": [_commit_json(c) for c in env.stale],
-                "reminded": [c.sha for c in env.remind],
+                "due": [c.sha for c in env.remind],
+                "reminded": [c.sha for c in env.reminded],
                 "by_author": {
                     author: [c.sha for c in commits]
                     for author, commits in env.by_author(env.stale).items()

@@ -17,8 +17,9 @@ from typing import Any
 from commit_train.config import Config
 from commit_train.core import gate
 from commit_train.core.gate import Decision
+from commit_train.core.routes import routes_for
 from commit_train.core.text import clip, duration
-from commit_train.errors import RefusedError, UsageError
+from commit_train.errors import CommitTrainError, NotQueuedError, RefusedError, UsageError
 from commit_train.models import (
     Commit,
     Deployment,
@@ -36,6 +37,7 @@ from commit_train.models import (
     utc_now,
 )
 from commit_train.ports import Backend, LockStore, Notifier, StaleState
+from commit_train.service import abandon
 from commit_train.service import stale as stale_module
 from commit_train.service.locks import GLOBAL, blocking
 
@@ -63,7 +65,11 @@ def record_deployment(
     an offline deploy): the payload (``commit_train`` version, who, from where, the title
     and short sha, then ``payload_extra``), the description (clipped; by default the short
     sha and the title) and the environment's ``production`` flag. With ``queued`` (its
-    description) a ``queued`` status follows, and is part of the answer."""
+    description) a ``queued`` status follows, and is part of the answer.
+
+    When the deployment is recorded but its ``queued`` status cannot be, ``NotQueuedError``
+    says so (exit code 3): the deployment's event has fired, so deploying again (or
+    ``--offline``) would make a second deploy of one request."""
     payload = {
         "commit_train": PAYLOAD_VERSION,
         "requested_by": actor,
@@ -81,7 +87,17 @@ def record_deployment(
     )
     if queued is None:
         return deployment
-    status = backend.add_status(deployment.id, state=DeployState.QUEUED, description=clip(queued))
+    try:
+        status = backend.add_status(
+            deployment.id, state=DeployState.QUEUED, description=clip(queued)
+        )
+    except CommitTrainError as exc:
+        raise NotQueuedError(
+            deployment.id,
+            exc.message.rstrip("."),
+            fix=f"the deployment stands without it; follow it at {backend.progress_url} "
+            "and do not deploy it again",
+        ) from exc
     return dataclasses.replace(deployment, statuses=(*deployment.statuses, status))
 
 
@@ -208,8 +224,12 @@ class Train:
 
     # -- deploy ----------------------------------------------------------------------------
 
-    def check(self, environment: str, ref: str) -> tuple[Commit, Decision]:
+    def check(self, environment: str, ref: str, *, again: bool = False) -> tuple[Commit, Decision]:
         """Resolve ``ref`` and ask the gate, without writing anything.
+
+        A commit already queued or live in ``environment`` is refused
+        (``gate.ALREADY_DEPLOYED``, from the environment's newest deployments, read in the
+        same question) unless ``again``: deploying it twice is done on purpose only.
 
         One question to the backend (``gate_facts``: one GitHub request, two when a short
         sha needs resolving): the commit, its branch, its checks, its deployments to the
@@ -226,6 +246,7 @@ class Train:
             ref,
             environments=[*required, environment] if required else [],
             refs=lock_refs or [],
+            target=environment,
         )
         lock = None
         if self.locks is not None:
@@ -248,6 +269,8 @@ class Train:
             lock=lock,
             succeeded_in=succeeded_in,
         )
+        if decision.allowed and not again:
+            decision = gate.already_there(environment, facts.commit.sha, facts.recent) or decision
         return facts.commit, decision
 
     def blocking_lock(self, environment: str) -> Lock | None:
@@ -264,6 +287,7 @@ class Train:
         *,
         dry_run: bool = False,
         rollback_of: Deployment | None = None,
+        again: bool = False,
         payload_extra: Mapping[str, Any] | None = None,
     ) -> DeployResult:
         """Ship ``ref`` to ``environment``: a deployment with a ``queued`` status.
@@ -274,9 +298,11 @@ class Train:
         payload names the commit it rolls back (``rollback_of``, ``auto: false``), the
         description and the queued status say it is a rollback, and no ``deploy-requested``
         notice goes out (the route hears of it when it runs). ``payload_extra`` joins the
-        payload (the chat bot keeps its thread there).
+        payload (the chat bot keeps its thread there). A commit already queued or live
+        there is refused (``gate.ALREADY_DEPLOYED``) unless ``again`` (a rollback's target
+        is by definition not live, so a rollback never asks).
         """
-        commit, decision = self.check(environment, ref)
+        commit, decision = self.check(environment, ref, again=again or rollback_of is not None)
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
         if rollback_of is None:
@@ -452,32 +478,56 @@ class Train:
             raise UsageError(
                 "this backend keeps no stale marks", fix="use the github or local backend"
             )
+        warnings: list[str] = []
+
+        def deliver(env: stale_module.EnvironmentStale) -> bool:
+            sent, said = self._remind(env)
+            warnings.extend(said)
+            return sent
+
         report = stale_module.scan(
             config=self.config,
             state=self.stale_state,
             repo=self.backend.repo,
             environments=None if environment is None else [environment],
+            deliver=deliver,
             dry_run=dry_run,
             clock=self.clock,
         )
-        warnings: list[str] = []
-        if not dry_run:
-            for env in report.environments:
-                if not env.remind:
-                    continue
-                lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
-                detail = f"older than {duration(env.threshold_seconds or 0)}"
-                warnings += self.notify(
-                    Notice(
-                        Event.STALE_COMMITS,
-                        env.environment,
-                        self.actor,
-                        self.backend.repo,
-                        detail=detail,
-                        commits=lines,
-                    )
-                )
         return report, warnings
+
+    def _remind(self, env: stale_module.EnvironmentStale) -> tuple[bool, list[str]]:
+        """Send ``env``'s reminder to its route: (delivered, warnings). Not delivered, with
+        a warning naming the fix, when the environment has no route or its route leaves
+        out ``stale-commits``; the notifier's own warnings when sending failed."""
+        name = env.environment
+        unsent = "its reminder was not sent"
+        routes = routes_for(self.config, name)
+        if not routes:
+            return False, [
+                f"no notification route for {name}: add notify: under it in "
+                f".commit-train.yml; {unsent}"
+            ]
+        if not any(Event.STALE_COMMITS.value in route.events for route in routes):
+            return False, [
+                f"the notification route for {name} leaves out {Event.STALE_COMMITS.value}: "
+                f"add it to its events: in .commit-train.yml; {unsent}"
+            ]
+        lines = tuple(StaleLine(c.sha, c.title, c.author, c.age) for c in env.remind)
+        notice = Notice(
+            Event.STALE_COMMITS,
+            name,
+            self.actor,
+            self.backend.repo,
+            detail=f"older than {duration(env.threshold_seconds or 0)}",
+            commits=lines,
+        )
+        if self.notifier is None:
+            return False, [f"no notifier to send {name}'s reminder; {unsent}"]
+        sent = self.notifier.send(notice)
+        if sent.sent > 0:
+            return True, sent.warnings
+        return False, sent.warnings or [f"{unsent} for {name}"]
 
     # -- history ---------------------------------------------------------------------------
 
@@ -516,7 +566,9 @@ class Train:
     ) -> list[Deployment]:
         """Close every older deploy of the environment that never started, once deployment
         ``deployment_id`` has started: each gets ``error`` "superseded: deployment N of
-        <sha> started after it; its run was cancelled". Answers the ones closed.
+        <sha> started after it; its run was cancelled". Also closes the environment's
+        abandoned deploys (``service.abandon``: in progress, silent past
+        ``kubernetes.abandon-after``). Answers the ones closed.
 
         Why: runs of the deploy workflow queue per environment, and a run that GitHub
         cancels while it waits (a newer one took its place in the queue) runs no step, so
@@ -547,6 +599,11 @@ class Train:
         for dep in stale:
             status = self.backend.add_status(dep.id, state=DeployState.ERROR, description=line)
             closed.append(dataclasses.replace(dep, statuses=(*dep.statuses, status)))
+        # and the ones whose process died mid-run (service.abandon), from the same read
+        mine = [d for d in recent if d.environment == environment]
+        limit = self.config.kubernetes.abandon_seconds
+        for dep in abandon.abandoned_among(mine, now=self.clock(), limit=limit, but=deployment_id):
+            closed.append(abandon.close(self, dep))
         return closed
 
     def set_status(

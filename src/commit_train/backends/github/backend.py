@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from commit_train import __version__
 from commit_train.backends.github.answers import TOKEN_FIX
 from commit_train.backends.github.deployments import Deployments
+from commit_train.backends.github.history import commit_deployments, look_deeper, walk
 from commit_train.backends.github.mapping import (
     UNREAD_CHECKS,
     Comparison,
@@ -55,7 +56,6 @@ from commit_train.backends.github.queries import (
     VIEWER_QUERY,
     branch_state_query,
     gate_query,
-    live_query,
     snapshot_query,
 )
 from commit_train.backends.github.refs import Refs, full_ref
@@ -103,6 +103,7 @@ class GitHubBackend:
         user_agent: str = f"commit-train/{__version__}",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         owner, sep, name = repo.partition("/")
         if not sep or not owner or not name or "/" in name:
@@ -125,8 +126,9 @@ class GitHubBackend:
             user_agent=user_agent,
             sleep=sleep,
             clock=clock,
+            on_wait=on_wait,  # one line per retry or rate-limit wait, for the face to show
         )
-        self._refs = Refs(self._http)
+        self._refs = Refs(self._http, sleep=sleep, backoff=backoff)
         self._deployments = Deployments(self._http)
         self._repository: Any = None
         self._default_branch: str | None = None
@@ -356,11 +358,17 @@ class GitHubBackend:
         return Checks(sha, statuses + checks_from_rest(sha, (), runs).checks)
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """Everything the gate weighs about ``ref`` in one GraphQL request (``gate_query``):
         the commit, the default branch and whether the commit is on it, its statuses and
-        check runs, its deployments to ``environments`` and the ``refs`` that exist.
+        check runs, its deployments to ``environments``, the ``refs`` that exist and, with
+        ``target``, that environment's newest deployments (``GateFacts.recent``).
 
         Fallbacks, each one request more and each rare: a ref the query does not resolve to
         a commit (an unknown or ambiguous short sha, an annotated tag) goes through
@@ -373,23 +381,29 @@ class GitHubBackend:
             raise UsageError("no commit given", fix="give a sha, a short sha or HEAD")
         envs = list(dict.fromkeys(environments))
         names = [full_ref(r) for r in dict.fromkeys(refs)]
-        facts = self._gate_facts(ref, envs, names)
+        facts = self._gate_facts(ref, envs, names, target)
         if facts is None:
             commit = self.resolve(ref)  # NotFoundError / AmbiguousRefError, as always
-            facts = self._gate_facts(commit.sha, envs, names)
+            facts = self._gate_facts(commit.sha, envs, names, target)
         if facts is None:
             raise NotFoundError(f"no commit {ref} in {self._repo}", fix="check the sha")
         return facts
 
-    def _gate_facts(self, rev: str, envs: list[str], names: list[str]) -> GateFacts | None:
+    def _gate_facts(
+        self, rev: str, envs: list[str], names: list[str], target: str | None = None
+    ) -> GateFacts | None:
         """``gate_facts``' query; None when ``rev`` does not name a commit in it."""
         head = rev == "HEAD"
         variables: dict[str, Any] = {} if head else {"rev": rev}
         if envs:
             variables["environments"] = envs
         variables.update({f"ref{i}": name for i, name in enumerate(names)})
+        if target is not None:
+            variables["target"] = [target]
         data = self._http.graphql(
-            gate_query(head=head, promotion=bool(envs), ref_count=len(names)),
+            gate_query(
+                head=head, promotion=bool(envs), ref_count=len(names), target=target is not None
+            ),
             variables,
             action=f"read commit {rev} and its checks",
             nullable=GATE_NULLABLE,
@@ -416,7 +430,15 @@ class GitHubBackend:
         else:
             on_branch = self.on_default_branch(commit.sha)
         deployments = tuple(
-            self._deployments.parse(d) for d in (node.get("deployments") or {}).get("nodes") or []
+            commit_deployments(
+                self._http,
+                self._deployments.parse,
+                str(node["oid"]),
+                envs,
+                first=node.get("deployments") or {},
+            )
+            if envs
+            else ()
         )
         return GateFacts(
             commit=commit,
@@ -425,6 +447,10 @@ class GitHubBackend:
             checks=self._all_check_runs(checks_from_graphql(node)),
             deployments=deployments,
             refs=ref_targets(repository, names),
+            recent=tuple(
+                self._deployments.parse(d)
+                for d in (repository.get("recent") or {}).get("nodes") or []
+            ),
         )
 
     def checks_via_rest(self, sha: str) -> Checks:
@@ -462,8 +488,11 @@ class GitHubBackend:
 
         An environment's live deployment is its newest one whose latest status is
         ``success``. The query looks at each environment's last
-        ``queries.DEPLOYMENTS_PER_ENVIRONMENT`` deployments; only when one of them holds no success
-        (a run of failures) does a second request look 100 deeper. A deploy
+        ``queries.DEPLOYMENTS_PER_ENVIRONMENT`` deployments; only when one of them holds no
+        success (a run of failures) do further requests look back, 100 deeper each, until
+        it is found or ``models.LOOK_BACK_DEPLOYMENTS`` were looked at
+        (``history.look_deeper``; the snapshot's ``looked_back`` names the environments
+        given up on). A deploy
         is in flight when its latest status is queued, pending or in progress (or it has
         none yet) and it is newer than the environment's live deployment: an older one was
         overtaken and is left out.
@@ -488,26 +517,15 @@ class GitHubBackend:
             for i, env in enumerate(envs)
         }
         # Environments whose window holds no success but has more deployments behind it:
-        # look once more, 100 deeper (the second and last request of the budget).
-        deeper = [
-            (env, (repository.get(f"env{i}") or {}).get("pageInfo") or {})
-            for i, env in enumerate(envs)
-            if not any(
-                (node.get("latestStatus") or {}).get("state", "").lower() == "success"
-                for node in nodes_by_env[env]
-            )
-        ]
-        deeper = [(env, page) for env, page in deeper if page.get("hasNextPage")]
-        if deeper:
-            more_vars: dict[str, Any] = {}
-            for i, (env, page) in enumerate(deeper):
-                more_vars[f"env{i}"] = [env]
-                more_vars[f"after{i}"] = page.get("endCursor")
-            more = self._http.graphql(
-                live_query(len(deeper)), more_vars, action=f"read the deployments of {self._repo}"
-            )["repository"]
-            for i, (env, _) in enumerate(deeper):
-                nodes_by_env[env].extend((more.get(f"env{i}") or {}).get("nodes") or [])
+        # look further back, a page at a time, up to the cap (``history.look_deeper``).
+        looked_back = look_deeper(
+            self._http,
+            nodes_by_env,
+            {
+                env: (repository.get(f"env{i}") or {}).get("pageInfo") or {}
+                for i, env in enumerate(envs)
+            },
+        )
         live: dict[str, Deployment] = {}
         in_flight: dict[str, list[Deployment]] = {}
         for env in envs:
@@ -524,6 +542,7 @@ class GitHubBackend:
             default_branch=self._default_branch,
             commits=commits,
             live=live,
+            looked_back=looked_back,
         )
 
     # -- deployments (``deployments.Deployments``) -----------------------------------------
@@ -573,8 +592,18 @@ class GitHubBackend:
         return self._deployments.newest(environment=environment, limit=limit)
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request."""
-        return self._deployments.of_commit(sha, environments=environments)
+        """Deployments of commit ``sha`` to any of ``environments``: the newest 100 (one
+        request), and further pages only while one of them has no success
+        (``history.commit_deployments``)."""
+        return commit_deployments(
+            self._http, self._deployments.parse, sha, list(dict.fromkeys(environments))
+        )
+
+    def walk_deployments(self, *, environment: str, sha: str | None = None) -> Iterator[Deployment]:
+        """Every deployment of ``environment`` (of commit ``sha`` only, when given), newest
+        first, with its statuses: one GraphQL request per 100, made only when the caller
+        reads that far."""
+        return walk(self._http, self._deployments.parse, environment, sha=sha)
 
     # -- refs (for locks and stale marks: ``refs.Refs``) -----------------------------------
 
@@ -606,7 +635,8 @@ class GitHubBackend:
         self, *, environments: Sequence[str], refs: Sequence[str], limit: int = 100
     ) -> BranchState:
         """The default branch's newest ``limit`` commits, each environment's live
-        deployment (among its last 20) and the refs asked for: one GraphQL request."""
+        deployment and the refs asked for: one GraphQL request (more only for an
+        environment whose last 20 deployments hold no success, as in ``snapshot``)."""
         if not 1 <= limit <= 100:
             raise UsageError(f"limit {limit} is out of range", fix="give a limit from 1 to 100")
         envs = list(dict.fromkeys(environments))
@@ -627,9 +657,21 @@ class GitHubBackend:
                 f"{self._repo} has no default branch yet", fix="push a first commit"
             )
         self._default_branch = str(branch["name"])
+        nodes_by_env = {
+            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
+            for i, env in enumerate(envs)
+        }
+        look_deeper(
+            self._http,
+            nodes_by_env,
+            {
+                env: (repository.get(f"env{i}") or {}).get("pageInfo") or {}
+                for i, env in enumerate(envs)
+            },
+        )
         live: dict[str, Deployment] = {}
-        for i, env in enumerate(envs):
-            nodes = (repository.get(f"env{i}") or {}).get("nodes") or []
+        for env in envs:
+            nodes = nodes_by_env[env]
             current, _ = live_and_in_flight([self._deployments.parse(node) for node in nodes])
             if current is not None:
                 live[env] = current

@@ -3,14 +3,15 @@
 Each deployment and each status fires its own webhook event (``deployment`` starts a
 pipeline run, ``deployment_status`` feeds the offline replay's counts), so both writes go
 through ``Transport.write_once``: a new ``request_id`` nonce in the payload, and after an
-answer is lost, one read to adopt what GitHub did record before anything is sent again.
+answer is lost, reads that adopt what GitHub did record (for as long as GitHub may still be
+processing the request) before anything is sent again.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from github import GithubException
@@ -21,7 +22,7 @@ from commit_train.backends.github.mapping import (
     deployment_status_from_rest,
     payload_from,
 )
-from commit_train.backends.github.queries import COMMIT_DEPLOYMENTS_QUERY, DEPLOYMENTS_QUERY
+from commit_train.backends.github.queries import DEPLOYMENTS_QUERY
 from commit_train.backends.github.transport import Transport
 from commit_train.errors import GitHubRefusedError, NotFoundError, UsageError
 from commit_train.models import Deployment, DeploymentStatus, DeployState
@@ -55,8 +56,10 @@ class Deployments:
         otherwise demand every status be green, and ignore check runs' re-runs).
 
         Exactly one deployment even when an answer is lost: the payload carries a new
-        ``request_id``, and an ambiguous failure is followed by one read of the
-        deployments of ``sha`` to ``environment`` before any second POST (``_write_once``).
+        ``request_id``, and an ambiguous failure is followed by reads of the deployments
+        of ``sha`` to ``environment`` (newest first, ours among them) until the nonce is
+        found or GitHub's processing is surely over, before any second POST
+        (``Transport.write_once``).
         """
         action = f"create a deployment of {sha[:7]} to {environment}"
         repository = self._http.gh.get_repo(self._http.repo)  # lazy: no request
@@ -153,24 +156,27 @@ class Deployments:
             return deployment_status_from_rest(data)
 
         def find() -> DeploymentStatus | None:
-            # The newest status, when it is the one just sent. Should the same status have
-            # been sent earlier on purpose, adopting that one shows the same thing.
+            # Read the statuses back (newest first) for one equal to the one just sent: the
+            # pipeline may have added its own since, so not only the newest is looked at.
+            # Should the same status have been sent earlier on purpose, adopting that one
+            # shows the same thing.
             _, found = self._http.rest(
                 "GET",
                 path,
-                action=f"read the newest status of deployment {deployment_id}",
-                params={"per_page": 1},
+                action=f"read the statuses of deployment {deployment_id}",
+                params={"per_page": 100},
                 not_found=lambda: self._deployment_not_found(deployment_id),
             )
-            newest = found[0] if isinstance(found, list) and found else None
-            if newest is None or (
-                str(newest.get("state")),
-                str(newest.get("description") or ""),
-                str(newest.get("log_url") or ""),
-                str(newest.get("environment_url") or ""),
-            ) != (state.value, body["description"], log_url or "", environment_url or ""):
-                return None
-            return deployment_status_from_rest(newest)
+            wanted = (state.value, body["description"], log_url or "", environment_url or "")
+            for item in found if isinstance(found, list) else []:
+                if (
+                    str(item.get("state")),
+                    str(item.get("description") or ""),
+                    str(item.get("log_url") or ""),
+                    str(item.get("environment_url") or ""),
+                ) == wanted:
+                    return deployment_status_from_rest(item)
+            return None
 
         return self._http.write_once("deployment status", send, find)
 
@@ -218,16 +224,3 @@ class Deployments:
                 break
             after = connection["pageInfo"]["endCursor"]
         return found[:limit]
-
-    def of_commit(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments`` (newest 100): one request.
-
-        The promotion-order rule asks this: did this very commit succeed in staging?
-        """
-        data = self._http.graphql(
-            COMMIT_DEPLOYMENTS_QUERY,
-            {"sha": sha, "environments": list(environments)},
-            action=f"read the deployments of {sha[:7]}",
-        )
-        node = data["repository"].get("object") or {}
-        return [self.parse(d) for d in (node.get("deployments") or {}).get("nodes") or []]

@@ -27,6 +27,9 @@ from commit_train.models import (
     TrainCommit,
     parse_time,
 )
+from commit_train.models import (  # re-exported: the backend reads the live deploy here
+    live_and_in_flight as live_and_in_flight,
+)
 
 # Commit status state (REST lower case, GraphQL upper case) -> our state.
 STATUS_STATES: Mapping[str, CheckState] = {
@@ -329,23 +332,6 @@ def deployment_from_graphql(node: Mapping[str, Any], *, url: str | None = None) 
         statuses=_oldest_first(parsed),
         url=url,
     )
-
-
-def live_and_in_flight(
-    deployments: Iterable[Deployment],
-) -> tuple[Deployment | None, list[Deployment]]:
-    """One environment's deployments (any order) -> its live one, the newest whose latest
-    status is ``success`` (None when none is), and the deploys in flight newer than it,
-    newest first. An in-flight deploy older than the live one was overtaken: left out."""
-    newest_first = sorted(deployments, key=lambda d: (d.created_at, d.id), reverse=True)
-    current = next((d for d in newest_first if d.state == DeployState.SUCCESS), None)
-    in_flight = []
-    for dep in newest_first:
-        if current is not None and (dep.created_at, dep.id) <= (current.created_at, current.id):
-            break
-        if dep.state.in_flight:
-            in_flight.append(dep)
-    return current, in_flight
 
 
 def train_commits(

@@ -11,6 +11,8 @@ files: the fixed parts are fragments the built queries share.
 
 from __future__ import annotations
 
+from commit_train.models import RECENT_DEPLOYMENTS
+
 # How many statuses of each deployment the GraphQL reads fetch (the latest is always added).
 STATUSES_PER_DEPLOYMENT = 20
 # How many deployments per environment ``snapshot`` looks through for the live one.
@@ -147,20 +149,21 @@ query CommitTrainSnapshot($owner: String!, $name: String!, $limit: Int!{params})
 
 
 def live_query(environment_count: int) -> str:
-    """``snapshot``'s second look, for environments whose live deployment was not in the
-    first window: the next 100 deployments of each, after the cursor (``$afterN``)."""
+    """The look further back, for environments whose live deployment was not in the first
+    window (``snapshot``, ``branch_state``): the next ``$first`` deployments of each, after
+    its cursor (``$afterN``), with the cursor to go on from."""
     params = "".join(f", $env{i}: [String!], $after{i}: String" for i in range(environment_count))
     aliases = "".join(
         f"""
     env{i}: deployments(
-      first: 100, after: $after{i}, environments: $env{i},
+      first: $first, after: $after{i}, environments: $env{i},
       orderBy: {{field: CREATED_AT, direction: DESC}}
-    ) {{ nodes {{ ...DeploymentFields }} }}"""
+    ) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...DeploymentFields }} }}"""
         for i in range(environment_count)
     )
     return (
         f"""
-query CommitTrainLive($owner: String!, $name: String!{params}) {{
+query CommitTrainLive($owner: String!, $name: String!, $first: Int!{params}) {{
   repository(owner: $owner, name: $name) {{{aliases}
   }}
 }}
@@ -197,7 +200,7 @@ def branch_state_query(environment_count: int, ref_count: int) -> str:
     env{i}: deployments(
       first: {DEPLOYMENTS_PER_ENVIRONMENT}, environments: $env{i},
       orderBy: {{field: CREATED_AT, direction: DESC}}
-    ) {{ nodes {{ ...DeploymentFields }} }}"""
+    ) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...DeploymentFields }} }}"""
         for i in range(environment_count)
     )
     refs = "".join(
@@ -227,14 +230,15 @@ query CommitTrainBranchState($owner: String!, $name: String!, $limit: Int!{param
 COMMIT_DEPLOYMENTS_QUERY = (
     """
 query CommitTrainCommitDeployments(
-  $owner: String!, $name: String!, $sha: String!, $environments: [String!]
+  $owner: String!, $name: String!, $sha: String!, $environments: [String!], $after: String
 ) {
   repository(owner: $owner, name: $name) {
     object(expression: $sha) {
       ... on Commit {
         deployments(
-          first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
-        ) { nodes { ...DeploymentFields } }
+          first: 100, after: $after, environments: $environments,
+          orderBy: {field: CREATED_AT, direction: DESC}
+        ) { pageInfo { hasNextPage endCursor } nodes { ...DeploymentFields } }
       }
     }
   }
@@ -244,7 +248,7 @@ query CommitTrainCommitDeployments(
 )
 
 
-def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
+def gate_query(*, head: bool, promotion: bool, ref_count: int, target: bool = False) -> str:
     """Every fact the gate weighs, in one query (``GitHubBackend.gate_facts``).
 
     The commit is ``object(expression: $rev)`` (a sha, a short sha, a branch or a tag) and
@@ -254,12 +258,23 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
     With ``promotion`` the commit's deployments to ``$environments`` come along (the
     promotion order); ``ref_count`` refs (``$ref0``...) are read with their commit's message
     (the locks). ``viewer { login }`` comes along: the token's login is who acts
-    (``GitHubBackend.viewer_login``). Every name travels as a variable, never inside the
-    query text.
+    (``GitHubBackend.viewer_login``). With ``target`` the newest ``RECENT_DEPLOYMENTS``
+    deployments of ``$target`` come along (is the commit already queued or live there?).
+    Every name travels as a variable, never inside the query text.
     """
     params = "" if head else ", $rev: String!"
     params += ", $environments: [String!]" if promotion else ""
     params += "".join(f", $ref{i}: String!" for i in range(ref_count))
+    params += ", $target: [String!]" if target else ""
+    recent = (
+        f"""
+    recent: deployments(
+      first: {RECENT_DEPLOYMENTS}, environments: $target,
+      orderBy: {{field: CREATED_AT, direction: DESC}}
+    ) {{ nodes {{ ...DeploymentFields }} }}"""
+        if target
+        else ""
+    )
     if head:
         branch = "target { ... on Commit { ...GateCommit } }"
         commit = ""
@@ -276,7 +291,7 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
         """
   deployments(
     first: 100, environments: $environments, orderBy: {field: CREATED_AT, direction: DESC}
-  ) { nodes { ...DeploymentFields } }"""
+  ) { pageInfo { hasNextPage endCursor } nodes { ...DeploymentFields } }"""
         if promotion
         else ""
     )
@@ -285,7 +300,7 @@ def gate_query(*, head: bool, promotion: bool, ref_count: int) -> str:
 query CommitTrainGate($owner: String!, $name: String!{params}) {{
   viewer {{ login }}
   repository(owner: $owner, name: $name) {{
-    defaultBranchRef {{ name {branch} }}{commit}{refs}
+    defaultBranchRef {{ name {branch} }}{commit}{refs}{recent}
   }}
 }}
 fragment GateCommit on Commit {{
@@ -294,7 +309,7 @@ fragment GateCommit on Commit {{
 }}
 """
         + _COMMIT_FIELDS
-        + (_DEPLOYMENT_FIELDS if promotion else "")
+        + (_DEPLOYMENT_FIELDS if promotion or target else "")
     )
 
 

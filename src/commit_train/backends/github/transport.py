@@ -26,13 +26,31 @@ Writes that must happen once
     object made twice is an unreferenced duplicate). Creating a deployment is not: each
     one fires its own ``deployment`` event, so a replayed POST would start a second
     pipeline run. ``create_deployment`` therefore sends ``payload["request_id"]`` (a new
-    random nonce) and, after an ambiguous failure, first reads the deployments of that
-    commit and environment (one request) and adopts the one carrying its nonce; only when
-    none does is the POST sent again (``Transport.write_once``). A deployment status is
-    treated the same way (each fires a ``deployment_status`` event, and the offline replay
-    counts statuses): the deployment's newest status is read and adopted when it is the one
-    just sent. A 403 or 429 rate-limit answer means GitHub did not process the request, so
-    it is simply retried, and so is a connection that was never opened.
+    random nonce, the same for every attempt of one request) and, after an ambiguous
+    failure, reads the deployments of that commit and environment and adopts the one
+    carrying its nonce; only when none does is the POST sent again
+    (``Transport.write_once``). A deployment status is treated the same way (each fires a
+    ``deployment_status`` event, and the offline replay counts statuses): the deployment's
+    statuses are read back and one equal to the status just sent is adopted. A 403 or 429
+    rate-limit answer means GitHub did not process the request, so it is simply retried,
+    and so is a connection that was never opened.
+
+    How long to look: an answer from GitHub itself (500, 503) comes after its work on the
+    request ended, so one read tells. A timeout, a dropped connection or a proxy's 502 or
+    504 can come while GitHub is still at work: it cuts a request off only after 10 s, the
+    work may go on past the client's 15 s timeout, and a read replica can show a write
+    late. Then the look-up is a bounded watch (``SETTLE``): reads 1, 2, 4, 8 and 15 s
+    after the failure, 30 s in all, stopping at the first that finds the write. Only
+    after the whole watch comes up empty is the write sent again, with the same nonce,
+    so whichever of the two GitHub records is found next time. The cost is bounded:
+    ``max_attempts`` sends, each followed by at most 5 reads.
+
+Progress
+    Every wait before another attempt is told first, as one line, to the ``on_wait``
+    callback the face gives (the CLI writes it to stderr, an action to its log; this
+    package never prints): "GitHub answered 503; retrying in 4 s (2 of 4)", "GitHub's rate
+    limit is spent; waiting 60 s until 12:01:00 UTC (2 of 4)": the attempt to come, of
+    ``max_attempts``. A wait that would be too long is not waited: it raises at once.
 
 Pauses
     PyGithub sleeps 0.25 s before every request and 1 s before every write by default.
@@ -50,6 +68,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import github
@@ -77,6 +96,11 @@ _SECONDARY_MESSAGES = (
 )
 # GitHub's own advice when a secondary limit answers without retry-after: wait a minute.
 _SECONDARY_DEFAULT_WAIT = 60.0
+# After a failure that may come while GitHub is still at work (see "How long to look"):
+# the pauses before each read of the write's look-up, 30 s in all.
+SETTLE = (1.0, 2.0, 4.0, 8.0, 15.0)
+# Answers GitHub's own servers give once their work on a request is over.
+_ANSWERED_BY_GITHUB = frozenset({500, 501, 503, 505})
 _T = TypeVar("_T")
 
 
@@ -128,7 +152,10 @@ class _LostAnswer(GitHubUnavailableError):
     """A write sent once (``_Policy.once``) failed in a way that leaves it unknown whether
     GitHub carried it out: a 5xx answer, a timeout, a connection dropped after sending.
     The adapter raises it at the first such failure instead of replaying the request; the
-    backend looks the write up before sending it again."""
+    backend looks the write up before sending it again. ``settled`` says GitHub's work on
+    the request is over (GitHub itself answered), so one look-up tells."""
+
+    settled = False
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -156,12 +183,14 @@ class _Policy:
         backoff: float,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.max_wait = max_wait
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.sleep = sleep
         self.clock = clock
+        self.on_wait = on_wait
         self.count = 0
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -187,6 +216,13 @@ class _Policy:
     def backoff_wait(self, attempt: int) -> float:
         return float(min(self.backoff * 2 ** (attempt - 1), self.max_wait))
 
+    def pause(self, seconds: float, line: str, *, attempt: int) -> None:
+        """Sleep ``seconds`` before attempt ``attempt + 1``, telling ``on_wait`` first:
+        ``line`` and "(2 of 4)", the attempt to come of the most there will be."""
+        if self.on_wait is not None:
+            self.on_wait(f"{line} ({attempt + 1} of {self.max_attempts})")
+        self.sleep(seconds)
+
     def rate_limit_wait(
         self, response: requests.Response
     ) -> tuple[float, str, dict[str, Any]] | None:
@@ -209,7 +245,8 @@ class _Policy:
             reset = float(headers["x-ratelimit-reset"])
             now = self.clock()
             wait = max(reset - now, 0.0) + 1.0
-            return wait, "primary limit", {"until": spent_until(reset, now)}
+            at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return wait, "primary limit", {"until": spent_until(reset, now), "at": at}
         if (
             response.status_code == 429
             or message.startswith(_SECONDARY_MESSAGES[0])
@@ -221,6 +258,19 @@ class _Policy:
                 {"method": method, "path": path, "wait": _SECONDARY_DEFAULT_WAIT},
             )
         return None
+
+
+def _seconds(seconds: float) -> str:
+    """``4 s``, ``0.5 s``, ``60 s``: a wait as a person reads it."""
+    return f"{seconds:.0f} s" if seconds >= 1 or seconds == 0 else f"{seconds:.1g} s"
+
+
+def _limit_line(kind: str, wait: float, facts: dict[str, Any]) -> str:
+    """A rate-limit wait as one progress line (``_Policy.pause`` adds the attempt)."""
+    if kind == "primary limit":
+        clock_time = str(facts.get("at", "")).split(" ")[1:2] or ["?"]
+        return f"GitHub's rate limit is spent; waiting {_seconds(wait)} until {clock_time[0]} UTC"
+    return f"GitHub's secondary rate limit answered; waiting {_seconds(wait)}"
 
 
 def _describe(request: requests.PreparedRequest | None) -> tuple[str, str]:
@@ -264,7 +314,12 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                         attempts=attempt,
                         exception=type(exc).__name__,
                     ) from exc
-                policy.sleep(policy.backoff_wait(attempt))
+                wait = policy.backoff_wait(attempt)
+                policy.pause(
+                    wait,
+                    f"GitHub did not answer ({type(exc).__name__}); retrying in {_seconds(wait)}",
+                    attempt=attempt,
+                )
                 continue
             limited = policy.rate_limit_wait(response)
             if limited is not None:
@@ -274,16 +329,18 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     raise error_for(kind, status=response.status_code, delay=wait, **facts)
                 _ = response.content
                 response.close()
-                policy.sleep(wait)
+                policy.pause(wait, _limit_line(kind, wait, facts), attempt=attempt)
                 continue
             if response.status_code >= 500:
                 if policy.sending_once:
                     response.close()
-                    raise _LostAnswer(
+                    lost = _LostAnswer(
                         f"GitHub answered {response.status_code} to {method} {path}",
                         status=response.status_code,
                         fix=UNAVAILABLE_FIX,
                     )
+                    lost.settled = response.status_code in _ANSWERED_BY_GITHUB
+                    raise lost
                 if attempt >= policy.max_attempts:
                     response.close()
                     raise error_for(
@@ -295,7 +352,12 @@ class _CountingAdapter(requests.adapters.HTTPAdapter):
                     )
                 _ = response.content
                 response.close()
-                policy.sleep(policy.backoff_wait(attempt))
+                wait = policy.backoff_wait(attempt)
+                policy.pause(
+                    wait,
+                    f"GitHub answered {response.status_code}; retrying in {_seconds(wait)}",
+                    attempt=attempt,
+                )
                 continue
             return response
 
@@ -334,13 +396,19 @@ class Transport:
         user_agent: str,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.repo = repo
         self.owner, _, self.name = repo.partition("/")
         self.api_url = api_url
         self.graphql_url = graphql_url_for(api_url)
         self._policy = _Policy(
-            max_wait=max_wait, max_attempts=max_attempts, backoff=backoff, sleep=sleep, clock=clock
+            max_wait=max_wait,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            sleep=sleep,
+            clock=clock,
+            on_wait=on_wait,
         )
         self.gh = github.Github(
             auth=Auth.Token(token),
@@ -518,7 +586,12 @@ class Transport:
                     delay=wait,
                     until=spent_until(float(reset) if reset else None, now),
                 )
-            self._policy.sleep(wait)
+            at = datetime.fromtimestamp(float(str(reset)), UTC).strftime("%H:%M:%S")
+            self._policy.pause(
+                wait,
+                f"GitHub's rate limit is spent; waiting {_seconds(wait)} until {at} UTC",
+                attempt=attempt,
+            )
         if errors and nullable and isinstance(data.get("data"), dict):
             errors = [e for e in errors if not _under(e, nullable)]
             first = errors[0] if errors and isinstance(errors[0], dict) else {}
@@ -546,8 +619,9 @@ class Transport:
     def write_once(self, noun: str, send: Callable[[], _T], find: Callable[[], _T | None]) -> _T:
         """``send`` a write that must happen once (see "Writes that must happen once" above).
 
-        When its fate is unknown, wait the backoff, ``find`` it (one read) and adopt what
-        ``find`` answers; only when it answers None is the write sent again, up to
+        When its fate is unknown, ``find`` it: once after the backoff when GitHub itself
+        answered, else at each pause of ``SETTLE`` until found; adopt what ``find``
+        answers. Only when every look-up answers None is the write sent again, up to
         ``max_attempts`` sends in all.
         """
         policy = self._policy
@@ -558,18 +632,26 @@ class Transport:
                 with policy.once():
                     return send()
             except _LostAnswer as lost:
-                policy.sleep(policy.backoff_wait(attempt))
-                try:
-                    found = find()
-                except CommitTrainError as exc:
-                    raise GitHubUnavailableError(
-                        f"{lost.message}, and whether GitHub recorded the {noun} is unknown "
-                        f"({exc.message})",
-                        status=lost.status,
-                        fix="look at commit-train history before trying again",
-                    ) from exc
-                if found is not None:
-                    return found
+                pauses = (policy.backoff_wait(attempt),) if lost.settled else SETTLE
+                for read, pause in enumerate(pauses):
+                    again = " again" if read else ""
+                    policy.pause(
+                        pause,
+                        f"{lost.message}; looking{again} whether GitHub recorded the {noun} "
+                        f"in {_seconds(pause)}",
+                        attempt=attempt,
+                    )
+                    try:
+                        found = find()
+                    except CommitTrainError as exc:
+                        raise GitHubUnavailableError(
+                            f"{lost.message}, and whether GitHub recorded the {noun} is "
+                            f"unknown ({exc.message})",
+                            status=lost.status,
+                            fix="look at commit-train history before trying again",
+                        ) from exc
+                    if found is not None:
+                        return found
                 if attempt >= policy.max_attempts:
                     raise GitHubUnavailableError(
                         f"{lost.message} ({attempt} attempts, no {noun} recorded)",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,8 @@ from commit_train.backends.local.journal import JOURNAL, Journal, stamp
 from commit_train.errors import LedgerError, NotFoundError, UsageError
 from commit_train.gitrepo import GitRepo
 from commit_train.models import (
+    LOOK_BACK_PAGE,
+    RECENT_DEPLOYMENTS,
     Check,
     Checks,
     CheckState,
@@ -179,7 +181,12 @@ class LocalBackend:
         return self._checks_of([sha])[sha]
 
     def gate_facts(
-        self, ref: str, *, environments: Sequence[str] = (), refs: Sequence[str] = ()
+        self,
+        ref: str,
+        *,
+        environments: Sequence[str] = (),
+        refs: Sequence[str] = (),
+        target: str | None = None,
     ) -> GateFacts:
         """The gate's facts from git and the journal. No refs are read: local locks live
         in the journal (``LocalLockStore``), so ``refs`` is always answered empty."""
@@ -190,6 +197,11 @@ class LocalBackend:
             on_default_branch=self.on_default_branch(commit.sha),
             checks=self.checks(commit.sha),
             deployments=tuple(self.deployments_of(commit.sha, environments=environments)),
+            recent=tuple(
+                self.deployments(environment=target, limit=RECENT_DEPLOYMENTS)
+                if target is not None
+                else ()
+            ),
         )
 
     def _checks_of(self, shas: Sequence[str]) -> dict[str, Checks]:
@@ -363,18 +375,55 @@ class LocalBackend:
             )
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
-        """Deployments of commit ``sha`` to any of ``environments``, newest first (at most
-        100, as on GitHub): one query, on the ``deployments_by_sha`` index."""
+        """Deployments of commit ``sha`` to any of ``environments``, newest first: the
+        newest 100, then, for each environment with none among them that ever succeeded,
+        its newest one that did (one indexed query each), however far back."""
         names = list(dict.fromkeys(environments))
         if not names:
             return []
         marks = ",".join("?" * len(names))
         with self.reading() as conn:
-            return self._select(
+            found = self._select(
                 conn,
                 f"WHERE sha = ? AND environment IN ({marks}) ORDER BY id DESC LIMIT 100",
                 (sha, *names),
             )
+            good = {d.environment for d in found if d.ever_succeeded}
+            oldest = found[-1].id if len(found) == 100 else None
+            for env in names:
+                if env in good or oldest is None:
+                    continue
+                found += self._select(
+                    conn,
+                    "WHERE sha = ? AND environment = ? AND id < ? AND EXISTS (SELECT 1 FROM"
+                    " deployment_statuses s WHERE s.deployment_id = deployments.id"
+                    " AND s.state = 'success') ORDER BY id DESC LIMIT 1",
+                    (sha, env, oldest),
+                )
+            return sorted(found, key=lambda d: d.id, reverse=True)
+
+    def walk_deployments(self, *, environment: str, sha: str | None = None) -> Iterator[Deployment]:
+        """Every deployment of ``environment`` (of commit ``sha`` only, when given), newest
+        first, read 100 at a time (each page its own short read of the journal) as the
+        caller goes on."""
+        before: int | None = None
+        of_commit = "" if sha is None else " AND sha = ?"
+        while True:
+            with self.reading() as conn:
+                page = self._select(
+                    conn,
+                    f"WHERE environment = ?{of_commit} AND id < ? ORDER BY id DESC LIMIT ?",
+                    (
+                        environment,
+                        *(() if sha is None else (sha,)),
+                        before if before is not None else 2**62,
+                        LOOK_BACK_PAGE,
+                    ),
+                )
+            yield from page
+            if len(page) < LOOK_BACK_PAGE:
+                return
+            before = page[-1].id
 
     # -- the journal ------------------------------------------------------------------------
 
@@ -389,6 +438,14 @@ class LocalBackend:
     def offline_entries(self) -> list[JournalEntry]:
         """``ports.OfflineJournal``: every offline deploy, oldest first (``offline``)."""
         return offline.entries(self.journal, self.get_deployment)
+
+    def claim_sync(self, deployment_id: int, *, by: str) -> JournalEntry | None:
+        """``ports.OfflineJournal``: claim an offline deploy for one ``sync`` run."""
+        return offline.claim(self.journal, self.get_deployment, deployment_id, by=by, at=utc_now())
+
+    def release_sync(self, deployment_id: int, *, by: str) -> None:
+        """``ports.OfflineJournal``: end a ``sync`` run's claim."""
+        offline.release(self.journal, deployment_id, by=by)
 
     def note_synced(self, deployment_id: int, *, github_id: int, statuses_synced: int) -> None:
         """``ports.OfflineJournal``: how far an offline deploy reached GitHub."""

@@ -11,6 +11,8 @@ journal from a newer commit-train is refused with one line rather than misread.
   (``LocalStaleState``) and ``journal_sync`` (``sync``). Until then each was created on
   first use by the module that wrote it, so a version 1 journal may hold some of them
   already, rows and all: this step creates only the missing ones.
+- version 3: ``sync_claims`` (``sync``): which run is replaying an offline deploy right now,
+  so two ``sync`` runs at once never replay the same one.
 
 The journal is safe for several processes at once: WAL mode, a busy timeout, and every write
 in one ``BEGIN IMMEDIATE`` transaction. Reads never create it, so a dry run or a ``status``
@@ -97,10 +99,19 @@ CREATE TABLE IF NOT EXISTS journal_sync (
 );
 """
 
+_VERSION_3 = """
+CREATE TABLE sync_claims (
+    deployment_id INTEGER PRIMARY KEY REFERENCES deployments (id),
+    claimed_by TEXT NOT NULL,
+    claimed_at TEXT NOT NULL
+);
+"""
+
 # (version, script): applied in order, each once; never edit one that has shipped, add one
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _VERSION_1),
     (2, _VERSION_2),
+    (3, _VERSION_3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -53,7 +53,9 @@ from commit_train.errors import UsageError
 JOB_DEPLOYMENT_ID = "COMMIT_TRAIN_DEPLOYMENT_ID"  # the deployment this job carries out
 JOB_FAILURE = "COMMIT_TRAIN_FAILURE"  # the one-line reason of the step that failed
 JOB_FAILURE_STATE = "COMMIT_TRAIN_FAILURE_STATE"  # "failure" or "error"
-JOB_VARIABLES = (JOB_DEPLOYMENT_ID, JOB_FAILURE, JOB_FAILURE_STATE)
+# the deployment whose final status a step already wrote (apply, stopped by a signal)
+JOB_FINAL_RECORDED = "COMMIT_TRAIN_FINAL_RECORDED"
+JOB_VARIABLES = (JOB_DEPLOYMENT_ID, JOB_FAILURE, JOB_FAILURE_STATE, JOB_FINAL_RECORDED)
 
 TRUE_SPELLINGS = ("true", "True", "TRUE")
 FALSE_SPELLINGS = ("false", "False", "FALSE")
@@ -377,8 +379,22 @@ class Runtime:
                 fh.write(record)
 
     def set_json_output(self, name: str, value: Mapping[str, Any]) -> None:
-        """A versioned JSON output: ``{"version": 1, ...}``, keys in a stable order."""
-        self.set_output(name, json.dumps({"version": 1, **value}, sort_keys=False))
+        """A versioned JSON output: ``{"version": 1, ...}``, keys in a stable order.
+
+        Each string is redacted before encoding: once encoded, a secret's escaped form (its
+        ``repr`` inside a message, say) is escaped a second time, and no mask matches that.
+        """
+        document = self._redact_strings({"version": 1, **value})
+        self.set_output(name, json.dumps(document, sort_keys=False))
+
+    def _redact_strings(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact(str(k)): self._redact_strings(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact_strings(item) for item in value]
+        return value
 
     def export(self, name: str, value: str) -> None:
         """Leave a value for the job's later steps (``GITHUB_ENV``); quiet when unset.

@@ -40,18 +40,21 @@ from commit_train.errors import (
     KubeError,
     RefusedError,
     RolloutError,
+    Stopped,
     UsageError,
 )
 from commit_train.faces.actions.io import (
     JOB_DEPLOYMENT_ID,
     JOB_FAILURE,
     JOB_FAILURE_STATE,
+    JOB_FINAL_RECORDED,
     ActionSpec,
     DeploymentEvent,
     DispatchEvent,
     Input,
     Runtime,
 )
+from commit_train.faces.signals import stopping_on_signals
 from commit_train.models import Commit, Deployment, DeployState, OwnRun, utc_now
 from commit_train.service.results import RollbackResult, rollback_json, run_json
 from commit_train.service.rollback import restore_previous
@@ -61,6 +64,7 @@ from commit_train.service.run import (
     apply_and_wait,
     applyset_name,
     failure_state,
+    within_seconds,
 )
 from commit_train.service.train import Train
 
@@ -311,7 +315,12 @@ def github_backend(rt: Runtime) -> GitHubBackend:
             "GITHUB_REPOSITORY is not set",
             fix="run this inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
         )
-    return wiring.actions_github(repository, token=token, api_url=rt.context.api_url)
+    return wiring.actions_github(
+        repository,
+        token=token,
+        api_url=rt.context.api_url,
+        on_wait=rt.log,  # one line per retry or rate-limit wait
+    )
 
 
 def own_run(rt: Runtime) -> OwnRun | None:
@@ -362,7 +371,8 @@ class GateAnswer:
 def ask_gate(train: Train, environment: str, sha: str) -> GateAnswer:
     """One gate question; an unknown environment is a refusal with its reason, not a crash."""
     try:
-        commit, decision = train.check(environment, sha)
+        # on the runner the deployment being run is itself queued there: not a second deploy
+        commit, decision = train.check(environment, sha, again=True)
     except RefusedError as exc:
         return GateAnswer(Decision(False, exc.reason, str(exc)), None)
     return GateAnswer(decision, commit)
@@ -588,10 +598,15 @@ def apply_manifests(rt: Runtime) -> None:
                 group=rt.group,
             ),
         )
-        run = apply_and_wait(deploy_run, objects)
-        rollback = None
-        if not run.ok and deploy_run.rolls_back:
-            rollback = roll_back(rt, deploy_run, secrets=secrets)
+        with stopping_on_signals():
+            try:
+                run = apply_and_wait(deploy_run, objects)
+                rollback = None
+                if not run.ok and deploy_run.rolls_back:
+                    rollback = roll_back(rt, deploy_run, secrets=secrets)
+            except Stopped as stopped:
+                record_stopped(rt, dep_id, stopped)
+                raise
     rt.set_output("changed", run.changed)
     rt.set_output("rollout", run.rollout)
     rt.set_json_output(
@@ -621,6 +636,34 @@ def apply_manifests(rt: Runtime) -> None:
         for line in run.details[2:]:
             rt.log(line)
         raise RolloutError(run.summary)  # the cause first, the same line the CLI prints
+
+
+def record_stopped(rt: Runtime, deployment_id: object, stopped: Stopped) -> None:
+    """A signal stopped the apply step (a cancelled run: SIGINT, then SIGTERM; a runner
+    shutting down): record ``error`` "stopped by SIGTERM" on the deployment now, within
+    the signal's grace, since the runner may never run the final step. The final
+    set-deployment-status step then records nothing again (``JOB_FINAL_RECORDED``); the
+    step's own report still leaves the reason for it. No token or no deployment: only that
+    report."""
+    text = str(deployment_id or "")
+    if not rt.input("token") or not text.isdigit():
+        return
+    try:
+        backend = github_backend(rt)
+        within_seconds(
+            stopped.grace,
+            lambda: backend.add_status(
+                int(text),
+                state=DeployState.ERROR,
+                description=str(stopped),
+                log_url=rt.context.run_url or None,
+            ),
+        )
+    except Exception as exc:  # the stop is what the step reports; this is a warning
+        rt.warning(rt.redact(f"could not record error on deployment {text}: {exc}"))
+        return
+    rt.export(JOB_FINAL_RECORDED, text)
+    rt.log(f"deployment {text}: error {stopped}")
 
 
 def roll_back(
@@ -689,6 +732,12 @@ def set_deployment_status(rt: Runtime) -> None:
     deployment_id = resolve_deployment_id(rt)
     log_url = rt.input("log-url") or rt.context.run_url
     environment_url = rt.optional("environment-url")
+    if state.finished and rt.job_value(JOB_FINAL_RECORDED) == str(deployment_id):
+        # a step stopped by a signal recorded the deployment's end itself (record_stopped)
+        rt.set_output("deployment-id", str(deployment_id))
+        rt.set_output("state", DeployState.ERROR.value)
+        rt.log(f"deployment {deployment_id}: its final status is already recorded")
+        return
     config = notify_config(rt)
     backend = github_backend(rt)
     with backend:
@@ -847,7 +896,9 @@ def with_threshold(config: Config, environment: str, seconds: float) -> Config:
 def stale_commit_notifier(rt: Runtime) -> None:
     """``Train.stale`` for one environment: every stale commit in the outputs and the job
     summary; the ones not reminded before (a mark per environment, kept in the repository)
-    to the environment's notification route and as one ``::warning::``; quiet while locked.
+    to the environment's notification route and, once delivered there, as one
+    ``::warning::``; a reminder not delivered (no route, a failing webhook) is a warning
+    and stays due for the next run; quiet while locked.
     """
     from commit_train.core.text import duration
     from commit_train.models import describe_lock
@@ -862,15 +913,19 @@ def stale_commit_notifier(rt: Runtime) -> None:
         threshold = configured or parse_duration(DEFAULT_STALE_THRESHOLD)
     config = with_threshold(config, environment, threshold)
     with github_backend(rt) as backend:
-        report, warnings = make_train(rt, backend, config).stale(environment)
+        train = make_train(rt, backend, config)
+        report, warnings = train.stale(environment)
+        closed = sweep_abandoned(rt, train, environment)
     warn_all(rt, warnings)
     [found] = report.environments
-    stale, reminded = found.stale, {c.sha for c in found.remind}
+    stale, reminded = found.stale, {c.sha for c in found.reminded}
+    unsent = {c.sha for c in found.remind} - reminded
     rt.set_output("count", str(len(stale)))
     rt.set_json_output(
         "result",
         {
             "environment": environment,
+            "abandoned": [d.id for d in closed],
             "live": found.live_sha,
             "threshold_seconds": threshold,
             "quiet": found.quiet,
@@ -883,9 +938,19 @@ def stale_commit_notifier(rt: Runtime) -> None:
                 }
                 for c in stale
             ],
-            "reminded": [c.sha for c in found.remind],
+            "due": [c.sha for c in found.remind],
+            "reminded": [c.sha for c in found.reminded],
         },
     )
+    if closed:
+        rt.summary(
+            f"### Abandoned deploys closed in {environment}\n\n"
+            + "\n".join(
+                f"- deployment {d.id} (`{d.short_sha}`): {d.statuses[-1].description}"
+                for d in closed
+            )
+            + "\n"
+        )
     after = duration(threshold)
     heading = f"### Commits waiting for {environment}"
     if found.quiet == "locked" and found.lock is not None:
@@ -917,7 +982,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
             c.title,
             c.author,
             c.age,
-            "now" if c.sha in reminded else "before",
+            "now" if c.sha in reminded else "not sent" if c.sha in unsent else "before",
         )
         for c in stale
     ]
@@ -928,8 +993,32 @@ def stale_commit_notifier(rt: Runtime) -> None:
             f"waited more than {after} for {environment}",
             title="commit-train: stale commits",
         )
+    elif unsent:
+        rt.log(f"{environment}: {len(unsent)} stale commit(s) to remind, not sent")
     else:
         rt.log(f"{environment}: {plural(len(stale), 'stale commit')}, all reminded before")
+
+
+def sweep_abandoned(rt: Runtime, train: Train, environment: str) -> list[Deployment]:
+    """The scheduled run also closes the environment's deploys whose process died
+    (``service.abandon``). Housekeeping: without ``deployments: write`` (a template from
+    before this step swept) or with GitHub failing, a warning, and the scan still counts."""
+    from commit_train.service.abandon import sweep
+
+    try:
+        report = sweep(train, environment)
+    except CommitTrainError as exc:
+        rt.warning(
+            rt.redact(
+                f"could not close abandoned deploys in {environment}: {exc}; "
+                "give the job deployments: write"
+            ),
+            title=f"commit-train {rt.spec.name}",
+        )
+        return []
+    for dep in report.abandoned:
+        rt.log(f"deployment {dep.id} ({dep.short_sha}): error {dep.statuses[-1].description}")
+    return list(report.abandoned)
 
 
 # ----------------------------------------------------------------------------- the commands

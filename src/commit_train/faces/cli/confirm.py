@@ -73,15 +73,18 @@ def _named(commit: Commit) -> str:
     return f'{commit.short_sha} "{printable(fit(commit.title, TITLE_COLUMNS))}"'
 
 
-def confirm_deploy(train: Train, environment: str, ref: str, *, yes: bool, as_json: bool) -> str:
-    """The ref to deploy: ``ref`` itself when nothing needs asking (or the gate will refuse
-    it anyway), else the full sha of the commit the person said yes to."""
+def confirm_deploy(
+    train: Train, environment: str, ref: str, *, yes: bool, as_json: bool, again: bool = False
+) -> str:
+    """The ref to deploy: ``ref`` itself when nothing needs asking, else the full sha of
+    the commit the person said yes to. A commit the gate refuses (asked with ``again`` as
+    the deploy will be) is refused before the question."""
     if yes or not _asks(train, environment):
         return ref
     asked: list[str] = []
 
     def question() -> str:
-        commit, decision = train.check(environment, ref)
+        commit, decision = train.check(environment, ref, again=again)
         if not decision.allowed:
             raise RefusedError(decision.message, reason=decision.reason)
         asked.append(commit.sha)

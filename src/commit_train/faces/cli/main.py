@@ -2,7 +2,9 @@
 
 Every error commit-train raises on purpose becomes one ``error: ...`` line on stderr and
 the error's exit code (0 done, 1 refused or failed, 2 usage); anything unexpected is one line
-too, exit 1, with a hint to rerun with ``--debug`` for the traceback.
+too, exit 1, with a hint to rerun with ``--debug`` for the traceback. Click's own usage
+errors are one line as well, and a refusal under ``--json`` prints its decision on stdout
+(``faces.cli.errors``).
 
 Start-up is kept cheap: this module imports only click at the top. The config (pydantic),
 the train and the local ledger are imported when a command runs, and PyGithub only when the
@@ -12,10 +14,11 @@ clients.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,16 @@ import click
 
 from commit_train import __version__
 from commit_train.core.text import plural, printable
-from commit_train.errors import CommitTrainError, RefusedError, UsageError
+from commit_train.errors import CommitTrainError, UsageError
 from commit_train.faces.cli.completion import completion_command
+from commit_train.faces.cli.errors import (
+    json_refusals,
+    mark_json_printed,
+    name_the_command,
+    run_standalone,
+)
 from commit_train.faces.cli.init import init_command
+from commit_train.faces.cli.sweep import sweep_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
@@ -119,6 +129,7 @@ class Options:
                 found_git=found,
                 directory=self.directory or Path.cwd(),
                 environ=os.environ,
+                on_wait=_progress,
             )
         return self._wired
 
@@ -137,6 +148,13 @@ class Options:
 
 def _echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    mark_json_printed()
+
+
+def _progress(line: str) -> None:
+    """A wait on GitHub (a retry, a rate limit): one line on stderr, never on stdout,
+    so ``--json`` output stays one document."""
+    click.echo(printable(line), err=True)
 
 
 def _warn(warnings: Iterable[str]) -> None:
@@ -202,10 +220,33 @@ DIRECTORY_HELP = "The repository folder (default: the current one)."
 DEBUG_HELP = "Show the traceback of an unexpected error."
 
 
+# Commands that act on no one repository: after them only --debug means something.
+_NOT_REPOSITORY_SCOPED = {"serve", "completion"}
+
+
 class _Group(click.Group):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's ``main``, with usage errors reported as one line (``faces.cli.errors``)."""
+        run = functools.partial(
+            super().main, complete_var=complete_var, windows_expand_args=windows_expand_args
+        )
+        if not standalone_mode:
+            return run(args, prog_name, standalone_mode=False, **extra)
+        run_standalone(run, args, prog_name, extra)
+
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not isinstance(cmd, click.Group):
             taken = {opt for param in cmd.params for opt in param.opts}
+            if (name or cmd.name) in _NOT_REPOSITORY_SCOPED:
+                taken |= {"-R", "--repo", "--token", "--backend", "-C"}
             cmd.params += [p for p in _global_options() if not taken & set(p.opts)]
         super().add_command(cmd, name)
 
@@ -216,6 +257,9 @@ class _Group(click.Group):
             if _debug(ctx):
                 raise
             _fail(ctx, str(exc), exc.exit_code)
+        except click.UsageError as exc:
+            name_the_command(exc, ctx)
+            raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
@@ -270,7 +314,14 @@ def cli(
 
 
 pass_options = click.make_pass_decorator(Options)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
+_json_flag = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
+
+
+def json_option(command: Any) -> Any:
+    """``--json``; a refusal then prints its decision as JSON too (``faces.cli.errors``)."""
+    return _json_flag(json_refusals(command))
+
+
 yes_option = click.option(
     "--yes", "-y", is_flag=True, help="Do not ask, where the environment has confirm: true."
 )
@@ -302,6 +353,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
     "(needs --reason); commit-train sync replays it later.",
 )
 @click.option("--reason", default=None, help="Why (recorded); --offline needs one.")
+@click.option("--again", is_flag=True, help="Deploy even if REF is already queued or live there.")
 @yes_option
 @json_option
 @pass_options
@@ -312,6 +364,7 @@ def deploy(
     dry_run: bool,
     offline: bool,
     reason: str | None,
+    again: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
@@ -319,8 +372,9 @@ def deploy(
 
     Refused unless REF is on the default branch and its checks passed.
     """
-    from commit_train.errors import TemporaryGitHubError
-    from commit_train.faces.tables import deploy_json, refused_json, render_deploy
+    from commit_train.core.gate import ALREADY_DEPLOYED
+    from commit_train.errors import RefusedError, TemporaryGitHubError
+    from commit_train.faces.tables import deploy_json, render_deploy
 
     if offline:
         _deploy_offline(options, environment, ref, reason=reason, dry_run=dry_run, as_json=as_json)
@@ -331,12 +385,14 @@ def deploy(
         if not dry_run:
             from commit_train.faces.cli.confirm import confirm_deploy
 
-            ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
-        result = options.train().deploy(environment, ref, dry_run=dry_run)
+            ref = confirm_deploy(
+                options.train(), environment, ref, yes=yes, as_json=as_json, again=again
+            )
+        result = options.train().deploy(environment, ref, dry_run=dry_run, again=again)
     except RefusedError as refused:
-        if as_json:
-            _echo_json(refused_json(environment, ref, refused, dry_run=dry_run))
-        raise
+        if refused.reason == ALREADY_DEPLOYED:
+            refused.fix = "pass --again to deploy it anyway"
+        raise  # under --json, json_refusals prints the decision (message and fix)
     except TemporaryGitHubError as exc:
         from commit_train.service.offline import unreachable
 
@@ -345,7 +401,10 @@ def deploy(
     if as_json:
         _echo_json(deploy_json(result))
     else:
-        click.echo(render_deploy(result, colour=options.colour))
+        from commit_train.faces.wiring import LOCAL
+
+        runs_here = options.wired().wiring.kind == LOCAL
+        click.echo(render_deploy(result, colour=options.colour, runs_here=runs_here))
 
 
 def _journal(options: Options, what: str) -> tuple[OfflineJournal, Config, str, GitRepo]:
@@ -925,13 +984,15 @@ def apply_command(
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
     from commit_train.faces.cli.confirm import confirm_deploy
+    from commit_train.faces.signals import stopping_on_signals
     from commit_train.service.pipeline import apply_ref
     from commit_train.service.run import RunOptions
 
     wait_for = _seconds(timeout)  # a usage error before the question
     if not dry_run:
         ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
-    with _live_lines(as_json) as live:
+    with stopping_on_signals(), _live_lines(as_json) as live:
+        # SIGTERM/SIGHUP: the deployment ends error, not in progress
         how = RunOptions(
             timeout=wait_for,
             dry_run=dry_run,
@@ -1003,8 +1064,10 @@ def rollback_command(
             if requested.deployment is not None:
                 click.echo(f"follow it at {requested.progress_url}")
         return
+    from commit_train.faces.signals import stopping_on_signals
+
     click.echo(requested.action, err=as_json)
-    with _live_lines(as_json) as lines:
+    with stopping_on_signals(), _live_lines(as_json) as lines:
         result = carry_out(
             train,
             options.git(),
@@ -1096,6 +1159,7 @@ cli.add_command(
 
 cli.add_command(init_command)
 cli.add_command(completion_command)
+cli.add_command(sweep_command)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 The grammar (words split on whitespace; the bot's own mention is dropped first)::
 
     status {repo} [limit]
-    deploy {repo} {env} {sha|HEAD}
+    deploy {repo} {env} {sha|HEAD} [again]    again: even if already queued or live there
     history {repo} [env]
     lock {repo} {env} {reason...} [ttl]      ttl: a duration with a unit (30m, 2h, 1d)
     unlock {repo} {env}
@@ -27,7 +27,7 @@ _LIMIT = re.compile(r"^\d{1,3}$")
 
 USAGE: dict[str, str] = {
     "status": "status {repo} [limit]",
-    "deploy": "deploy {repo} {env} {sha|HEAD}",
+    "deploy": "deploy {repo} {env} {sha|HEAD} [again]",
     "history": "history {repo} [env]",
     "lock": "lock {repo} {env} {reason...} [ttl]",
     "unlock": "unlock {repo} {env}",
@@ -48,6 +48,7 @@ class Command:
     limit: int | None = None
     reason: str = ""
     ttl: str | None = None
+    again: bool = False  # deploy even a commit already queued or live there
     problem: str | None = None  # set on ``help`` when the text was not understood
 
     @property
@@ -87,8 +88,10 @@ def parse(text: str) -> Command:
             return Command(name, repo=args[0], limit=int(args[1]))
         return _wrong(name)
     if name == "deploy":
-        if len(args) == 3:
-            return Command(name, repo=args[0], environment=args[1], ref=args[2])
+        if len(args) == 3 or (len(args) == 4 and args[3].lower() == "again"):
+            return Command(
+                name, repo=args[0], environment=args[1], ref=args[2], again=len(args) == 4
+            )
         return _wrong(name)
     if name == "history":
         if len(args) in (1, 2):

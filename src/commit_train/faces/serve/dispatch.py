@@ -134,7 +134,8 @@ class Dispatcher:
                 f"`{sha[:7]}` to *{replies.escape(environment)}*; ask them, or deploy it "
                 "yourself",
             )
-        command = Command("deploy", repo=repo, environment=environment, ref=sha)
+        again = request.get("again") is True
+        command = Command("deploy", repo=repo, environment=environment, ref=sha, again=again)
         try:
             return self._deploy(command, clicker, repo, thread, confirmed=True)
         except CommitTrainError as exc:
@@ -252,23 +253,33 @@ class Dispatcher:
         snapshot = train.backend.snapshot(limit=SHIPS_WINDOW, environments=[environment])
         target = _find(snapshot, ref)
         ships = what_ships(snapshot, environment, target)
+        again = command.again
         asks = config.environments[environment].confirm or self.settings.policy(environment).confirm
-        if asks and not confirmed:
-            commit, decision = train.check(environment, ref)
-            if not decision.allowed:
-                raise RefusedError(decision.message, reason=decision.reason)
-            if target != commit.sha:
-                ships = what_ships(snapshot, environment, commit.sha)
-            return replies.confirm_request(
-                user=who.user,
-                repo=repo,
-                environment=environment,
-                sha=commit.sha,
-                title=commit.title,
-                ships=ships,
-            )
-        extra = _thread_payload(who, thread, ships, _dashboard(config, environment))
-        result = train.deploy(environment, ref, payload_extra=extra)
+        try:
+            if asks and not confirmed:
+                commit, decision = train.check(environment, ref, again=again)
+                if not decision.allowed:
+                    raise RefusedError(decision.message, reason=decision.reason)
+                if target != commit.sha:
+                    ships = what_ships(snapshot, environment, commit.sha)
+                return replies.confirm_request(
+                    user=who.user,
+                    repo=repo,
+                    environment=environment,
+                    sha=commit.sha,
+                    title=commit.title,
+                    ships=ships,
+                    again=again,
+                )
+            extra = _thread_payload(who, thread, ships, _dashboard(config, environment))
+            result = train.deploy(environment, ref, payload_extra=extra, again=again)
+        except RefusedError as refused:
+            if refused.reason == gate.ALREADY_DEPLOYED:
+                # the CLI says --again; here it is a word of the command
+                refused.fix = (
+                    f"say `deploy {command.repo} {environment} {ref} again` to deploy it anyway"
+                )
+            raise
         return self._started(result.deployment, who, repo, thread, ships, config, train)
 
     def _rollback(

@@ -43,7 +43,8 @@ _ICONS = {
 }
 _DESCRIPTIONS = {
     "status": "the newest commits of the default branch, their checks, where each is live",
-    "deploy": "ship a green commit of the default branch (a sha, a short sha or HEAD)",
+    "deploy": "ship a green commit of the default branch (a sha, a short sha or HEAD); "
+    "again: even one already queued or live there",
     "history": "what ran in each environment, and whether it worked",
     "lock": "only you may deploy there until you unlock it (ttl like 2h lets it expire)",
     "unlock": "end your lock",
@@ -234,14 +235,20 @@ def confirm_request(
     sha: str,
     title: str,
     ships: str,
+    again: bool = False,
 ) -> Reply:
     """Ask the requester to confirm: a button with a confirm dialog. The button's value
-    carries the request (repository, environment, full sha, requester), so whichever
-    replica receives the click can carry it out."""
-    value = json.dumps(
-        {"repo": repo, "environment": environment, "sha": sha, "user": user},
-        separators=(",", ":"),
-    )
+    carries the request (repository, environment, full sha, requester, and ``again`` when
+    asked), so whichever replica receives the click can carry it out."""
+    request: dict[str, object] = {
+        "repo": repo,
+        "environment": environment,
+        "sha": sha,
+        "user": user,
+    }
+    if again:
+        request["again"] = True
+    value = json.dumps(request, separators=(",", ":"))
     head = (
         f"{tag(user)} :warning: *{escape(environment)}* asks to confirm: deploy "
         f"`{sha[:7]}` {escape(title)} of {escape(repo)}?"
