@@ -29,8 +29,13 @@ BUDGET = 10
 
 def label(request: RecordedRequest) -> str:
     if request.graphql:
-        return "POST graphql"
+        return f"POST graphql ({request.points} point{'s' if request.points != 1 else ''})"
     return f"{request.method} {request.path}"
+
+
+def points(requests: list[RecordedRequest]) -> int:
+    """GraphQL points GitHub would charge (its formula, computed by the emulator)."""
+    return sum(r.points for r in requests)
 
 
 def main() -> None:
@@ -80,15 +85,15 @@ def main() -> None:
         sys.exit(f"the deploy did not succeed: job {run.status}, statuses {states}")
 
     print(f"deployment {dep_id}: {' -> '.join(states)}\n")
-    print("| part | requests | time |")
-    print("| --- | ---: | ---: |")
+    print("| part | requests | GraphQL points | time |")
+    print("| --- | ---: | ---: | ---: |")
     print(
         f"| requester: `commit-train deploy` (gate, create, queued) | {len(requester)} "
-        f"| {requester_time:.2f} s |"
+        f"| {points(requester)} | {requester_time:.2f} s |"
     )
     print(
         f"| workflow: deploy.yml, in_progress to final status | **{len(workflow)}** "
-        f"| {workflow_time:.2f} s |"
+        f"| {points(workflow)} | {workflow_time:.2f} s |"
     )
     print()
     print("requester:")
@@ -110,8 +115,8 @@ def main() -> None:
     whole = len(requester) + len(workflow)
     verdict = "within" if whole <= BUDGET else "OVER"
     print(
-        f"\nwhole deploy {whole} ({len(requester)} requester + {len(workflow)} workflow): "
-        f"{verdict} the budget of {BUDGET}"
+        f"\nwhole deploy {whole} ({len(requester)} requester + {len(workflow)} workflow), "
+        f"{points(requester) + points(workflow)} GraphQL points: {verdict} the budget of {BUDGET}"
     )
 
 

@@ -2,7 +2,8 @@
 
 Prints, for a repository of N commits with checks and deployments in three environments:
 
-- requests and time for ``snapshot(limit=50)`` (the ``status`` screen; budget: 2 requests),
+- requests, GraphQL points (GitHub's formula, computed by the emulator) and time for
+  ``snapshot(limit=50)`` (the ``status`` screen; budget: 2 requests),
   next to what the same screen costs asked commit by commit over REST;
 - requests for one deploy's GitHub side (the gate's facts in one query, create the
   deployment, queued/in_progress/success statuses);
@@ -45,12 +46,15 @@ def seed(repo, commits: int) -> list[str]:
 
 
 def measure(emu, label: str, action) -> None:
-    before = emu.request_count
+    emu.reset_requests()
     start = time.perf_counter()
     action()
     elapsed = time.perf_counter() - start
     time.sleep(0.05)  # let the emulator finish logging the last answer
-    print(f"{label:<52} {emu.request_count - before:>5} requests {elapsed:>8.3f} s")
+    print(
+        f"{label:<52} {emu.request_count:>5} requests {emu.graphql_points:>4} points "
+        f"{elapsed:>8.3f} s"
+    )
 
 
 def main() -> None:

@@ -3,15 +3,18 @@ check, and a stale-commit scan, counted by the GitHub emulator.
 
     python bench/locks_stale.py
 
-Counts, not times: nothing here asserts a duration.
+Requests and the GraphQL points GitHub would charge for them (its formula, computed by the
+emulator). Counts, not times: nothing here asserts a duration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,16 +41,23 @@ environments:
 )
 
 
-def counted(backend: GitHubBackend, action) -> int:  # type: ignore[no-untyped-def]
-    before = backend.request_count
+_EMULATOR: list[Any] = []  # the running emulator, which counts GraphQL points
+
+
+def counted(backend: GitHubBackend, action) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(requests ``backend`` made, GraphQL points GitHub would charge for them)."""
+    emu = _EMULATOR[0]
+    before, seen = backend.request_count, len(emu.requests)
     action()
-    return backend.request_count - before
+    time.sleep(0.05)  # let the emulator finish logging the last answer
+    return backend.request_count - before, sum(r.points for r in emu.requests[seen:])
 
 
 def main() -> None:
     now = datetime.now(UTC)
-    rows: list[tuple[str, int]] = []
+    rows: list[tuple[str, tuple[int, int]]] = []
     with running() as emu, SlackWebhookServer() as slack:
+        _EMULATOR.append(emu)
         emu.add_user("bob", "ghs_bob")
         repo = emu.create_repo("acme/shop")
         live = repo.commit("Live", when=now - timedelta(days=5))
@@ -123,9 +133,9 @@ def main() -> None:
             )
         )
     width = max(len(name) for name, _ in rows)
-    print(f"{'operation'.ljust(width)}  requests")
-    for name, count in rows:
-        print(f"{name.ljust(width)}  {count}")
+    print(f"{'operation'.ljust(width)}  requests  points")
+    for name, (count, points) in rows:
+        print(f"{name.ljust(width)}  {count:>8}  {points:>6}")
 
 
 def _new_commits_then_scan(repo, now: datetime, train: Train) -> None:  # type: ignore[no-untyped-def]

@@ -31,8 +31,8 @@ def _answer(world: World, user: str, text: str) -> Message:
 
 def _counts(world: World) -> None:
     _answer(world, "U1", "status shop")  # warm: the App's token, the config's ETag
-    print("| command | requests (rate-limited) | conditional 304s |")
-    print("| --- | ---: | ---: |")
+    print("| command | requests (rate-limited) | GraphQL points | conditional 304s |")
+    print("| --- | ---: | ---: | ---: |")
     for user, text in [
         ("U1", "status shop 5"),
         ("U2", "deploy shop staging HEAD"),
@@ -46,7 +46,8 @@ def _counts(world: World) -> None:
         time.sleep(0.2)  # a deploy's message is edited after the deployment is created
         requests = world.github.requests
         counted = sum(r.status != 304 for r in requests)
-        print(f"| `{text}` | {counted} | {sum(r.status == 304 for r in requests)} |")
+        points = sum(r.points for r in requests)
+        print(f"| `{text}` | {counted} | {points} | {sum(r.status == 304 for r in requests)} |")
 
 
 def _burst(world: World) -> None:

@@ -34,3 +34,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             f"{item.nodeid}: the GitHub reference data (../shared/reference/github-api beside "
             "the checkout) is missing, and under CI=true a contract test may not skip"
         )
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own ``XDG_CACHE_HOME``: ``stats`` caches what it read there, and a
+    test must neither write into the user's cache nor see another test's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

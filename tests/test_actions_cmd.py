@@ -483,8 +483,8 @@ def test_the_own_run_rule_reads_rest_check_runs_by_their_details_url() -> None:
     """REST check runs carry no workflow run; their details URL names it
     (``/actions/runs/<run id>/job/<job id>``), so the gate's own-run rule holds there too."""
     from commit_train.backends.github.mapping import checks_from_rest
+    from commit_train.faces.actions.frame import own_run
     from commit_train.faces.actions.io import Runtime
-    from commit_train.faces.actions.steps import own_run
     from commit_train.models import OwnRun
 
     def run(name: str, run_id: int, status: str = "completed") -> dict[str, Any]:

@@ -206,6 +206,13 @@ def test_github_origin_without_token_stays_local(repo: Repo) -> None:
     result = run(repo.root, "status", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["repo"] == "acme/shop"
+    # a forgotten token must not pass for a GitHub repository with no checks and no deploys
+    assert result.stderr == (
+        "note: no GitHub token, so this is the local journal, not acme/shop on GitHub; set "
+        "GITHUB_TOKEN (or GH_TOKEN, or pass --token), or pass --backend local to keep it local\n"
+    )
+    chosen = run(repo.root, "--backend", "local", "status")
+    assert (chosen.exit_code, chosen.stderr) == (0, "")
 
 
 # -- deploy ------------------------------------------------------------------------------

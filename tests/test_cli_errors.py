@@ -182,6 +182,7 @@ REFUSALS = [
     (_locked_by_bob, ["unlock", "staging"], {"environment": "staging"}, "not-lock-holder"),
     (None, ["history", "prod"], {"environment": "prod"}, "not-found"),
     (None, ["stale", "prod"], {"environment": "prod", "dry_run": False}, "not-found"),
+    (None, ["sweep", "prod"], {"environment": "prod", "dry_run": False}, "not-found"),
 ]
 
 

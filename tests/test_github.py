@@ -1130,6 +1130,8 @@ def github_schema():
         queries.gate_query(head=True, promotion=True, ref_count=1, target=True),
         queries.branch_state_query(1, 1),
         queries.COMMIT_DEPLOYMENTS_QUERY,
+        queries.LEDGER_PAGE_QUERY,
+        queries.LEDGER_NODES_QUERY,
     ],
     ids=[
         "checks",
@@ -1145,6 +1147,8 @@ def github_schema():
         "gate-recent",
         "branch-state",
         "commit-deployments",
+        "ledger-page",
+        "ledger-nodes",
     ],
 )
 def test_queries_are_valid_against_githubs_schema(github_schema, query):

@@ -780,3 +780,52 @@ def test_graphql_cost_follows_githubs_formula(
     # 1 history + 50 checkSuites + 50 * 20 checkRuns + 1 deployments = 1052 requests -> 11
     assert data["data"]["rateLimit"]["cost"] == 11
     assert data["data"]["rateLimit"]["remaining"] == 5000 - 11
+
+
+def test_graphql_points_are_charged_the_way_github_computes_them(
+    github_emulator: GitHubEmulator,
+) -> None:
+    """GitHub docs, "Rate limits and query limits for the GraphQL API": add up the requests
+    needed to fill each connection (a nested one once per parent node, as if every
+    connection were full), divide by 100, round, at least 1. ``status --limit 50`` over
+    three environments: 1 (history) + 50 (check suites) + 50 x 50 (check runs) + 3 x (1 +
+    20) (deployments and their statuses) = 2,614 requests: 26 points."""
+    from commit_train.backends.github.backend import GitHubBackend
+    from commit_train.backends.github.queries import LEDGER_NODES_QUERY, LEDGER_PAGE_QUERY
+
+    emu = github_emulator
+    repo = emu.create_repo("acme/shop")
+    sha = repo.commit("Start")
+    ids = [repo.add_deployment(sha, environment="staging", statuses=["success"]) for _ in range(3)]
+    backend = GitHubBackend("acme/shop", token=emu.token, base_url=emu.base_url)
+    emu.reset_requests()
+    backend.snapshot(limit=50, environments=["production", "staging", "dev"])
+    assert [r.points for r in emu.requests] == [26]
+    emu.reset_requests()
+    page = emu_graphql(emu, LEDGER_PAGE_QUERY, {"owner": "acme", "name": "shop"})
+    # 1 for the page + 100 for the statuses of its (up to) 100 deployments: 101 / 100
+    assert page["data"]["rateLimit"] == {"cost": 1}
+    nodes = [n["id"] for n in page["data"]["repository"]["deployments"]["nodes"]]
+    assert len(nodes) == 3
+    looked_up = emu_graphql(emu, LEDGER_NODES_QUERY, {"ids": [*nodes, "MDEwOkRlcGxveW1lbnQ5OTk="]})
+    assert [n and n["databaseId"] for n in looked_up["data"]["nodes"]] == [*reversed(ids), None]
+    assert emu.graphql_points == 2
+    big = emu_graphql(
+        emu,
+        "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Deployment { "
+        "statuses(first: 100) { nodes { state } } } } }",
+        {"ids": nodes * 100},
+    )
+    assert big["errors"][0]["message"] == "You may not request more than 100 ids at once."
+
+
+def emu_graphql(emu: GitHubEmulator, query: str, variables: dict[str, Any]) -> Any:
+    import urllib.request
+
+    request = urllib.request.Request(
+        emu.graphql_url,
+        data=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Authorization": f"bearer {emu.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())

@@ -375,3 +375,19 @@ def test_the_setup_guide_leads_with_init() -> None:
     assert first.startswith("1. `commit-train init`")
     assert "commit-train init --env staging --env production:production" in first
     assert "pipx install commit-train" in first
+
+
+def test_the_next_steps_name_every_secret_the_environments_need(tmp_path: Path) -> None:
+    """The closing hint lists KUBECONFIG and each --secret: a deploy fails on any missing."""
+    repo = github_clone(tmp_path)
+
+    plain = run(repo.root, "init", "--env", "staging")
+    assert plain.exit_code == 0, plain.output
+    assert "create staging, each with the secret KUBECONFIG\n" in plain.stdout
+
+    done = run(repo.root, "init", "--force", "--secret", "DB_PASSWORD", "--secret", "API_KEY")
+    assert done.exit_code == 0, done.output
+    assert (
+        "in Settings > Environments on GitHub, create staging, production, each with the "
+        "secrets KUBECONFIG, DB_PASSWORD, API_KEY\n"
+    ) in done.stdout

@@ -652,6 +652,16 @@ def test_missing_secrets_as_placeholders_for_a_preview(tmp_path: Path) -> None:
     assert secret.obj["stringData"] == {"password": "<secret DB_PASSWORD>"}
 
 
+def test_a_preview_shows_which_secret_is_missing_outside_secret_objects(tmp_path: Path) -> None:
+    """A placeholder is no secret: the reader of ``render`` sees which one this shell lacks."""
+    cfg = make_repo(tmp_path, {"s.yaml": SECRET_AND_CONFIGMAP})
+    rendered = run(tmp_path, cfg, env={"API_TOKEN": TOKEN}, missing_secrets="placeholder")
+    documents = [d for d in yaml.safe_load_all(rendered.stream()) if d]
+    assert documents[1]["data"]["url"] == "postgres://app:<secret DB_PASSWORD>@db.staging/shop"
+    assert documents[0]["stringData"] == {"password": REDACTED}  # Secret objects: always
+    assert TOKEN not in rendered.stream()
+
+
 def test_undeclared_secret(tmp_path: Path) -> None:
     cfg = make_repo(tmp_path, {"s.yaml": "a: {{ secrets.STRIPE_KEY }}\n"})
     assert error_of(tmp_path, cfg) == (
@@ -815,3 +825,6 @@ def test_the_complete_example_in_the_docs_renders(tmp_path: Path) -> None:
     }
     assert secret.obj["stringData"] == {"password": PASSWORD}
     assert "<redacted>" in rendered.stream()
+    # a preview (no deployment) has no annotations at all, rather than `annotations: null`
+    preview, _ = run(tmp_path, cfg, environment="production").objects
+    assert "annotations" not in preview.obj["metadata"]

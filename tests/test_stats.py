@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,8 @@ from commit_train.backends.local.backend import LocalBackend
 from commit_train.core.text import duration
 from commit_train.faces.cli.main import cli
 from commit_train.models import Commit, Deployment, DeploymentStatus, DeployState
-from commit_train.service.stats import (
-    compute,
-    gather,
-    mermaid,
-    render_svg,
-    render_table,
-    stats_json,
-)
+from commit_train.service.stats import compute, gather, mermaid, render_table, stats_json
+from commit_train.service.stats_chart import render_svg
 from tests.emulators.github import GitHubEmulator
 from tests.gitrepos import Repo
 
@@ -175,44 +169,51 @@ def test_known_answers() -> None:
     # c2 3h30, c3 2h30, c4 24h30: the median is 3h30
     assert stats.lead_time.commits == 3
     assert stats.lead_time.median_seconds == 3.5 * 3600
-    assert stats.time_to_restore.incidents == 2
-    assert stats.time_to_restore.restored == 1
-    assert stats.time_to_restore.mean_seconds == 30 * 60
+    assert stats.recovery_time.incidents == 2
+    assert stats.recovery_time.restored == 1
+    assert stats.recovery_time.median_seconds == 30 * 60
     assert [(p.person, p.per_day) for p in stats.people] == [
         ("bob", (0, 4, 0)),
         ("carol", (0, 0, 4)),
         ("alice", (2, 0, 0)),
         ("dave", (0, 0, 1)),
     ]
-    assert stats.people[0].mean_per_day == 4 / 3
+    # per day over the window's length (2.75 days), not the 3 calendar days it touches
+    assert stats.window_days == 2.75
+    assert stats.people[0].mean_per_day == 4 / 2.75
+    assert staging.deploys_per_day == 6 / 2.75
+    assert production.successes_per_day == 3 / 2.75
 
 
 def test_table() -> None:
     assert render_table(scripted()) == (
-        "acme/shop: 11 deploys from 2025-03-01 to 2025-03-03 (3 days)\n"
+        "acme/shop: 11 deploys from 2025-03-01 to 2025-03-03 (2.8 days)\n"
         "\n"
-        "ENVIRONMENT  DEPLOYS  PER DAY  FAILED  CHANGE FAILURE RATE\n"
-        "staging      6        2.0      1/4     25%\n"
-        "production   5        1.7      2/5     40%\n"
+        "ENVIRONMENT  DEPLOYS  PER DAY  SUCCEEDED  FAILED  CHANGE FAILURE RATE\n"
+        "staging      6        2.2      3          1/4     25%\n"
+        "production   5        1.8      3          2/5     40%\n"
         "\n"
-        "lead time, commit to live in production: median 3h 30m over 3 commits\n"
-        "time to restore production: mean 30m 00s over 1 of 2 incidents restored\n"
+        "deployment frequency, production: 1.1 successful deploys a day\n"
+        "lead time for changes, commit to live in production: median 3h 30m over 3 commits\n"
+        "failed deployment recovery time, production: median 30m 00s over 1 of 2 incidents "
+        "restored\n"
         "\n"
         "PERSON  DEPLOYS  PER DAY  BUSIEST DAY\n"
-        "bob     4        1.3      2025-03-02\n"
-        "carol   4        1.3      2025-03-03\n"
+        "bob     4        1.5      2025-03-02\n"
+        "carol   4        1.5      2025-03-03\n"
         "alice   2        0.7      2025-03-01\n"
-        "dave    1        0.3      2025-03-03"
+        "dave    1        0.4      2025-03-03"
     )
 
 
 def test_json_shape() -> None:
     doc = stats_json(scripted())
     assert doc == {
-        "version": 1,
+        "version": 2,
         "repo": "acme/shop",
         "since": "2025-03-01T00:00:00Z",
         "until": "2025-03-03T18:00:00Z",
+        "window_days": 2.75,
         "days": ["2025-03-01", "2025-03-02", "2025-03-03"],
         "deploys": 11,
         "environments": [
@@ -220,7 +221,11 @@ def test_json_shape() -> None:
                 "name": "staging",
                 "production": False,
                 "deploys": 6,
+                "deploys_per_day": 6 / 2.75,
+                "successes_per_day": 3 / 2.75,
                 "per_day": [1, 2, 3],
+                "succeeded_per_day": [1, 1, 1],
+                "failed_per_day": [0, 1, 0],
                 "succeeded": 3,
                 "failed": 1,
                 "change_failure_rate": 0.25,
@@ -229,21 +234,24 @@ def test_json_shape() -> None:
                 "name": "production",
                 "production": True,
                 "deploys": 5,
+                "deploys_per_day": 5 / 2.75,
+                "successes_per_day": 3 / 2.75,
                 "per_day": [1, 2, 2],
+                "succeeded_per_day": [1, 1, 1],
+                "failed_per_day": [0, 1, 1],
                 "succeeded": 3,
                 "failed": 2,
                 "change_failure_rate": 0.4,
             },
         ],
-        "lead_time": {"commits": 3, "median_seconds": 12600.0},
-        "time_to_restore": {"incidents": 2, "restored": 1, "mean_seconds": 1800.0},
+        "lead_time": {"commits": 3, "median_seconds": 12600.0, "clamped": 0},
+        "recovery_time": {"incidents": 2, "restored": 1, "median_seconds": 1800.0, "clamped": 0},
         "people": [
-            {"person": "bob", "deploys": 4, "per_day": [0, 4, 0], "mean_per_day": 4 / 3},
-            {"person": "carol", "deploys": 4, "per_day": [0, 0, 4], "mean_per_day": 4 / 3},
-            {"person": "alice", "deploys": 2, "per_day": [2, 0, 0], "mean_per_day": 2 / 3},
-            {"person": "dave", "deploys": 1, "per_day": [0, 0, 1], "mean_per_day": 1 / 3},
+            {"person": "bob", "deploys": 4, "per_day": [0, 4, 0], "mean_per_day": 4 / 2.75},
+            {"person": "carol", "deploys": 4, "per_day": [0, 0, 4], "mean_per_day": 4 / 2.75},
+            {"person": "alice", "deploys": 2, "per_day": [2, 0, 0], "mean_per_day": 2 / 2.75},
+            {"person": "dave", "deploys": 1, "per_day": [0, 0, 1], "mean_per_day": 1 / 2.75},
         ],
-        "truncated": False,
     }
     json.dumps(doc)  # plain JSON all the way down
 
@@ -255,43 +263,105 @@ def test_empty_history() -> None:
     assert [e.change_failure_rate for e in stats.environments] == [None, None]
     assert stats.lead_time.commits == 0
     assert stats.lead_time.median_seconds is None
-    assert stats.time_to_restore.mean_seconds is None
+    assert stats.recovery_time.median_seconds is None
     assert stats.people == ()
-    assert render_table(stats).splitlines()[-2:] == [
-        "lead time, commit to live in production: median - over 0 commits",
-        "time to restore production: mean - over 0 of 0 incidents restored",
+    assert render_table(stats).splitlines()[-3:] == [
+        "deployment frequency, production: 0.0 successful deploys a day",
+        "lead time for changes, commit to live in production: median - over 0 commits",
+        "failed deployment recovery time, production: median - over 0 of 0 incidents restored",
     ]
     doc = stats_json(stats)
-    assert doc["lead_time"] == {"commits": 0, "median_seconds": None}
+    assert doc["lead_time"] == {"commits": 0, "median_seconds": None, "clamped": 0}
     assert doc["people"] == []
     root = ET.fromstring(render_svg(stats))
-    assert len(root.findall(f"{SVG}g[@class='day']")) == 3
+    assert len(root.findall(f".//{SVG}g[@class='bar']")) == 2 * 3
 
 
-def test_svg_is_well_formed_with_one_bar_group_per_day() -> None:
+def bars(root: ET.Element, environment: str) -> list[ET.Element]:
+    [panel] = [
+        p for p in root.iter(f"{SVG}g") if p.get("class") == "panel"
+        and p.get("data-environment") == environment
+    ]  # fmt: skip
+    return panel.findall(f"{SVG}g[@class='bar']")
+
+
+def test_svg_stacks_failures_on_successes_one_bar_a_day() -> None:
     root = ET.fromstring(render_svg(scripted()))
     assert root.tag == f"{SVG}svg"
-    groups = root.findall(f"{SVG}g[@class='day']")
-    assert [g.get("data-day") for g in groups] == ["2025-03-01", "2025-03-02", "2025-03-03"]
-    for group in groups:
-        assert len(group.findall(f"{SVG}rect")) == 2  # staging, production
-    titles = [r.find(f"{SVG}title").text for r in groups[2].findall(f"{SVG}rect")]  # type: ignore[union-attr]
-    assert titles == [
-        "staging, 2025-03-03: 3 deploys",
-        "production, 2025-03-03: 2 deploys",
+    assert root.findtext(f"{SVG}title") == ("acme/shop: deploys per day, 2025-03-01 to 2025-03-03")
+    staging = bars(root, "staging")
+    assert [b.get("data-start") for b in staging] == ["2025-03-01", "2025-03-02", "2025-03-03"]
+    assert [b.findtext(f"{SVG}title") for b in staging] == [
+        "staging, 2025-03-01: 1 deploys (1 succeeded, 0 failed, 0 other)",
+        "staging, 2025-03-02: 2 deploys (1 succeeded, 1 failed, 0 other)",
+        "staging, 2025-03-03: 3 deploys (1 succeeded, 0 failed, 2 other)",
     ]
-    heights = [float(r.get("height", "")) for r in groups[2].findall(f"{SVG}rect")]
-    assert heights == [200.0, round(200 * 2 / 3, 1)]
-    legend = [t.get("data-environment") for t in root.findall(f"{SVG}text[@class='legend']")]
-    assert legend == ["staging", "production"]
+    # stacked from the axis up: succeeded, then failed on top of it
+    succeeded, failed = staging[1].findall(f"{SVG}rect")
+    assert (succeeded.get("class"), failed.get("class")) == ("succeeded", "failed")
+    assert float(failed.get("y", "")) + float(failed.get("height", "")) == float(
+        succeeded.get("y", "")
+    )
+    assert succeeded.get("fill") != failed.get("fill")
+    legend = [t.get("data-kind") for t in root.findall(f"{SVG}text[@class='legend']")]
+    assert legend == ["succeeded", "failed", "other"]
 
 
 def test_svg_escapes_names() -> None:
     odd = [deploy(1, "a&b<c>", "c1", "03-01 10:00", by='x"y')]
     stats = compute(odd, [], environments={}, since=SINCE, until=UNTIL)
     root = ET.fromstring(render_svg(stats))
-    [legend] = root.findall(f"{SVG}text[@class='legend']")
-    assert legend.get("data-environment") == "a&b<c>"
+    assert len(bars(root, "a&b<c>")) == 3
+
+
+def window(days: int, per_day: int = 3) -> Any:
+    """``days`` days ending 2025-03-03 with ``per_day`` staging deploys each, one failed."""
+    until = datetime(2025, 3, 3, 18, 0, tzinfo=UTC)
+    history = []
+    number = 0
+    for back in range(days):
+        day = until - timedelta(days=back, hours=1)
+        for n in range(per_day):
+            number += 1
+            states = [("in_progress", day), ("failure" if n == 0 else "success", day)]
+            history.append(
+                Deployment(
+                    number, SHA["c1"], "staging", "bot", day,
+                    {"requested_by": "alice"},
+                    statuses=tuple(DeploymentStatus(DeployState(s), t) for s, t in states),
+                )
+            )  # fmt: skip
+    since = until - timedelta(days=days)
+    return compute(history, [], environments={"staging": False}, since=since, until=until)
+
+
+def test_svg_at_any_window_has_at_most_60_bars_a_bounded_width_and_a_y_axis() -> None:
+    for days, unit, count in ((30, "day", 31), (200, "week", 30), (2000, "quarter", 23)):
+        root = ET.fromstring(render_svg(window(days)))
+        assert float(root.get("width", "")) <= 1000, days
+        title = root.findtext(f"{SVG}text[@class='title']") or ""
+        assert title.startswith(f"deploys per {unit}, "), title
+        staging = bars(root, "staging")
+        assert len(staging) == count <= 60, (days, len(staging))
+        assert sum(int(b.get("data-deploys", "")) for b in staging) == 3 * days
+        for bar in staging:
+            for rect in bar.findall(f"{SVG}rect"):
+                assert float(rect.get("x", "")) + float(rect.get("width", "")) <= 800
+        ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "tick"]
+        assert len(ticks) >= 4, ticks
+        assert ticks[0] == "0"
+        labels = [t for t in root.iter(f"{SVG}text") if t.get("class") == "x-label"]
+        assert 2 <= len(labels) <= 12
+
+
+def test_a_30_day_chart_keeps_its_title_in_view_and_labels_its_y_axis() -> None:
+    root = ET.fromstring(render_svg(window(30)))
+    title = root.find(f"{SVG}text[@class='title']")
+    assert title is not None and title.text == "deploys per day, 2025-02-01 to 2025-03-03"
+    # 15 px sans-serif: about 8 px a character, well inside the 800 px
+    assert float(title.get("x", "")) + 8 * len(title.text) < float(root.get("width", ""))
+    ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert ticks == ["0", "1", "2", "3", "4"]
 
 
 def test_mermaid_exact() -> None:
@@ -384,11 +454,11 @@ def test_stats_command_on_the_local_journal(tmp_path: Path) -> None:
     assert doc["lead_time"]["median_seconds"] == (at("03-03 10:30") - committed).total_seconds()
     assert [p["person"] for p in doc["people"]] == ["alice", "bob"]
     root = ET.parse(chart).getroot()
-    assert len(root.findall(f"{SVG}g[@class='day']")) == 3
+    assert len(bars(root, "staging")) == 3
 
     table = run(*args, "--env", "staging")
     assert table.exit_code == 0, table.output
-    assert table.stdout.splitlines()[0] == "shop: 1 deploys from 2025-03-02 to 2025-03-04 (3 days)"
+    assert table.stdout.splitlines()[0] == "shop: 1 deploys from 2025-03-02 to 2025-03-04 (2 days)"
     assert "production" not in table.stdout
 
     charts = run(*args, "--mermaid", "--env", "production")
@@ -461,9 +531,9 @@ def test_stats_command_against_github(github_emulator: GitHubEmulator, tmp_path:
     by_name = {e["name"]: e for e in doc["environments"]}
     assert by_name["production"]["per_day"] == [0, 1]
     assert by_name["staging"]["change_failure_rate"] == 1.0
-    assert doc["lead_time"] == {"commits": 1, "median_seconds": 2 * 3600.0}
+    assert doc["lead_time"] == {"commits": 1, "median_seconds": 2 * 3600.0, "clamped": 0}
     assert [p["person"] for p in doc["people"]] == ["alice", "bob"]
-    # one GraphQL read per environment, one for the default branch's history
+    # one GraphQL read for both environments' deployments, one for the default branch
     backend = GitHubBackend("acme/shop", token=emu.token, base_url=emu.base_url)
     found = gather(
         backend,
@@ -471,7 +541,7 @@ def test_stats_command_against_github(github_emulator: GitHubEmulator, tmp_path:
         since=at("03-01 18:00"),
         production=["production"],
     )
-    assert backend.request_count == 3
+    assert backend.request_count == 2
     assert [c.sha for c in found.commits] == [new, old]
     assert len(found.deployments) == 3
 
@@ -515,7 +585,7 @@ def test_a_deploy_superseded_before_it_ran_is_no_change_and_no_incident() -> Non
     assert production.per_day == (1, 2, 1)
     assert (production.succeeded, production.failed) == (2, 1)
     assert production.change_failure_rate == 1 / 3
-    assert (stats.time_to_restore.incidents, stats.time_to_restore.restored) == (1, 0)
+    assert (stats.recovery_time.incidents, stats.recovery_time.restored) == (1, 0)
 
 
 def test_a_deploy_whose_surroundings_broke_is_no_change_and_no_incident() -> None:
@@ -549,4 +619,4 @@ def test_a_deploy_whose_surroundings_broke_is_no_change_and_no_incident() -> Non
     assert production.per_day == (1, 2, 1)
     assert (production.succeeded, production.failed) == (2, 1)
     assert production.change_failure_rate == 1 / 3
-    assert (stats.time_to_restore.incidents, stats.time_to_restore.restored) == (1, 0)
+    assert (stats.recovery_time.incidents, stats.recovery_time.restored) == (1, 0)

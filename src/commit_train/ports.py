@@ -9,7 +9,7 @@ behind each port is decided once, in ``faces/wiring.py``.
 
 Who stands behind each port:
 
-- ``Backend``, ``History``: ``GitHubBackend``, ``LocalBackend``.
+- ``Backend``, ``History``, ``DeploymentLedger``: ``GitHubBackend``, ``LocalBackend``.
 - ``LockStore``: ``service.locks.GitHubLockStore`` (logic over ``RefBackend``, which
   ``GitHubBackend`` implements); ``backends.local.locks.LocalLockStore``.
 - ``StaleState``: ``service.stale.GitHubStaleState`` (over ``BranchRefs``);
@@ -51,7 +51,35 @@ class History(Protocol):
     def history(self, *, limit: int) -> Iterable[Commit]: ...
 
 
-class Backend(History, Protocol):
+# A deployment as a ledger read answers it, with the key that looks it up again (GitHub:
+# its node id; the local journal: its id as text).
+LedgerEntry = tuple[str, Deployment]
+
+
+class DeploymentLedger(Protocol):
+    """Every deployment of some environments, newest first (``stats`` reads a window with it).
+
+    ``deployment_pages`` reads each page once, from the newest deployment back, and stops
+    when the caller stops iterating (GitHub: one GraphQL request and 1 point per 100
+    deployments, statuses included); ``refresh_deployments`` looks some up again by key
+    (GitHub: 100 a request). ``ledger_cache_key`` names where a cache of the deployments
+    already read is kept (``host/owner/name``), or is None when reading is free (a local
+    journal): then nothing is cached.
+    """
+
+    @property
+    def ledger_cache_key(self) -> str | None: ...
+
+    def deployment_pages(self, *, environments: Sequence[str]) -> Iterator[list[LedgerEntry]]:
+        """Pages newest first (by creation); no ``environments`` means every one."""
+        ...
+
+    def refresh_deployments(self, keys: Sequence[str]) -> list[LedgerEntry]:
+        """The deployments of ``keys`` as they are now; a key no longer found is left out."""
+        ...
+
+
+class Backend(History, DeploymentLedger, Protocol):
     """Where the default branch, its checks and the deploy ledger live."""
 
     @property

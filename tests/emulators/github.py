@@ -104,6 +104,7 @@ class RecordedRequest:
     token_login: str | None  # the user or bot acting; ``app:<slug>`` for an App's JWT
     token: str | None = None  # the credential sent (user token, installation token or JWT)
     auth: str | None = None  # "user", "installation", "app" or None (anonymous or refused)
+    points: int = 0  # GraphQL rate-limit points charged (GitHub's formula; REST: 0)
 
 
 @dataclass
@@ -143,6 +144,7 @@ class GitHubEmulator:
         self.token = token
         self.add_user(login, token)
         self._requests: list[RecordedRequest] = []
+        self._charged = 0  # points of the GraphQL request being answered
         self.errors: list[Exception] = []  # unexpected exceptions raised while answering
         self._faults: list[FaultRule] = []
         # writes of ``inject_lost_answer`` not carried out yet: [requests still to pass, do it]
@@ -394,6 +396,12 @@ class GitHubEmulator:
         with self._store.lock:
             return len(self._requests)
 
+    @property
+    def graphql_points(self) -> int:
+        """GraphQL rate-limit points charged for the requests logged since the last reset."""
+        with self._store.lock:
+            return sum(r.points for r in self._requests)
+
     def reset_requests(self) -> None:
         with self._store.lock:
             self._requests.clear()
@@ -534,6 +542,7 @@ class GitHubEmulator:
         """Charge ``cost`` points and answer the ``rateLimit`` object for this query."""
         bucket = self._bucket(login, "graphql")
         bucket.used += cost
+        self._charged = cost  # logged with this request (``RecordedRequest.points``)
         limit = USER_LIMIT if login else ANONYMOUS_LIMIT
         return {
             "cost": cost,
@@ -564,7 +573,10 @@ class GitHubEmulator:
             # Logged before the first byte leaves: a client that has its answer must find
             # its request already counted.
             nonlocal recorded
-            self._record(method, path, query, status, is_graphql, login, token, caller.kind)
+            self._record(
+                method, path, query, status, is_graphql, login, token, caller.kind, self._charged
+            )
+            self._charged = 0
             recorded = True
             self._send(h, status, body, headers, request_id)
 
@@ -686,6 +698,7 @@ class GitHubEmulator:
         login: str | None,
         token: str | None = None,
         auth: str | None = None,
+        points: int = 0,
     ) -> None:
         with self._store.lock:
             self._requests.append(
@@ -698,6 +711,7 @@ class GitHubEmulator:
                     token_login=login,
                     token=token,
                     auth=auth if login is not None else None,
+                    points=points,
                 )
             )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,17 @@ def _cost(document: Any, variables: dict[str, Any], operation_name: str | None) 
     requests = 0
     nodes = 0
 
+    def ids(field: FieldNode) -> int | None:
+        """``nodes(ids: [...])``: how many objects its selection is resolved for."""
+        for arg in field.arguments or ():
+            if arg.name.value == "ids":
+                value = arg.value
+                if isinstance(value, VariableNode):
+                    found = variables.get(value.name.value)
+                    return len(found) if isinstance(found, list) else None
+                return len(getattr(value, "values", ()))
+        return None
+
     def size(field: FieldNode) -> int | None:
         for arg in field.arguments or ():
             if arg.name.value in ("first", "last"):
@@ -167,6 +179,9 @@ def _cost(document: Any, variables: dict[str, Any], operation_name: str | None) 
                     requests += multiplier
                     nodes += multiplier * n
                     walk(selection.selection_set, multiplier * n)
+                elif (looked_up := ids(selection)) is not None:
+                    # each object looked up asks its own connections again
+                    walk(selection.selection_set, multiplier * looked_up)
                 else:
                     walk(selection.selection_set, multiplier)
             elif isinstance(selection, InlineFragmentNode):
@@ -178,6 +193,16 @@ def _cost(document: Any, variables: dict[str, Any], operation_name: str | None) 
 
     walk(operations[0].selection_set, 1)
     return max(int(requests / 100 + 0.5), 1), nodes
+
+
+def _deployment_key(node_id: str) -> int | None:
+    """The database id inside a deployment's legacy node id (``legacy_node_id``), or None."""
+    try:
+        raw = base64.b64decode(node_id, validate=True).decode()
+    except ValueError:
+        return None
+    head, _, key = raw.partition(":Deployment")
+    return int(key) if head == "010" and key.isdigit() else None
 
 
 # -- connections ----------------------------------------------------------------------------
@@ -204,9 +229,11 @@ def connection(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **_: Any,
 ) -> dict[str, Any]:
-    """GitHub's connection: ``nodes``, ``totalCount`` and ``pageInfo`` over ``items``."""
+    """GitHub's connection: ``nodes``, ``totalCount`` and ``pageInfo`` over ``items``
+    (each node passed through ``wrap`` when given: only the page's nodes are wrapped)."""
     if first is None and last is None:
         raise GraphQLError(
             f"You must provide a `first` or `last` value to properly paginate the `{name}` "
@@ -220,20 +247,21 @@ def connection(
             )
         if value is not None and value < 0:
             raise GraphQLError(f"`{arg}` on `{name}` cannot be less than zero.")
-    indexed = list(enumerate(items, start=1))
-    start = _uncursor(after)
+    # positions are 1-based; slicing keeps a page of a 90,000-item connection cheap
+    low = max(_uncursor(after) or 0, 0)
     end = _uncursor(before)
-    if start is not None:
-        indexed = [p for p in indexed if p[0] > start]
-    if end is not None:
-        indexed = [p for p in indexed if p[0] < end]
+    high = len(items) if end is None else min(max(end - 1, 0), len(items))
+    start = _uncursor(after)
     has_next = has_previous = False
     if first is not None:
-        has_next = len(indexed) > first
-        indexed = indexed[:first]
+        has_next = high - low > first
+        high = min(high, low + first)
     if last is not None:
-        has_previous = len(indexed) > last
-        indexed = indexed[-last:] if last else []
+        has_previous = high - low > last
+        low = max(low, high - last)
+    indexed = list(zip(range(low + 1, high + 1), items[low:high], strict=True))
+    if wrap is not None:
+        indexed = [(i, wrap(node)) for i, node in indexed]
     return {
         "nodes": [node for _, node in indexed],
         "totalCount": len(items),
@@ -264,6 +292,29 @@ class GQuery:
 
     def rateLimit(self, info: Any, dryRun: bool = False) -> dict[str, Any]:
         return self.rate
+
+    def nodes(self, info: Any, ids: list[str]) -> list[Any]:
+        """``nodes(ids:)``: at most 100 ids (GitHub's limit, as for ``first``); an id that
+        names nothing this emulator keeps (or nothing the caller may see) is null. Only
+        deployments are looked up here."""
+        if len(ids) > MAX_PAGE:
+            raise GraphQLError(f"You may not request more than {MAX_PAGE} ids at once.")
+        wanted = {node_id: _deployment_key(node_id) for node_id in ids}
+        keys = {key for key in wanted.values() if key is not None}
+        by_key: dict[int, tuple[EmulatedRepo, Deployment]] = {}
+        with self.store.lock:
+            for repo in self.store.repos.values():
+                if self.installation is not None and not self.installation.covers(repo):
+                    continue
+                for d in repo.deployment_objects:
+                    if d.id in keys:
+                        by_key[d.id] = (repo, d)
+        found: list[Any] = []
+        for node_id in ids:
+            key = wanted[node_id]
+            hit = by_key.get(key) if key is not None else None
+            found.append(GDeployment(self.store, hit[0], hit[1]) if hit else None)
+        return found
 
     def viewer(self, info: Any) -> GUser:
         return GUser(self.store, self.user)
@@ -341,8 +392,7 @@ def _deployments(
     items = sorted(items, key=lambda d: (d.created_at, d.id))
     if order.get("direction") == "DESC":
         items.reverse()
-    wrapped = [GDeployment(store, repo, d) for d in items]
-    return connection(wrapped, "deployments", **args)
+    return connection(items, "deployments", wrap=lambda d: GDeployment(store, repo, d), **args)
 
 
 class GRef:

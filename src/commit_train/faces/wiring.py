@@ -240,6 +240,29 @@ def choose(
     return LOCAL
 
 
+def local_fallback_note(
+    *,
+    backend: str | None,
+    repo: str | None,
+    token: str | None,
+    git: GitRepo | None,
+    environ: Mapping[str, str],
+) -> str | None:
+    """The line saying why a checkout of a GitHub repository reads the local journal (no
+    token, no ``--backend``): without it a forgotten token looks like a GitHub repository
+    with no checks and no deploys."""
+    if backend or repo or token or git is None:
+        return None
+    origin = git.origin()
+    if origin is None or not is_github_host(origin.host, environ):
+        return None
+    return (
+        f"note: no GitHub token, so this is the local journal, not {origin.full_name} on "
+        "GitHub; set GITHUB_TOKEN (or GH_TOKEN, or pass --token), or pass --backend local "
+        "to keep it local"
+    )
+
+
 def github_repo(repo: str | None, git: GitRepo | None) -> str:
     """``--repo``, else the repository of the checkout's GitHub origin."""
     if repo is None:

@@ -466,9 +466,16 @@ def render(
     where = Where(root=root)
     _confine(root, config, environment, env_config)
     secrets = read_secrets(config.secrets, env, missing=missing_secrets)
+    # A preview's placeholders hide nothing: its reader should see which secret is missing.
+    placeholders = (
+        {f"<secret {name}>" for name in config.secrets}
+        if missing_secrets == "placeholder"
+        else set()
+    )
     masks: set[str] = set()
     for value in secrets.values():
-        masks |= secret_forms(value)
+        if value not in placeholders:
+            masks |= secret_forms(value)
     where.secret_values = frozenset(masks)
     values = load_values(root, config, environment, env_config, where)
     namespace = config.namespace_of(environment)
@@ -513,7 +520,8 @@ def render(
 
     for doc in docs:
         for value in literal_secret_values(doc.obj):
-            masks |= secret_forms(value)
+            if value not in placeholders:
+                masks |= secret_forms(value)
     where.secret_values = frozenset(masks)
 
     cluster_kinds = _custom_cluster_kinds(docs)

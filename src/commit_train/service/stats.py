@@ -1,15 +1,19 @@
-"""Deploy statistics: how often, how safely, how fast, by whom; as numbers and charts.
+"""Deploy statistics: DORA's four keys and who deploys, as numbers and charts.
 
 ``compute`` is a pure function over deployments and the default branch's commits; ``gather``
-is the one place that reads them from a backend. The renderers (``render_table``,
-``stats_json``, ``render_svg``, ``mermaid``) return text and never print.
+(``service.stats_read``) is the one place that reads them from a backend, through the cache
+of ``service.stats_cache``. The renderers (``render_table``, ``stats_json``, ``mermaid``,
+and ``service.stats_chart.render_svg``) return text and never print.
 
-What each number means (``docs/stats.md`` is the user's reference):
+The definitions follow DORA's (the State of DevOps reports, 2023 and 2024; dora.dev's
+"DORA's software delivery metrics: the four keys"); ``docs/stats.md`` is the user's
+reference:
 
-deploys per day
-    Deploy requests per UTC day and environment, whatever became of them. A deploy counts
-    on the day it was asked for: an offline deploy on its ``recorded_at``, not on the day
-    ``sync`` copied it to GitHub.
+deployment frequency
+    How often each environment is deployed: deploy requests, and successful deploys, per
+    UTC day and over the window (its length in days, not the count of calendar days it
+    touches). A deploy counts on the day it was asked for: an offline deploy on its
+    ``recorded_at``, not on the day ``sync`` copied it to GitHub.
 change failure rate
     Per environment: failed deploys / finished deploys. A deploy's outcome is its first
     finishing status: ``success``, or ``failure`` (failed) after it started
@@ -17,19 +21,22 @@ change failure rate
     (``inactive``) without ever finishing, or still running, is not counted; nor is one
     that ended ``error``: its surroundings broke (the cluster unreachable, GitHub down,
     credentials refused), not the change, so it is neither a change nor an incident.
-lead time
+lead time for changes
     For each commit of the default branch, from its commit time to the first moment it was
     live in a production environment (``production: true``): the success of a deploy of that
     commit or of a newer one (a deploy carries every commit since the last one live). Each
     commit counts once, in the window its first success falls in; the median is reported.
     Rolling back makes nothing new live.
-time to restore
-    Per production environment: from a failed deploy that started (its failing status) to the next
+failed deployment recovery time
+    Per production environment: from a failed deploy (its failing status) to the next
     successful deploy of that environment (its success status). Failures in a row are one
-    incident, timed from the first. Incidents opened in the window count; the mean is over
-    those restored.
+    incident, timed from the first. Incidents opened in the window count; the median is
+    over those restored.
 deploys per person
     By ``requested_by`` (the payload's, else the API creator), per day and on average.
+
+No duration is negative: a commit dated after the deploy that made it live (a committer's
+clock ahead) counts as 0 seconds, and the count of such clamped durations is reported.
 """
 
 from __future__ import annotations
@@ -39,16 +46,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
-from commit_train.core.text import duration, plural
+from commit_train.core.text import duration
 from commit_train.models import Commit, Deployment, DeployState, iso_utc, parse_time
-from commit_train.ports import Backend
+from commit_train.service.stats_read import Gathered, gather
 
-JSON_VERSION = 1
-COMMIT_LIMIT = 2000  # how far back ``gather`` reads the default branch for lead times
-DEPLOYMENT_LIMIT = 5000  # per environment
-_FIRST_READ = 100
+__all__ = [
+    "Gathered",
+    "Stats",
+    "compute",
+    "gather",
+    "mermaid",
+    "outcome",
+    "render_table",
+    "requested_at",
+    "stats_json",
+]
+
+JSON_VERSION = 2
 
 _FAILED = (DeployState.FAILURE, DeployState.ERROR)
 
@@ -61,16 +76,34 @@ class EnvironmentStats:
     environment: str
     production: bool
     per_day: tuple[int, ...]  # deploy requests, one per day of ``Stats.days``
-    succeeded: int
-    failed: int
+    succeeded_per_day: tuple[int, ...]  # of those, the ones that succeeded
+    failed_per_day: tuple[int, ...]  # ... and the ones that failed
+    window_days: float = 1.0  # the window's length in days
 
     @property
     def deploys(self) -> int:
         return sum(self.per_day)
 
     @property
+    def succeeded(self) -> int:
+        return sum(self.succeeded_per_day)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_per_day)
+
+    @property
     def finished(self) -> int:
         return self.succeeded + self.failed
+
+    @property
+    def deploys_per_day(self) -> float:
+        return self.deploys / self.window_days
+
+    @property
+    def successes_per_day(self) -> float:
+        """DORA's deployment frequency, for a production environment."""
+        return self.succeeded / self.window_days
 
     @property
     def change_failure_rate(self) -> float | None:
@@ -82,6 +115,7 @@ class EnvironmentStats:
 class PersonStats:
     person: str
     per_day: tuple[int, ...]
+    window_days: float = 1.0
 
     @property
     def deploys(self) -> int:
@@ -89,20 +123,24 @@ class PersonStats:
 
     @property
     def mean_per_day(self) -> float:
-        return self.deploys / len(self.per_day) if self.per_day else 0.0
+        return self.deploys / self.window_days
 
 
 @dataclass(frozen=True)
 class LeadTime:
     commits: int  # commits first live in production within the window
     median_seconds: float | None
+    clamped: int = 0  # commits dated after they went live, counted as 0 seconds
 
 
 @dataclass(frozen=True)
-class TimeToRestore:
+class RecoveryTime:
+    """DORA's failed deployment recovery time (formerly "time to restore service")."""
+
     incidents: int  # failed production deploys opening an incident within the window
     restored: int
-    mean_seconds: float | None
+    median_seconds: float | None
+    clamped: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,13 +151,28 @@ class Stats:
     days: tuple[date, ...]
     environments: tuple[EnvironmentStats, ...]
     lead_time: LeadTime
-    time_to_restore: TimeToRestore
+    recovery_time: RecoveryTime
     people: tuple[PersonStats, ...]
-    truncated: bool = False  # an environment had more deploys than ``gather`` reads
 
     @property
     def deploys(self) -> int:
         return sum(e.deploys for e in self.environments)
+
+    @property
+    def window_days(self) -> float:
+        return window_days(self.since, self.until)
+
+
+def window_days(since: datetime, until: datetime) -> float:
+    """The window's length in days (at least one second's worth)."""
+    return max((until - since).total_seconds(), 1.0) / 86400
+
+
+def _clamped(values: Iterable[float]) -> tuple[list[float], int]:
+    """``values`` with every negative one made 0, and how many were."""
+    kept = list(values)
+    negative = sum(1 for v in kept if v < 0)
+    return [max(v, 0.0) for v in kept], negative
 
 
 def requested_at(deployment: Deployment) -> datetime:
@@ -164,7 +217,6 @@ def compute(
     since: datetime,
     until: datetime,
     repo: str = "",
-    truncated: bool = False,
 ) -> Stats:
     """The statistics of the deploys asked for in ``[since, until)``.
 
@@ -178,6 +230,7 @@ def compute(
         environments = {d.environment: False for d in sorted(every, key=lambda d: d.environment)}
     days = days_between(since, until)
     first_day = days[0]
+    length = window_days(since, until)
 
     def in_window(when: datetime) -> bool:
         return since <= when < until
@@ -191,25 +244,31 @@ def compute(
     env_stats = []
     for name, production in environments.items():
         per_day = [0] * len(days)
-        succeeded = failed = 0
+        succeeded = [0] * len(days)
+        failed = [0] * len(days)
         for dep in windowed:
             if dep.environment != name:
                 continue
-            per_day[day_index(requested_at(dep))] += 1
+            day = day_index(requested_at(dep))
+            per_day[day] += 1
             result = outcome(dep)
             if result is not None:
                 if result[0] == DeployState.SUCCESS:
-                    succeeded += 1
+                    succeeded[day] += 1
                 elif result[0] == DeployState.FAILURE:
-                    failed += 1
-        env_stats.append(EnvironmentStats(name, production, tuple(per_day), succeeded, failed))
+                    failed[day] += 1
+        env_stats.append(
+            EnvironmentStats(
+                name, production, tuple(per_day), tuple(succeeded), tuple(failed), length
+            )
+        )
 
     people: dict[str, list[int]] = {}
     for dep in windowed:
         counts = people.setdefault(dep.requested_by or "unknown", [0] * len(days))
         counts[day_index(requested_at(dep))] += 1
     person_stats = sorted(
-        (PersonStats(who, tuple(counts)) for who, counts in people.items()),
+        (PersonStats(who, tuple(counts), length) for who, counts in people.items()),
         key=lambda p: (-p.deploys, p.person),
     )
 
@@ -222,9 +281,8 @@ def compute(
         days=days,
         environments=tuple(env_stats),
         lead_time=_lead_time(production_deploys, commits, in_window),
-        time_to_restore=_time_to_restore(production_deploys, in_window),
+        recovery_time=_recovery_time(production_deploys, in_window),
         people=tuple(person_stats),
-        truncated=truncated,
     )
 
 
@@ -255,13 +313,14 @@ def _lead_time(
         newest_live = index if newest_live is None else min(newest_live, index)
         if in_window(when):
             leads.extend((when - commits[i].committed_at).total_seconds() for i in fresh)
-    return LeadTime(len(leads), statistics.median(leads) if leads else None)
+    kept, clamped = _clamped(leads)
+    return LeadTime(len(kept), statistics.median(kept) if kept else None, clamped)
 
 
-def _time_to_restore(
+def _recovery_time(
     deployments: Sequence[Deployment], in_window: Callable[[datetime], bool]
-) -> TimeToRestore:
-    incidents = restored = 0
+) -> RecoveryTime:
+    incidents = 0
     durations: list[float] = []
     by_environment: dict[str, list[tuple[datetime, int, DeployState]]] = {}
     for dep in deployments:
@@ -279,66 +338,10 @@ def _time_to_restore(
                     incidents += 1 if in_window(when) else 0
             elif opened is not None:
                 if in_window(opened):
-                    restored += 1
                     durations.append((when - opened).total_seconds())
                 opened = None
-    return TimeToRestore(incidents, restored, statistics.fmean(durations) if durations else None)
-
-
-# -- reading them from a backend --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gathered:
-    deployments: tuple[Deployment, ...]
-    commits: tuple[Commit, ...]
-    truncated: bool
-
-
-def gather(
-    backend: Backend,
-    *,
-    environments: Sequence[str],
-    since: datetime,
-    production: Sequence[str] = (),
-    deployment_limit: int = DEPLOYMENT_LIMIT,
-    commit_limit: int = COMMIT_LIMIT,
-) -> Gathered:
-    """The deployments of each environment back to before ``since``, and enough of the
-    default branch to time the commits that went live in ``production``.
-
-    Deployments are read newest first in growing pages (100, then 400, ...) until one older
-    than ``since`` shows up or ``deployment_limit`` is reached (``truncated``).
-    """
-    found: list[Deployment] = []
-    truncated = False
-    names: list[str | None] = [*environments] or [None]
-    for name in names:
-        limit = min(_FIRST_READ, deployment_limit)
-        while True:
-            batch = backend.deployments(environment=name, limit=limit)
-            if len(batch) < limit or requested_at(batch[-1]) < since:
-                break
-            if limit >= deployment_limit:
-                truncated = True
-                break
-            limit = min(limit * 4, deployment_limit)
-        found.extend(batch)
-    wanted = {
-        d.sha
-        for d in found
-        if d.environment in production
-        and (result := outcome(d)) is not None
-        and result[0] == DeployState.SUCCESS
-    }
-    commits: list[Commit] = []
-    if wanted:
-        for commit in backend.history(limit=commit_limit):
-            commits.append(commit)
-            wanted.discard(commit.sha)
-            if not wanted:
-                break
-    return Gathered(tuple(found), tuple(commits), truncated)
+    kept, clamped = _clamped(durations)
+    return RecoveryTime(incidents, len(kept), statistics.median(kept) if kept else None, clamped)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -348,39 +351,54 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.0f}%"
 
 
+def _rate(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
+def _clamp_note(clamped: int) -> str:
+    return f" ({clamped} negative counted as 0)" if clamped else ""
+
+
 def render_table(stats: Stats) -> str:
     """The human report of ``commit-train stats``."""
-    days = len(stats.days)
+    days = stats.window_days
     head = stats.repo + ": " if stats.repo else ""
+    span = f"{days:.0f}" if abs(days - round(days)) < 0.05 else f"{days:.1f}"
     lines = [
-        f"{head}{stats.deploys} deploys from {stats.days[0]} to {stats.days[-1]} ({days} days)",
+        f"{head}{stats.deploys:,} deploys from {stats.days[0]} to {stats.days[-1]} ({span} days)",
         "",
     ]
-    rows = [["ENVIRONMENT", "DEPLOYS", "PER DAY", "FAILED", "CHANGE FAILURE RATE"]]
+    rows = [["ENVIRONMENT", "DEPLOYS", "PER DAY", "SUCCEEDED", "FAILED", "CHANGE FAILURE RATE"]]
     for env in stats.environments:
         rows.append(
             [
                 env.environment,
-                str(env.deploys),
-                f"{env.deploys / days:.1f}",
-                f"{env.failed}/{env.finished}",
+                f"{env.deploys:,}",
+                _rate(env.deploys_per_day),
+                f"{env.succeeded:,}",
+                f"{env.failed:,}/{env.finished:,}",
                 _percent(env.change_failure_rate),
             ]
         )
     lines += _table(rows)
-    lead, restore = stats.lead_time, stats.time_to_restore
-    if any(env.production for env in stats.environments):
+    lead, recovery = stats.lead_time, stats.recovery_time
+    production = [env for env in stats.environments if env.production]
+    if production:
+        frequency = sum(env.succeeded for env in production) / days
         lines += [
             "",
-            f"lead time, commit to live in production: median "
-            f"{duration(lead.median_seconds)} over {lead.commits} commits",
-            f"time to restore production: mean {duration(restore.mean_seconds)} "
-            f"over {restore.restored} of {restore.incidents} incidents restored",
+            f"deployment frequency, production: {_rate(frequency)} successful deploys a day",
+            f"lead time for changes, commit to live in production: median "
+            f"{duration(lead.median_seconds)} over {lead.commits:,} commits"
+            + _clamp_note(lead.clamped),
+            f"failed deployment recovery time, production: median "
+            f"{duration(recovery.median_seconds)} over {recovery.restored:,} of "
+            f"{recovery.incidents:,} incidents restored" + _clamp_note(recovery.clamped),
         ]
     if stats.people:
         lines.append("")
@@ -389,21 +407,20 @@ def render_table(stats: Stats) -> str:
             most = max(person.per_day)
             busiest = stats.days[person.per_day.index(most)]
             people.append(
-                [person.person, str(person.deploys), f"{person.mean_per_day:.1f}", f"{busiest}"]
+                [person.person, f"{person.deploys:,}", _rate(person.mean_per_day), f"{busiest}"]
             )
         lines += _table(people)
-    if stats.truncated:
-        lines += ["", f"(only the newest {DEPLOYMENT_LIMIT} deploys per environment were read)"]
     return "\n".join(lines)
 
 
 def stats_json(stats: Stats) -> dict[str, Any]:
-    """``commit-train stats --json``, version 1 (documented in docs/stats.md)."""
+    """``commit-train stats --json``, version 2 (documented in docs/stats.md)."""
     return {
         "version": JSON_VERSION,
         "repo": stats.repo,
         "since": iso_utc(stats.since),
         "until": iso_utc(stats.until),
+        "window_days": stats.window_days,
         "days": [d.isoformat() for d in stats.days],
         "deploys": stats.deploys,
         "environments": [
@@ -411,7 +428,11 @@ def stats_json(stats: Stats) -> dict[str, Any]:
                 "name": e.environment,
                 "production": e.production,
                 "deploys": e.deploys,
+                "deploys_per_day": e.deploys_per_day,
+                "successes_per_day": e.successes_per_day,
                 "per_day": list(e.per_day),
+                "succeeded_per_day": list(e.succeeded_per_day),
+                "failed_per_day": list(e.failed_per_day),
                 "succeeded": e.succeeded,
                 "failed": e.failed,
                 "change_failure_rate": e.change_failure_rate,
@@ -421,11 +442,13 @@ def stats_json(stats: Stats) -> dict[str, Any]:
         "lead_time": {
             "commits": stats.lead_time.commits,
             "median_seconds": stats.lead_time.median_seconds,
+            "clamped": stats.lead_time.clamped,
         },
-        "time_to_restore": {
-            "incidents": stats.time_to_restore.incidents,
-            "restored": stats.time_to_restore.restored,
-            "mean_seconds": stats.time_to_restore.mean_seconds,
+        "recovery_time": {
+            "incidents": stats.recovery_time.incidents,
+            "restored": stats.recovery_time.restored,
+            "median_seconds": stats.recovery_time.median_seconds,
+            "clamped": stats.recovery_time.clamped,
         },
         "people": [
             {
@@ -436,92 +459,31 @@ def stats_json(stats: Stats) -> dict[str, Any]:
             }
             for p in stats.people
         ],
-        "truncated": stats.truncated,
     }
 
 
 def mermaid(stats: Stats) -> str:
-    """Markdown for a job summary: one Mermaid ``xychart-beta`` bar chart per environment.
+    """Markdown for a job summary: one Mermaid ``xychart-beta`` bar chart per environment,
+    bars per day, week, month or quarter (at most 60, as the SVG chart's).
 
     Mermaid's xy charts have no legend, so each environment gets its own titled chart.
     """
-    labels = ", ".join(f'"{d:%m-%d}"' for d in stats.days)
+    from commit_train.service.stats_chart import buckets
+
+    spans = buckets(stats.days)
+    labels = ", ".join(f'"{b.label}"' for b in spans.spans)
     blocks = []
     for env in stats.environments:
-        top = max(1, *env.per_day)
+        counts = [sum(env.per_day[b.first : b.last + 1]) for b in spans.spans]
+        top = max(1, *counts)
         title = env.environment.replace('"', "'")
         blocks.append(
             "```mermaid\n"
             "xychart-beta\n"
-            f'    title "{title}: deploys per day"\n'
+            f'    title "{title}: deploys per {spans.unit}"\n'
             f"    x-axis [{labels}]\n"
             f'    y-axis "deploys" 0 --> {top}\n'
-            f"    bar [{', '.join(str(n) for n in env.per_day)}]\n"
+            f"    bar [{', '.join(str(n) for n in counts)}]\n"
             "```\n"
         )
     return "\n".join(blocks)
-
-
-# a palette that stays apart for the colour-blind (Okabe and Ito)
-_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
-
-
-def render_svg(stats: Stats) -> str:
-    """A grouped bar chart of deploys per day (one ``<g class="day">`` per day, one bar per
-    environment in it), with a y scale, day labels and a legend; plain SVG 1.1."""
-    envs = stats.environments
-    bar, gap, left, top, plot_h = 10, 8, 48, 40, 200
-    group_w = max(1, len(envs)) * bar + gap
-    width = left + len(stats.days) * group_w + 20
-    legend_y = top + plot_h + 44
-    height = legend_y + 20 * max(1, len(envs)) + 10
-    peak = max([1, *(n for e in envs for n in e.per_day)])
-    scale = plot_h / peak
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(_chart_title(stats))}</title>",
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{left}" y="20" font-size="14">{escape(_chart_title(stats))}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
-        'stroke="#444444"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#444444"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
-    ]
-    for d_index, day in enumerate(stats.days):
-        x0 = left + gap // 2 + d_index * group_w
-        out.append(f'<g class="day" data-day="{day.isoformat()}">')
-        for e_index, env in enumerate(envs):
-            count = env.per_day[d_index]
-            h = round(count * scale, 1)
-            label = f"{env.environment}, {day.isoformat()}: {plural(count, 'deploy')}"
-            out.append(
-                f'<rect x="{x0 + e_index * bar}" y="{round(top + plot_h - h, 1)}" '
-                f'width="{bar - 1}" height="{h}" fill="{_COLOURS[e_index % len(_COLOURS)]}">'
-                f"<title>{escape(label)}</title></rect>"
-            )
-        out.append(
-            f'<text x="{x0 + (group_w - gap) / 2}" y="{top + plot_h + 14}" '
-            f'text-anchor="middle" font-size="9">{day:%m-%d}</text>'
-        )
-        out.append("</g>")
-    for e_index, env in enumerate(envs):
-        y = legend_y + 20 * e_index
-        out.append(
-            f'<rect x="{left}" y="{y - 9}" width="10" height="10" '
-            f'fill="{_COLOURS[e_index % len(_COLOURS)]}"/>'
-        )
-        out.append(
-            f'<text x="{left + 16}" y="{y}" class="legend" '
-            f"data-environment={quoteattr(env.environment)}>"
-            f"{escape(env.environment)} ({env.deploys})</text>"
-        )
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def _chart_title(stats: Stats) -> str:
-    head = f"{stats.repo}: " if stats.repo else ""
-    return f"{head}deploys per day, {stats.days[0]} to {stats.days[-1]}"

@@ -35,6 +35,7 @@ from commit_train import __version__
 from commit_train.backends.github.answers import TOKEN_FIX
 from commit_train.backends.github.deployments import Deployments
 from commit_train.backends.github.history import commit_deployments, look_deeper, walk
+from commit_train.backends.github.ledger import Ledger
 from commit_train.backends.github.mapping import (
     UNREAD_CHECKS,
     Comparison,
@@ -80,7 +81,7 @@ from commit_train.models import (
 )
 
 if TYPE_CHECKING:
-    from commit_train.ports import Backend
+    from commit_train.ports import Backend, LedgerEntry
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # How far back ``resolve`` looks for the commits a short sha could mean.
@@ -130,6 +131,7 @@ class GitHubBackend:
         )
         self._refs = Refs(self._http, sleep=sleep, backoff=backoff)
         self._deployments = Deployments(self._http)
+        self._ledger = Ledger(self._http)
         self._repository: Any = None
         self._default_branch: str | None = None
         self._viewer: str | None = None
@@ -604,6 +606,22 @@ class GitHubBackend:
         first, with its statuses: one GraphQL request per 100, made only when the caller
         reads that far."""
         return walk(self._http, self._deployments.parse, environment, sha=sha)
+
+    # -- the ledger in bulk, for ``stats`` (``ledger.Ledger``) --------------------------------
+
+    @property
+    def ledger_cache_key(self) -> str:
+        """``host/owner/name``: where ``stats`` caches the deployments it has read."""
+        host = urllib.parse.urlsplit(self._api_url).netloc or "github"
+        return f"{host}/{self._repo}"
+
+    def deployment_pages(self, *, environments: Sequence[str]) -> Iterator[list[LedgerEntry]]:
+        """Newest first, 100 deployments with their statuses a request (1 point each)."""
+        return self._ledger.pages(environments)
+
+    def refresh_deployments(self, keys: Sequence[str]) -> list[LedgerEntry]:
+        """Deployments looked up again by node id, 100 a request."""
+        return self._ledger.refresh(keys)
 
     # -- refs (for locks and stale marks: ``refs.Refs``) -----------------------------------
 

@@ -316,3 +316,40 @@ fragment GateCommit on Commit {{
 # Errors GitHub may give beside data for the gate's fields that can be null: a ref it cannot
 # resolve or compare. The field is then null and ``gate_facts`` takes its fallback.
 GATE_NULLABLE = (("repository", "object"), ("repository", "defaultBranchRef", "compare"))
+
+
+# ``stats``' read of a window: every deployment of the environments asked, newest first, 100
+# a page with their statuses. GitHub's cost: 1 connection request for the page plus 1 for
+# the statuses of each of its 100 deployments, 101 / 100 rounded: 1 point a page. The node
+# ``id`` is kept so that a deployment still running can be looked up again later.
+LEDGER_PAGE_QUERY = (
+    """
+query CommitTrainLedgerPage(
+  $owner: String!, $name: String!, $after: String, $environments: [String!]
+) {
+  rateLimit { cost }
+  repository(owner: $owner, name: $name) {
+    deployments(
+      first: 100, after: $after, environments: $environments,
+      orderBy: {field: CREATED_AT, direction: DESC}
+    ) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id ...DeploymentFields }
+    }
+  }
+}
+"""
+    + _DEPLOYMENT_FIELDS
+)
+
+# The deployments of ``stats``' cache that had not finished when last read, looked up again
+# by node id (at most 100 a request; 1 point: 100 statuses connections / 100).
+LEDGER_NODES_QUERY = (
+    """
+query CommitTrainLedgerNodes($ids: [ID!]!) {
+  rateLimit { cost }
+  nodes(ids: $ids) { ... on Deployment { id ...DeploymentFields } }
+}
+"""
+    + _DEPLOYMENT_FIELDS
+)

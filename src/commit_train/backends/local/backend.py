@@ -48,7 +48,7 @@ from commit_train.models import (
 )
 
 if TYPE_CHECKING:
-    from commit_train.ports import CheckRecorder, OfflineJournal
+    from commit_train.ports import CheckRecorder, LedgerEntry, OfflineJournal
 
 _CHECK_STATES = {
     "success": CheckState.SUCCESS,
@@ -373,6 +373,42 @@ class LocalBackend:
             return self._select(
                 conn, "WHERE environment = ? ORDER BY id DESC LIMIT ?", (environment, limit)
             )
+
+    # -- the ledger in bulk, for ``stats``: reading the journal is free, so nothing is cached
+
+    @property
+    def ledger_cache_key(self) -> None:
+        return None
+
+    def deployment_pages(
+        self, *, environments: Sequence[str], page: int = 1000
+    ) -> Iterator[list[LedgerEntry]]:
+        """Newest first, ``page`` deployments at a time (one SQLite query each)."""
+        names = list(dict.fromkeys(environments))
+        conditions = [f"environment IN ({','.join('?' * len(names))})"] if names else []
+        before: int | None = None
+        while True:
+            clauses = [*conditions, *(["id < ?"] if before is not None else [])]
+            where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+            args = (*names, *([before] if before is not None else []), page)
+            with self.reading() as conn:
+                found = self._select(conn, f"{where}ORDER BY id DESC LIMIT ?", args)
+            if found:
+                yield [(str(d.id), d) for d in found]
+            if len(found) < page:
+                return
+            before = found[-1].id
+
+    def refresh_deployments(self, keys: Sequence[str]) -> list[LedgerEntry]:
+        ids = [int(k) for k in keys if k.isdigit()]
+        found: list[LedgerEntry] = []
+        with self.reading() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._select(conn, f"WHERE id IN ({marks}) ORDER BY id DESC", tuple(chunk))
+                found += [(str(d.id), d) for d in rows]
+        return found
 
     def deployments_of(self, sha: str, *, environments: Sequence[str]) -> list[Deployment]:
         """Deployments of commit ``sha`` to any of ``environments``, newest first: the

@@ -475,9 +475,12 @@ def init_command(
             err=True,
         )
     first = found.environments[0].name
+    needed = ", ".join(("KUBECONFIG", *found.secrets))
+    plural = "s" if found.secrets else ""
     click.echo(
         "Next:\n"
         f"  commit-train render {first}    # the manifests, checked against Kubernetes' schemas\n"
-        f"  in Settings > Environments on GitHub, create {names}, each with a KUBECONFIG secret\n"
+        f"  in Settings > Environments on GitHub, create {names}, each with the "
+        f"secret{plural} {needed}\n"
         "  git add .commit-train.yml deploy .github && git commit -m 'Deploy with commit-train'"
     )

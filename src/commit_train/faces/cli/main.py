@@ -111,9 +111,13 @@ class Options:
     def _choose(self, git: GitRepo | None) -> str:
         from commit_train.faces import wiring
 
-        return wiring.choose(
-            backend=self.backend, repo=self.repo, token=self.token, git=git, environ=os.environ
+        backend, repo, token = self.backend, self.repo, self.token
+        note = wiring.local_fallback_note(
+            backend=backend, repo=repo, token=token, git=git, environ=os.environ
         )
+        if note is not None:
+            click.echo(note, err=True)
+        return wiring.choose(backend=backend, repo=repo, token=token, git=git, environ=os.environ)
 
     def wired(self) -> CliWiring:
         """The backend, its ports and the train over them, chosen once (``faces/wiring``)."""
@@ -703,6 +707,9 @@ def stale_command(options: Options, environment: str | None, dry_run: bool, as_j
     is_flag=True,
     help="Print Mermaid charts (markdown) for a job summary instead of the table.",
 )
+@click.option(
+    "--no-cache", is_flag=True, help="Read every deploy again; neither use nor update the cache."
+)
 @json_option
 @pass_options
 def stats_command(
@@ -712,21 +719,17 @@ def stats_command(
     environment: str | None,
     chart: Path | None,
     as_mermaid: bool,
+    no_cache: bool,
     as_json: bool,
 ) -> None:
-    """Deploys per day, change failure rate, lead time, time to restore, per person."""
+    """DORA's four keys (deploy frequency, change failure rate, lead time, recovery time)."""
     from datetime import timedelta
 
     from commit_train.config import parse_duration
     from commit_train.models import parse_time, utc_now
-    from commit_train.service.stats import (
-        compute,
-        gather,
-        mermaid,
-        render_svg,
-        render_table,
-        stats_json,
-    )
+    from commit_train.service.stats import compute, gather, mermaid, render_table, stats_json
+    from commit_train.service.stats_cache import open_cache
+    from commit_train.service.stats_chart import render_svg
 
     try:
         seconds = parse_duration(since)
@@ -755,12 +758,14 @@ def stats_command(
     if environment is not None:
         environments = {environment: train.config.environment(environment).production}
     start = until - timedelta(seconds=seconds)
-    found = gather(
-        train.backend,
-        environments=list(environments),
-        since=start,
-        production=[name for name, production in environments.items() if production],
-    )
+    with open_cache(None if no_cache else train.backend.ledger_cache_key) as cache:
+        found = gather(
+            train.backend,
+            environments=list(environments),
+            since=start,
+            production=[name for name, production in environments.items() if production],
+            cache=cache,
+        )
     result = compute(
         found.deployments,
         found.commits,
@@ -768,7 +773,6 @@ def stats_command(
         since=start,
         until=until,
         repo=train.backend.repo,
-        truncated=found.truncated,
     )
     if chart is not None:
         try:

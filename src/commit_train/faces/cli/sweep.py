@@ -1,13 +1,16 @@
 """``commit-train sweep``: close the deploys whose process died (``service.abandon``).
 
 Registered on the group by ``faces/cli/main.py`` (one ``add_command``); it imports only
-click at the top, and the group's options when it runs, so ``commit-train --help`` stays
-cheap and the two modules do not import each other at load time.
+click (and the CLI's error module, itself only click) at the top, and the group's options
+when it runs, so ``commit-train --help`` stays cheap and the two modules do not import each
+other at load time.
 """
 
 from __future__ import annotations
 
 import click
+
+from commit_train.faces.cli.errors import json_refusals
 
 
 @click.command("sweep")
@@ -15,6 +18,7 @@ import click
 @click.option("--dry-run", is_flag=True, help="Name the abandoned deploys; close none.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
 @click.pass_context
+@json_refusals  # a refusal under --json prints its decision too, as every command's does
 def sweep_command(
     ctx: click.Context, environment: str | None, dry_run: bool, as_json: bool
 ) -> None:
