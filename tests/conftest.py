@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,5 +42,10 @@ def _own_cache_dir(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each test its own ``XDG_CACHE_HOME``: ``stats`` caches what it read there, and a
-    test must neither write into the user's cache nor see another test's."""
+    test must neither write into the user's cache nor see another test's. uv and pip keep
+    their own caches where they were (a test that builds a wheel offline reads setuptools
+    from uv's cache)."""
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    monkeypatch.setenv("UV_CACHE_DIR", os.environ.get("UV_CACHE_DIR") or str(home / "uv"))
+    monkeypatch.setenv("PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR") or str(home / "pip"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
