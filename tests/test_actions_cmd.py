@@ -381,7 +381,7 @@ def test_stale_commit_notifier_lists_commits_waiting_too_long(
         assert (result["reminded"], result["quiet"], result["live"]) == ([old], None, live)
         assert f"| `{old[:7]}` | Waiting for days | alice | 3d 0h | now |" in done.summary
         warning = (
-            "::warning title=commit-train%3A stale commits::1 commit(s) have waited more than "
+            "::warning title=commit-train%3A stale commits::1 commit has waited more than "
             "1d 0h for staging"
         )
         assert warning in done.stdout

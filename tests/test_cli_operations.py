@@ -270,7 +270,7 @@ def test_stale_reminds_once_grouped_by_author(repo: Repo) -> None:
         assert dry.exit_code == 0, dry.output
         lines = dry.stdout.splitlines()
         assert lines[0] == (
-            f"production: 2 commit(s) older than 1d 0h not deployed (live {live[:7]}); "
+            f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
             "would remind 2 now"
         )
         assert lines[1] == "  alice"
@@ -509,8 +509,7 @@ def test_github_stale_reminds_once_within_two_requests(shop) -> None:
         assert emu.request_count <= 2
         lines = first.stdout.splitlines()
         assert lines[0] == (
-            f"production: 2 commit(s) older than 1d 0h not deployed (live {live[:7]}); "
-            "reminded 2 now"
+            f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); reminded 2 now"
         )
         assert lines[1:] == [
             "  carol",
@@ -546,7 +545,7 @@ def test_stale_without_a_route_warns_and_keeps_the_reminder_for_later(repo: Repo
         ".commit-train.yml; its reminder was not sent\n"
     )
     assert unsent.stdout.splitlines()[0] == (
-        f"production: 2 commit(s) older than 1d 0h not deployed (live {live[:7]}); "
+        f"production: 2 commits older than 1d 0h not deployed (live {live[:7]}); "
         "2 to remind, not sent"
     )
     doc = json.loads(run(repo.root, "stale", "production", "--json").stdout)

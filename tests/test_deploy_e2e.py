@@ -241,7 +241,7 @@ def test_two_hundred_objects_are_applied_and_recorded(shop: Shop) -> None:
     assert shop.image() == f"{IMAGE}:{sha}"
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"created deployment 1: {sha[:7]} to staging")
-    assert f"rendered 200 object(s) for staging at {sha[:7]}" in lines
+    assert f"rendered 200 objects for staging at {sha[:7]}" in lines
     assert "ConfigMap shop/settings-196: created" in lines
     assert lines[-1].startswith(
         "200 objects: 200 created, 0 configured, 0 unchanged, 0 pruned; 1 rollout finished in "

@@ -289,12 +289,12 @@ def test_a_claim_held_by_another_run_is_left_to_it(shop: Shop) -> None:
     assert other.claim_sync(1, by="another run") is not None
     report = sync(shop.local(), shop.backend())
     assert report.summary == (
-        "synced 1 offline deploys to acme/shop (1 statuses added); "
+        "synced 1 offline deploy to acme/shop (1 status added); "
         "1 being replayed by another sync run, left to it"
     )
     assert len(shop.gh.deployments) == 1
     other.release_sync(1, by="another run")
-    assert sync(shop.local(), shop.backend()).summary.startswith("synced 1 offline deploys")
+    assert sync(shop.local(), shop.backend()).summary.startswith("synced 1 offline deploy")
     assert len(shop.gh.deployments) == 2
 
 

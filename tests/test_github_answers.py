@@ -183,8 +183,7 @@ def test_a_spent_primary_limit_is_a_rate_limit(github_emulator):
     assert isinstance(caught.value, TemporaryError)
     assert caught.value.status == 403
     assert str(caught.value).startswith(
-        "GitHub's API rate limit for this token is used up (0 of 5000 left); it resets at "
-        "2024-05-01 13:00:00 UTC, in 3601 s; "
+        "GitHub's rate limit is spent until 13:00 UTC (in 60 min); "
     )
 
 

@@ -216,12 +216,12 @@ def test_what_ships_counts_the_commits_between_live_and_target(world: World) -> 
     world.slack.wait_for(lambda: "deployed" in world.slack.message("C1", first.ts).text)
 
     world.mention("U2", "deploy shop staging HEAD")
-    message = world.reply(containing="2 commit(s)")
-    assert "2 commit(s): Add checkout; Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in _everything(
+    message = world.reply(containing="2 commits")
+    assert "2 commits: Add checkout; Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in _everything(
         message
     )
     world.mention("U2", f"deploy shop staging {world.commits[0][:7]}")
-    assert world.reply(containing="rolls back 1 commit(s)")
+    assert world.reply(containing="rolls back 1 commit")
 
 
 def test_red_checks_are_refused_with_the_cli_line_and_nothing_recorded(world: World) -> None:
@@ -314,6 +314,21 @@ def test_production_asks_to_confirm_and_only_the_requester_s_click_deploys(
     world.set_status(deployment["id"], "success", "deployed")
     routed = world.reply("CPROD", containing="deployed")
     assert "grafana.example.com/d/shop|dashboard" in _everything(routed)
+
+
+def test_the_repository_s_confirm_true_asks_too(world: World) -> None:
+    """``confirm: true`` in the repository's own .commit-train.yml (the one the CLI reads)
+    makes the bot ask as well, though serve.yml asks only for production."""
+    config = CONFIG.replace(
+        "  staging:\n    url: https://staging.shop.example.com\n",
+        "  staging:\n    url: https://staging.shop.example.com\n    confirm: true\n",
+    )
+    sha = world.repo.commit("Ask before staging", files={".commit-train.yml": config})
+    world.repo.add_status(sha, context="ci", state="success")
+    world.mention("U2", "deploy shop staging HEAD")
+    prompt = world.reply(containing=CONFIRM_ACTION)
+    assert "asks to confirm" in prompt.text
+    assert _deployments(world) == []
 
 
 def test_a_deployer_outside_the_allow_list_is_refused_naming_who_may(world: World) -> None:
@@ -500,7 +515,7 @@ def test_rollback_deploys_the_previous_good_commit_and_says_what_it_undoes(world
     assert rollback["sha"] == world.commits[1]
     assert rollback["payload"]["rollback_of"] == world.commits[-1]
     assert rollback["payload"]["requested_by"] == "bob"
-    assert "rolls back 2 commit(s)" in _everything(message)
+    assert "rolls back 2 commits" in _everything(message)
 
 
 def test_reading_commands_answer_with_the_cli_s_tables(world: World) -> None:
@@ -536,7 +551,7 @@ def test_twenty_mentions_at_once_are_all_answered(world: World) -> None:
         thread.join()
     world.slack.wait_for(lambda: len(world.slack.bot_messages("C1")) == 20, timeout=30)
     answers = world.slack.bot_messages("C1")
-    assert all("newest commits of main" in _everything(m) for m in answers)
+    assert all("newest commit" in _everything(m) for m in answers)
     time.sleep(0.2)
     assert len(world.slack.bot_messages("C1")) == 20  # none lost, none twice
 

@@ -91,6 +91,21 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 # ``kubernetes.abandon-after`` by default: this many ``rollout-timeout``s without a new status.
 ABANDON_FACTOR = 3
+ENVIRONMENT_NAME_RULE = "letters, digits, '.', '_' and '-'"
+
+
+def add_environment(name: str) -> str:
+    """How to add the unknown environment ``name``: a name the config would refuse
+    (``my env``) is proposed in a form it accepts (``my-env``), or the rule is said."""
+    if _ENV_NAME.fullmatch(name):
+        return f"add {name!r} under environments: in {CONFIG_FILE}"
+    valid = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:255]
+    if valid:
+        return (
+            f"add {valid!r} under environments: in {CONFIG_FILE} "
+            f"(a name is {ENVIRONMENT_NAME_RULE})"
+        )
+    return f"add it under environments: in {CONFIG_FILE}, named with {ENVIRONMENT_NAME_RULE}"
 
 
 class _Strict(BaseModel):
@@ -148,6 +163,7 @@ class Environment(_Strict):
     auto_rollback: bool = Field(default=False, alias="auto-rollback")
     values: str | None = None  # values file, relative to manifests.values
     notify: Notify | None = None  # this environment's route; default: the top-level notify
+    confirm: bool = False  # deploy, rollback and apply ask first (the CLI and the chat bot)
 
 
 class Manifests(_Strict):
@@ -200,7 +216,7 @@ class Config(_Strict):
             known = ", ".join(sorted(self.environments)) or "none configured"
             raise NotFoundError(
                 f"unknown environment {name!r} (known: {known})",
-                fix=f"use one of them, or add {name!r} under environments: in {CONFIG_FILE}",
+                fix=f"use one of them, or {add_environment(name)}",
             ) from None
 
     def namespace_of(self, environment: str) -> str:
@@ -323,7 +339,7 @@ def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
         if not _ENV_NAME.fullmatch(name):
             raise ConfigError(
                 f"{source}: environments: {name!r} is not a valid environment name",
-                fix="use letters, digits, '.', '_' and '-'",
+                fix=f"use {ENVIRONMENT_NAME_RULE}",
             )
         for required in env.requires:
             if required not in config.environments:

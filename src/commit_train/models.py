@@ -376,6 +376,11 @@ def lock_scope(environment: str) -> str:
     return "all environments" if environment == GLOBAL_LOCK else environment
 
 
+def possessive(name: str) -> str:
+    """``alice's``, and ``maintainers'`` for a name that ends in s (a team, a bot)."""
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
 def describe_lock(lock: Lock) -> str:
     """``production is locked by alice since 2026-11-25 10:00 UTC: reason``."""
     scope = "all environments are" if lock.is_global else f"{lock.environment} is"
@@ -441,7 +446,7 @@ def check_unlock(lock: Lock | None, environment: str, *, by: str, force: bool, r
             )
         if not reason.strip():
             raise UsageError(
-                f"breaking {lock.holder}'s lock needs a reason", fix='pass --reason "..."'
+                f"breaking {possessive(lock.holder)} lock needs a reason", fix='pass --reason "..."'
             )
     return lock
 

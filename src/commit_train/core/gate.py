@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from commit_train.config import CONFIG_FILE, Config
+from commit_train.config import CONFIG_FILE, Config, add_environment
 from commit_train.models import (  # the lock reasons are the lock rules' own
     LOCKED,
     NOT_LOCK_HOLDER,
@@ -38,6 +38,7 @@ PROMOTION_ORDER = "promotion-order"
 CHECKS_UNREADABLE = "checks-unreadable"  # deploy --offline without --reason
 GITHUB_ANSWERS = "github-answers"  # deploy --offline while GitHub answers
 NO_PREVIOUS_DEPLOY = "no-previous-deploy"  # rollback with nothing to go back to
+NOT_CONFIRMED = "not-confirmed"  # confirm: true, and no yes (no terminal, --json, or "n")
 ALREADY_DEPLOYED = "already-deployed"  # the commit is already queued or live there
 
 REASONS = (
@@ -53,6 +54,7 @@ REASONS = (
     GITHUB_ANSWERS,
     NOT_LOCK_HOLDER,
     NO_PREVIOUS_DEPLOY,
+    NOT_CONFIRMED,
     ALREADY_DEPLOYED,
 )
 
@@ -95,7 +97,7 @@ def unknown_environment(config: Config, environment: str) -> Decision:
         False,
         UNKNOWN_ENVIRONMENT,
         f"unknown environment {environment!r} (known: {known}); use one of them, "
-        f"or add {environment!r} under environments: in {CONFIG_FILE}",
+        f"or {add_environment(environment)}",
     )
 
 

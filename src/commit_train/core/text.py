@@ -9,13 +9,16 @@ Text someone else wrote (commit titles, check names, status descriptions) is sho
 terminal through ``printable``, which writes control characters and Unicode's bidirectional
 controls as visible escapes, so a title cannot set the window title (OSC), clear the screen,
 return the cursor or reverse what follows it (U+202E). ``width`` and ``ljust`` measure
-display columns (a CJK character or most emoji take two), so columns still line up.
+display columns with the ``wcwidth`` package (a CJK character or most emoji take two, a
+combining mark or a zero-width joiner none), so columns still line up; ``fit`` cuts a line
+to a number of columns, as ``clip`` does to a number of characters.
+
+``plural`` spells a count the way a sentence needs it ("1 commit", "2 commits").
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 DESCRIPTION_LIMIT = 140
 """GitHub's limit on a deployment's and a deployment status's description."""
@@ -63,14 +66,47 @@ def printable(text: str) -> str:
 
 
 def width(text: str) -> int:
-    """Display columns of ``text``: wide and fullwidth characters count two, combining
-    marks and zero-width characters none."""
-    columns = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        columns += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return columns
+    """Display columns of ``text`` on a terminal (``wcwidth``): wide and fullwidth characters
+    and emoji count two, combining marks and zero-width characters none, a control (which
+    ``printable`` would have escaped) none."""
+    from wcwidth import wcswidth, wcwidth  # loaded by the commands that draw tables only
+
+    columns = wcswidth(text)
+    if columns >= 0:
+        return int(columns)
+    return sum(max(int(wcwidth(char)), 0) for char in text)
+
+
+def fit(text: str, columns: int) -> str:
+    """``text`` on one line of at most ``columns`` display columns.
+
+    Cut like ``clip`` (at a word when one is near, dangling punctuation dropped, an
+    ellipsis at the end), but measured in columns, so a CJK title takes the room it shows.
+    """
+    line = one_line(text)
+    if width(line) <= columns:
+        return line
+    if columns <= len(ELLIPSIS):
+        return ELLIPSIS[:columns]
+    room = columns - width(ELLIPSIS)
+    low, high = 0, len(line)  # the longest prefix within room: width only grows with length
+    while low < high:
+        middle = (low + high + 1) // 2
+        if width(line[:middle]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    head = line[:low]
+    if low < len(line) and line[low] != " ":
+        boundary = head.rfind(" ")
+        if boundary >= low // 2:
+            head = head[:boundary]
+    return head.rstrip(" ,;:.-(") + ELLIPSIS
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 commit``, ``2 commits``, ``0 commits``; ``nouns`` for an irregular plural."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def ljust(text: str, columns: int) -> str:

@@ -3,14 +3,18 @@
 ``run_demo`` makes a git repository (a new temporary folder, or the empty folder it is
 given) with a ``.commit-train.yml`` for staging and production (production with
 ``stale-after``, so ``stale`` has something to say), the starter templates and values
-``commit-train init`` writes (so ``render`` works), and five commits by two authors;
-records their checks (one commit is red), deploys through ``Train`` exactly as the CLI does
-(and shows the red commit being refused), and marks each deploy's statuses the way the
-deploy pipeline would (``in_progress``, then ``success``). It returns what happened and the
-``status`` and ``history`` a user would then see; the CLI prints them.
+``commit-train init`` writes (so ``render`` works), and two working weeks of a team's life:
+ten commits by two authors, one a day or so, their checks (one commit is red), and fifteen
+deploys through ``Train`` exactly as the CLI makes them, each marked the way the deploy
+pipeline would (``in_progress``, then ``success``, or ``failure`` for the two that broke:
+a production deploy restored by the next fix, a staging rollout tried again). So ``stats``
+has days to count, failures to rate and restores to time, and ``stats --chart`` something
+to draw. It returns what happened and the ``status`` and ``history`` a user would then see;
+the CLI prints them, and the commands to try next.
 
-Commit dates, identities and the journal's clock are fixed, so the shas and the tables are
-the same on every run and on every machine, and no git identity needs to be configured.
+Commit dates, identities and the journal's clock are fixed, so the shas, the tables and
+every line the demo prints are the same on every run and on every machine (but for the
+scratch folder's name), and no git identity needs to be configured.
 """
 
 from __future__ import annotations
@@ -51,17 +55,56 @@ AUTHORS = {
     "bob": ("bob", "bob@example.com"),
 }
 
-# (title, author, {check: state}); the fourth commit is the red one
+GREEN = {"lint": "success", "test": "success"}
+RED = {"lint": "success", "test": "failure"}
+
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
+ACTOR = "alice"
+STATUS_LIMIT = 5
+HISTORY_LIMIT = 3  # the demo shows the newest deploys of each environment
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return START.replace(hour=hour, minute=minute) + timedelta(days=day)
+
+
+# (title, author, checks, when it was merged); the ninth commit is the red one
 COMMITS = (
-    ("Start the shop service", "alice", {"lint": "success", "test": "success"}),
-    ("Add a health endpoint", "bob", {"lint": "success", "test": "success"}),
-    ("Add the checkout button", "alice", {"lint": "success", "test": "success"}),
-    ("Speed up product search", "bob", {"lint": "success", "test": "failure"}),
-    ("Fix the footer typo", "alice", {"lint": "success", "test": "success"}),
+    ("Start the shop service", "alice", GREEN, _at(0, 9)),
+    ("Add a health endpoint", "bob", GREEN, _at(0, 11)),
+    ("List the products", "alice", GREEN, _at(1, 10)),
+    ("Add product images", "bob", GREEN, _at(2, 10)),
+    ("Cache the product list", "alice", GREEN, _at(3, 10)),
+    ("Fix the cache key", "bob", GREEN, _at(3, 15)),
+    ("Add the cart", "alice", GREEN, _at(7, 10)),
+    ("Add the checkout button", "alice", GREEN, _at(8, 10)),
+    ("Speed up product search", "bob", RED, _at(9, 10)),
+    ("Fix the footer typo", "alice", GREEN, _at(10, 10)),
 )
 
-START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-ACTOR = "alice"
+# (when, environment, the commit's index in COMMITS, how its rollout ends)
+PLAN = (
+    (_at(0, 9, 30), "staging", 0, DeployState.SUCCESS),
+    (_at(0, 11, 30), "staging", 1, DeployState.SUCCESS),
+    (_at(0, 14), "production", 1, DeployState.SUCCESS),
+    (_at(1, 10, 30), "staging", 2, DeployState.SUCCESS),
+    (_at(2, 10, 30), "staging", 3, DeployState.SUCCESS),
+    (_at(2, 14), "production", 3, DeployState.SUCCESS),
+    (_at(3, 10, 30), "staging", 4, DeployState.SUCCESS),
+    (_at(3, 14), "production", 4, DeployState.FAILURE),
+    (_at(3, 15, 30), "staging", 5, DeployState.SUCCESS),
+    (_at(3, 16), "production", 5, DeployState.SUCCESS),
+    (_at(7, 10, 30), "staging", 6, DeployState.SUCCESS),
+    (_at(8, 10, 30), "staging", 7, DeployState.FAILURE),
+    (_at(8, 11), "staging", 7, DeployState.SUCCESS),
+    (_at(8, 14), "production", 7, DeployState.SUCCESS),
+    (_at(9, 10, 30), "staging", 8, DeployState.SUCCESS),  # refused: its checks are red
+    (_at(10, 10, 30), "staging", 9, DeployState.SUCCESS),
+)
+FAILED_WHY = "rollout timed out: web: container web in CrashLoopBackOff (exit 1, 3 restarts)"
+STATS_UNTIL = _at(11, 0)  # the end of the window ``stats`` is asked about: after the last deploy
+STATS_SINCE = "14d"
+CHART = "deploys.svg"
 
 
 @dataclass(frozen=True)
@@ -139,13 +182,12 @@ def _folder(directory: Path | None) -> Path:
 
 
 def make_repository(directory: Path | None = None) -> tuple[Path, list[str]]:
-    """The scratch repository with its config and five commits; returns (root, shas)."""
+    """The scratch repository with its config and its commits; returns (root, shas)."""
     root = _folder(directory)
     env = _git_env("alice", START)
     _git(root, env, "init", "--quiet", "--initial-branch=main")
     shas = []
-    for number, (title, author, _checks) in enumerate(COMMITS):
-        when = START + timedelta(minutes=10 * number)
+    for number, (title, author, _checks, when) in enumerate(COMMITS):
         if number == 0:
             (root / config_module.CONFIG_FILE).write_text(CONFIG, encoding="utf-8")
             _write_starter(root)
@@ -192,6 +234,8 @@ def hint(root: Path) -> str:
         f"  {program} -C {where} status",
         f"  {program} -C {where} render staging",
         f"  {program} -C {where} stale --dry-run",
+        f"  {program} -C {where} stats --since {STATS_SINCE} --until "
+        f"{STATS_UNTIL:%Y-%m-%dT%H:%M:%SZ} --chart {shlex.quote(str(root / CHART))}",
     ]
     if in_venv_bin:
         lines.append(
@@ -216,17 +260,18 @@ def run_demo(
 
     step(
         f"git init {root}",
-        f"{len(shas)} commits by alice and bob on main, with {config_module.CONFIG_FILE} "
-        "and deploy/ (templates and values)",
+        f"{len(shas)} commits by alice and bob on main over two weeks, with "
+        f"{config_module.CONFIG_FILE} and deploy/ (templates and values)",
     )
-    clock = _Clock(START + timedelta(hours=1))
+    clock = _Clock(START)
     backend = LocalBackend(
         root,
         creator=ACTOR,
         clock=clock,
         git=GitRepo(root, env=_git_env(ACTOR, START)),
     )
-    for sha, (_title, _author, checks) in zip(shas, COMMITS, strict=True):
+    for sha, (_title, _author, checks, when) in zip(shas, COMMITS, strict=True):
+        clock.now = when
         for name, state in checks.items():
             backend.record_check(sha, name, state)
         summary = ", ".join(f"{name} {state}" for name, state in checks.items())
@@ -236,13 +281,9 @@ def run_demo(
 
     loaded = config_module.load(root).config
     train = wiring.local(backend).train(loaded, actor=ACTOR, source="demo")
-    plan = (
-        ("staging", shas[2]),
-        ("production", shas[2]),
-        ("staging", shas[3]),
-        ("staging", shas[4]),
-    )
-    for number, (environment, sha) in enumerate(plan, start=1):
+    for number, (when, environment, index, ends) in enumerate(PLAN, start=1):
+        clock.now = when
+        sha = shas[index]
         command = f"commit-train deploy {environment} {sha[:7]}"
         try:
             result = train.deploy(environment, sha[:7])
@@ -252,18 +293,23 @@ def run_demo(
         deployment = result.deployment
         if deployment is None:  # pragma: no cover - not a dry run
             continue
-        step(command, result.action)
         log_url = f"https://ci.example.com/shop/runs/{number}"
         train.set_status(deployment.id, DeployState.IN_PROGRESS, "rolling out", log_url=log_url)
-        url = loaded.environments[environment].url
-        train.set_status(
-            deployment.id,
-            DeployState.SUCCESS,
-            f"{sha[:7]} is live in {environment}",
-            log_url=log_url,
-            environment_url=url,
-        )
-        step(f"pipeline for deployment {deployment.id}", "in_progress, then success")
+        if ends == DeployState.SUCCESS:
+            train.set_status(
+                deployment.id,
+                DeployState.SUCCESS,
+                f"{sha[:7]} is live in {environment}",
+                log_url=log_url,
+                environment_url=loaded.environments[environment].url,
+            )
+        else:
+            train.set_status(deployment.id, ends, FAILED_WHY, log_url=log_url)
+        outcome = f"{result.action}; the pipeline: in_progress, then {ends.value}"
+        step(command, outcome, ok=ends == DeployState.SUCCESS)
     return DemoResult(
-        root=root, steps=tuple(steps), status=train.status(limit=5), history=train.history()
+        root=root,
+        steps=tuple(steps),
+        status=train.status(limit=STATUS_LIMIT),
+        history=train.history(limit=HISTORY_LIMIT),
     )

@@ -1,7 +1,12 @@
 """How the CLI shows results: aligned tables for people, versioned JSON for scripts.
 
 Only the CLI uses this module. Colour is a flag the CLI decides (a terminal, and no
-``NO_COLOR``); it is applied after padding, so columns line up with or without it. Every
+``NO_COLOR``); it is applied after padding, so columns line up with or without it. So is
+``width``: the columns of the terminal (``faces/terminal.columns``), or None for output to a
+pipe, which keeps the fixed title widths (``TITLE_WIDTH``) scripts and tests rely on. Given
+a width, a table gives the room its other columns leave to its free-text column (a title,
+a reason), cut in display columns, so no line is wider than the terminal; ``--json``
+always carries the whole text. Every
 JSON document carries ``"version": JSON_VERSION``; its shape is documented in
 ``docs/cli.md`` and changes only with a new version.
 """
@@ -13,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commit_train.core.gate import Decision
-from commit_train.core.text import clip, duration, ljust, printable, width
+from commit_train.core.text import clip, duration, fit, ljust, plural, printable, width
 from commit_train.errors import RefusedError
 from commit_train.models import (
     Checks,
@@ -33,6 +38,8 @@ from commit_train.service.train import DeployResult, History, HistoryEntry
 
 JSON_VERSION = 1
 TITLE_WIDTH = 50
+HISTORY_TITLE_WIDTH = 40
+NARROWEST = 10  # a free-text column is not cut narrower than this; the last column gives way
 
 _COLOURS = {
     "green": "\x1b[32m",
@@ -71,17 +78,23 @@ def table(
     colours: Iterable[Sequence[str | None]] | None = None,
     colour: bool = False,
     indent: str = "",
+    fit_to: int | None = None,
+    squeeze: int | None = None,
 ) -> str:
     """Columns padded to their widest cell (two spaces apart); the last one is not padded.
 
     Every cell is shown through ``printable`` (untrusted text cannot drive the terminal)
-    and measured in display columns (CJK and emoji titles keep the columns aligned).
+    and measured in display columns (CJK and emoji titles keep the columns aligned). With
+    ``fit_to``, column ``squeeze`` (the free text) is cut until the lines fit, down to
+    ``NARROWEST`` columns; if they still do not, the last column is cut too.
     """
     body = [[printable(cell) for cell in r] for r in rows]
     blank: list[str | None] = [None] * len(headers)
     paints: list[list[str | None]] = (
         [list(c) for c in colours] if colours is not None else [blank for _ in body]
     )
+    if fit_to is not None:
+        headers, body = _fitted(list(headers), body, fit_to - width(indent), squeeze)
     widths = [max([width(h), *(width(r[i]) for r in body)]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str], tints: Sequence[str | None]) -> str:
@@ -94,6 +107,47 @@ def table(
     lines = [line(list(headers), ["bold"] * len(headers))]
     lines += [line(r, p) for r, p in zip(body, paints, strict=True)]
     return "\n".join(lines)
+
+
+def _fitted(
+    headers: list[str], body: list[list[str]], room: int, squeeze: int | None
+) -> tuple[list[str], list[list[str]]]:
+    """``headers`` and ``body`` cut so that every line of the table takes at most ``room``
+    columns: column ``squeeze`` first (down to ``NARROWEST``), then the last column (down to
+    its heading), then both further, headings too, as a last resort."""
+    last = len(headers) - 1
+
+    def excess() -> tuple[list[int], int]:
+        widths = [max([width(h), *(width(r[i]) for r in body)]) for i, h in enumerate(headers)]
+        return widths, sum(widths) + 2 * last - room
+
+    def cut(column: int, least: int) -> None:
+        widths, over = excess()
+        if over <= 0:
+            return
+        most = max(least, widths[column] - over, 1)
+        for row in body:
+            row[column] = fit(row[column], most)
+        if width(headers[column]) > most:
+            headers[column] = fit(headers[column], most)
+
+    if squeeze is not None:
+        cut(squeeze, max(NARROWEST, width(headers[squeeze])))
+    cut(last, width(headers[last]))
+    if squeeze is not None:
+        cut(squeeze, width(headers[squeeze]))
+    cut(last, 1)
+    return headers, body
+
+
+def fitted(line: str, columns: int | None) -> str:
+    """A line that is not part of a table (a heading), cut to the terminal's width; its
+    indentation stays."""
+    if columns is None:
+        return line
+    text = line.lstrip(" ")
+    indent = line[: len(line) - len(text)]
+    return indent + fit(text, max(columns - len(indent), 1))
 
 
 # -- status ------------------------------------------------------------------------------
@@ -136,12 +190,13 @@ def _live_in(row: TrainCommit) -> list[str]:
     return entries
 
 
-def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
-    header = (
-        f"{snapshot.repo}: the {len(snapshot.commits)} newest commits of {snapshot.default_branch}"
-    )
+def render_status(snapshot: Snapshot, *, colour: bool = False, width: int | None = None) -> str:
+    """``commit-train status``; ``width``: the terminal's columns (see the module)."""
+    count = len(snapshot.commits)
+    newest = "newest commit" if count == 1 else f"{count} newest commits"
+    header = fitted(f"{snapshot.repo}: the {newest} of {snapshot.default_branch}", width)
     if not snapshot.commits:
-        return f"{snapshot.repo}: {snapshot.default_branch} has no commits yet"
+        return fitted(f"{snapshot.repo}: {snapshot.default_branch} has no commits yet", width)
     rows, paints = [], []
     for row in snapshot.commits:
         checks, tint = _check_cell(row.checks)
@@ -149,7 +204,7 @@ def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
         rows.append(
             [
                 row.commit.short_sha,
-                clip(row.commit.title, TITLE_WIDTH),
+                row.commit.title if width else clip(row.commit.title, TITLE_WIDTH),
                 row.commit.author,
                 checks,
                 ", ".join(where) or "-",
@@ -157,12 +212,21 @@ def render_status(snapshot: Snapshot, *, colour: bool = False) -> str:
         )
         paints.append(["yellow", None, None, tint, "green" if row.live_in else None])
     body = table(
-        ["SHA", "TITLE", "AUTHOR", "CHECKS", "LIVE IN"], rows, colours=paints, colour=colour
+        ["SHA", "TITLE", "AUTHOR", "CHECKS", "LIVE IN"],
+        rows,
+        colours=paints,
+        colour=colour,
+        fit_to=width,
+        squeeze=1,
     )
     gave_up = "".join(
-        f"\n{printable(env)}: no successful deploy {looked_back_phrase(count)}"
-        " (commit-train looks no further back)"
-        for env, count in snapshot.looked_back.items()
+        "\n"
+        + fitted(
+            f"{printable(env)}: no successful deploy {looked_back_phrase(looked)}"
+            " (commit-train looks no further back)",
+            width,
+        )
+        for env, looked in snapshot.looked_back.items()
     )
     return f"{header}\n\n{body}{gave_up}"
 
@@ -315,12 +379,13 @@ def _result_cell(entry: HistoryEntry) -> str:
     return state.value
 
 
-def render_history(history: History, *, colour: bool = False) -> str:
+def render_history(history: History, *, colour: bool = False, width: int | None = None) -> str:
+    """``commit-train history``; ``width``: the terminal's columns (see the module)."""
     if not history.environments:
-        return f"{history.repo}: no deploys yet (and no environments configured)"
+        return fitted(f"{history.repo}: no deploys yet (and no environments configured)", width)
     blocks = []
     for env in history.environments:
-        title = _paint(env.environment, "bold", colour)
+        title = _paint(fitted(env.environment, width), "bold", colour)
         if not env.entries:
             blocks.append(f"{title}\n  no deploys yet")
             continue
@@ -332,7 +397,7 @@ def render_history(history: History, *, colour: bool = False) -> str:
                     str(dep.id),
                     _result_cell(entry),
                     dep.short_sha,
-                    clip(entry.title, 40),
+                    entry.title if width else clip(entry.title, HISTORY_TITLE_WIDTH),
                     dep.requested_by,
                     _when(dep.created_at),
                     duration(entry.duration_seconds),
@@ -347,6 +412,8 @@ def render_history(history: History, *, colour: bool = False) -> str:
             colours=paints,
             colour=colour,
             indent="  ",
+            fit_to=width,
+            squeeze=3,
         )
         blocks.append(f"{title}\n{body}")
     return "\n\n".join(blocks)
@@ -376,8 +443,11 @@ def history_json(history: History) -> dict[str, Any]:
 # -- locks and stale commits -------------------------------------------------------------
 
 
-def render_locks(locks: Sequence[Lock], *, now: datetime, colour: bool = False) -> str:
-    """``commit-train locks``: who holds which lock, why, since and until when."""
+def render_locks(
+    locks: Sequence[Lock], *, now: datetime, colour: bool = False, width: int | None = None
+) -> str:
+    """``commit-train locks``: who holds which lock, why, since and until when; ``width``:
+    the terminal's columns (see the module)."""
     if not locks:
         return "no locks"
     rows, paints = [], []
@@ -401,6 +471,8 @@ def render_locks(locks: Sequence[Lock], *, now: datetime, colour: bool = False) 
         rows,
         colours=paints,
         colour=colour,
+        fit_to=width,
+        squeeze=4,
     )
 
 
@@ -410,21 +482,25 @@ _QUIET = {
 }
 
 
-def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = False) -> str:
+def render_stale(
+    report: StaleReport, *, dry_run: bool = False, colour: bool = False, width: int | None = None
+) -> str:
     """``commit-train stale``: per environment, the commits waiting too long, by author;
     ``*`` marks the ones due a reminder: reminded by this run, or that a run would remind
-    (a dry run), or still to remind when the reminder could not be sent."""
+    (a dry run), or still to remind when the reminder could not be sent. ``width``: the
+    terminal's columns (see the module); a heading too wide for it goes on two lines, cut
+    at its ``;``."""
     blocks = []
     for env in report.environments:
-        title = _paint(env.environment, "bold", colour)
+        name = env.environment
         if env.quiet == "locked" and env.lock is not None:
-            head = f"{title}: quiet, {describe_lock(env.lock)}"
+            head = f"{name}: quiet, {describe_lock(env.lock)}"
         elif env.quiet is not None:
-            head = f"{title}: {_QUIET.get(env.quiet, env.quiet)}"
+            head = f"{name}: {_QUIET.get(env.quiet, env.quiet)}"
         else:
             after = duration(env.threshold_seconds or 0)
             live = (env.live_sha or "")[:7]
-            head = f"{title}: nothing older than {after} waiting (live {live})"
+            head = f"{name}: nothing older than {after} waiting (live {live})"
             if env.stale:
                 if dry_run:
                     what = f"would remind {len(env.remind)} now"
@@ -433,27 +509,55 @@ def render_stale(report: StaleReport, *, dry_run: bool = False, colour: bool = F
                 else:
                     what = f"reminded {len(env.reminded)} now"
                 head = (
-                    f"{title}: {len(env.stale)} commit(s) older than {after} not deployed "
-                    f"(live {live}); {what}"
+                    f"{name}: {plural(len(env.stale), 'commit')} older than {after} not "
+                    f"deployed (live {live}); {what}"
                 )
-        lines = [head]
+        lines = _heading(head, name, width, colour)
         reminded = {c.sha for c in env.remind}
         for author, commits in env.by_author(env.stale).items():
-            lines.append(f"  {author}")
+            lines.append(fitted(f"  {author}", width))
             rows = [
-                ["*" if c.sha in reminded else " ", c.sha[:7], c.age, clip(c.title, TITLE_WIDTH)]
+                [
+                    "*" if c.sha in reminded else " ",
+                    c.sha[:7],
+                    c.age,
+                    c.title if width else clip(c.title, TITLE_WIDTH),
+                ]
                 for c in commits
             ]
-            lines += ["    " + "  ".join(r).rstrip() for r in _aligned(rows)]
+            lines += ["    " + "  ".join(r).rstrip() for r in _aligned(rows, width, indent=4)]
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) if blocks else f"{report.repo}: no environments configured"
+    if not blocks:
+        return fitted(f"{report.repo}: no environments configured", width)
+    return "\n\n".join(blocks)
 
 
-def _aligned(rows: Sequence[Sequence[str]]) -> list[list[str]]:
+def _heading(head: str, name: str, columns: int | None, colour: bool) -> list[str]:
+    """``head`` as one line, or two when it is wider than ``columns`` (cut at ``; ``), its
+    leading environment ``name`` in bold."""
+    lines = [head]
+    if columns is not None and width(head) > columns and "; " in head:
+        first, rest = head.split("; ", 1)
+        lines = [first, f"  {rest}"]
+    lines = [fitted(printable(line), columns) for line in lines]
+    shown = printable(name)
+    if lines[0].startswith(shown + ":"):
+        lines[0] = _paint(shown, "bold", colour) + lines[0][len(shown) :]
+    return lines
+
+
+def _aligned(
+    rows: Sequence[Sequence[str]], columns: int | None = None, *, indent: int = 0
+) -> list[list[str]]:
+    """``rows`` padded into columns; with ``columns``, the last cell is cut so that each
+    line (after ``indent``) fits."""
     if not rows:
         return []
     shown = [[printable(cell) for cell in row] for row in rows]
     widths = [max(width(r[i]) for r in shown) for i in range(len(shown[0]))]
+    if columns is not None:
+        room = columns - indent - sum(widths[:-1]) - 2 * (len(widths) - 1)
+        shown = [[*row[:-1], fit(row[-1], max(room, 1))] for row in shown]
     return [
         [cell if i == len(row) - 1 else ljust(cell, widths[i]) for i, cell in enumerate(row)]
         for row in shown

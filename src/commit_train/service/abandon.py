@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from commit_train.core.text import clip, duration
+from commit_train.core.text import clip, duration, plural
 from commit_train.models import Deployment, DeployState
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class SweepReport:
         if not self.abandoned:
             return f"no abandoned deploys in {where} (none in progress without news for {after})"
         verb = "would close" if self.dry_run else "closed"
-        return f"{verb} {len(self.abandoned)} abandoned deploy(s) in {where}"
+        return f"{verb} {plural(len(self.abandoned), 'abandoned deploy')} in {where}"
 
 
 def sweep(train: Train, environment: str | None = None, *, dry_run: bool = False) -> SweepReport:

@@ -67,6 +67,7 @@ from commit_train.models import (
     lock_refused,
     lock_scope,
     parse_time,
+    possessive,
     utc_now,
 )
 from commit_train.ports import RefBackend
@@ -239,7 +240,7 @@ class GitHubLockStore:
             again, _ = self._read(environment)
             if again is None or again.sha != sha:
                 raise RefusedError(
-                    f"{where(environment)}'s lock changed while unlocking",
+                    f"{possessive(where(environment))} lock changed while unlocking",
                     reason=LOCKED,
                     fix="look at commit-train locks and try again",
                 )

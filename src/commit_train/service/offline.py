@@ -42,8 +42,8 @@ from typing import Any
 
 from commit_train.config import Config
 from commit_train.core import gate
-from commit_train.core.text import clip, one_line
-from commit_train.errors import RefusedError, TemporaryGitHubError
+from commit_train.core.text import clip, one_line, plural
+from commit_train.errors import RateLimitError, RefusedError, TemporaryGitHubError
 from commit_train.models import (
     LOOK_BACK_DEPLOYMENTS,
     Commit,
@@ -69,10 +69,11 @@ COMMIT_SEARCH_DEPTH = LOOK_BACK_DEPLOYMENTS
 
 
 def unreachable(exc: TemporaryGitHubError) -> TemporaryGitHubError:
-    """The one line ``deploy`` says when GitHub cannot answer: the cause and the way on."""
+    """The one line ``deploy`` says when GitHub cannot answer: the cause and the way on.
+    A spent rate limit is not an outage: it is said as it is, with when it comes back."""
     cause = exc.message.rstrip(".")
     return type(exc)(
-        f"GitHub is unreachable ({cause})",
+        cause if isinstance(exc, RateLimitError) else f"GitHub is unreachable ({cause})",
         status=exc.status,
         delay=exc.delay,
         fix='to deploy anyway, rerun with --offline --reason "why it cannot wait"',
@@ -220,12 +221,11 @@ class SyncReport:
     def summary(self) -> str:
         busy = f"; {self.busy} being replayed by another sync run, left to it" if self.busy else ""
         if not self.synced:
-            return f"nothing to sync: {self.up_to_date} offline deploys already on GitHub{busy}"
-        statuses = sum(s.statuses_added for s in self.synced)
-        return (
-            f"synced {len(self.synced)} offline deploys to {self.repo} "
-            f"({statuses} statuses added){busy}"
-        )
+            already = plural(self.up_to_date, "offline deploy")
+            return f"nothing to sync: {already} already on GitHub{busy}"
+        statuses = plural(sum(s.statuses_added for s in self.synced), "status", "statuses")
+        synced = plural(len(self.synced), "offline deploy")
+        return f"synced {synced} to {self.repo} ({statuses} added){busy}"
 
 
 class _Sync:

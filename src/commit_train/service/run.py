@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from commit_train import config as config_module
 from commit_train.config import Config
 from commit_train.core.redact import REDACTED, redact_text
-from commit_train.core.text import clip
+from commit_train.core.text import clip, plural
 from commit_train.errors import (
     ConfigError,
     KubeError,
@@ -94,7 +94,9 @@ class RunOptions:
     for nothing and records nothing; ``force`` takes fields other field managers own.
     ``env`` is where secrets and ``COMMIT_TRAIN_*`` settings are read (default
     ``os.environ``). ``run_url`` is the log a status links to; ``on_line`` gets every line a
-    person reads and ``group`` folds a phase of them (an Actions log group).
+    person reads and ``group`` folds a phase of them (an Actions log group). ``on_progress``
+    gets a rollout's progress lines instead (each replaces the one before it: the CLI
+    rewrites one terminal line), default ``on_line``.
     """
 
     timeout: float | None = None
@@ -105,6 +107,7 @@ class RunOptions:
     run_url: str | None = None
     on_line: Lines = _nothing
     group: Group = _no_group
+    on_progress: Lines | None = None
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -188,6 +191,9 @@ def apply_and_wait(
     def say(line: str) -> None:
         how.on_line(redact_text(line, secret_values))
 
+    def progress(line: str) -> None:
+        (how.on_progress or how.on_line)(redact_text(line, secret_values))
+
     options = ApplyOptions(
         applyset=run.applyset,
         namespace=namespace,
@@ -200,7 +206,7 @@ def apply_and_wait(
     )
     client = run.make_client()
     try:
-        with how.group(f"Apply {len(objects)} object(s) to {namespace}"):
+        with how.group(f"Apply {plural(len(objects), 'object')} to {namespace}"):
             result = apply(client, objects, options)
             objects_done = tuple(
                 dataclasses.replace(r, diff=tuple(_safe_diff(d, secret_values) for d in r.diff))
@@ -215,9 +221,9 @@ def apply_and_wait(
         if how.dry_run:
             rollout, wait_line = "skipped", "dry run: no rollout"
         else:
-            with how.group(f"Wait for {len(result.workloads)} rollout(s)"):
+            with how.group(f"Wait for {plural(len(result.workloads), 'rollout')}"):
                 waited = wait_for_rollouts(
-                    client, result.workloads, timeout=run.timeout, on_progress=say
+                    client, result.workloads, timeout=run.timeout, on_progress=progress
                 )
             rollout = "complete" if waited.ok else "timed-out" if waited.timed_out else "failed"
             wait_line = waited.summary_line
@@ -294,7 +300,8 @@ def render_and_apply(
         for note in rendered.notes:
             run.say(f"note: {note}")
         run.say(
-            f"rendered {len(rendered.objects)} object(s) for {run.environment} at {run.sha[:7]}"
+            f"rendered {plural(len(rendered.objects), 'object')} for {run.environment} "
+            f"at {run.sha[:7]}"
         )
     result = apply_and_wait(
         run, [m.obj for m in rendered.apply_order()], secret_values=rendered.secret_values

@@ -34,6 +34,7 @@ from commit_train.models import (
     StaleLine,
     TrainCommit,
     Unlocked,
+    possessive,
     utc_now,
 )
 from commit_train.ports import Backend, LockStore, Notifier, StaleState
@@ -468,7 +469,7 @@ class Train:
         scope = self._lock_scope(environment)
         done = self._lock_store().release(scope, by=self.actor, force=force, reason=reason)
         detail = (
-            f"broke {done.lock.holder}'s lock ({done.lock.reason}): {reason}"
+            f"broke {possessive(done.lock.holder)} lock ({done.lock.reason}): {reason}"
             if done.forced
             else reason
         )

@@ -32,8 +32,10 @@ for the GraphQL API" (``RATE_LIMITED``, ``MAX_NODE_LIMIT_EXCEEDED``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from commit_train.errors import (
@@ -69,7 +71,7 @@ class Meaning:
     ``says`` and ``fix`` are ``str.format`` templates over the facts the raiser knows:
     ``action`` (what commit-train was doing), ``status``, ``said`` (GitHub's own message),
     ``repo``, ``method``, ``path``, ``host``, ``attempts``, ``exception``, ``wait``,
-    ``limit``, ``at``, ``seconds``.
+    ``until`` (``spent_until``: when a spent rate limit comes back).
     """
 
     error: type[CommitTrainError]
@@ -79,6 +81,7 @@ class Meaning:
 
 _REFUSED = Meaning(GitHubRefusedError, "GitHub refused to {action}: {status} {said}")
 _GRAPHQL_REFUSED = Meaning(GitHubRefusedError, "GitHub's GraphQL API could not {action}: {said}")
+_SPENT = Meaning(RateLimitError, "GitHub's rate limit is spent {until}", RATE_LIMIT_FIX)
 _GRAPHQL_FORBIDDEN = Meaning(AuthError, "GitHub refused to {action}: {said}", PERMISSIONS_FIX)
 
 # Keys: an HTTP status; "4xx" and "5xx" for the statuses not listed; the other strings name
@@ -121,17 +124,8 @@ ANSWERS: Mapping[int | str, Meaning] = {
         "and asks to wait at least {wait:g} s",
         RATE_LIMIT_FIX,
     ),
-    "primary limit": Meaning(
-        RateLimitError,
-        "GitHub's API rate limit for this token is used up (0 of {limit} left); "
-        "it resets at {at}, in {seconds} s",
-        RATE_LIMIT_FIX,
-    ),
-    "RATE_LIMITED": Meaning(
-        RateLimitError,
-        "GitHub's GraphQL rate limit for this token is used up; it resets at {at}{seconds}",
-        RATE_LIMIT_FIX,
-    ),
+    "primary limit": _SPENT,
+    "RATE_LIMITED": _SPENT,  # GraphQL's budget is another hour's, said the same way
     "NOT_FOUND": Meaning(
         NotFoundError,
         "repository {repo} not found at {api_url}",
@@ -149,6 +143,19 @@ ANSWERS: Mapping[int | str, Meaning] = {
     "graphql": Meaning(GitHubUnavailableError, "GitHub's GraphQL API could not {action}: {said}"),
     "no data": Meaning(GitHubUnavailableError, "GitHub's GraphQL API gave no {what} to {action}"),
 }
+
+
+def spent_until(reset: float | None, now: float) -> str:
+    """When a spent rate limit comes back, as a person reads it: ``until 13:05 UTC (in 57
+    min)``, from ``x-ratelimit-reset`` (epoch seconds). The REST and the GraphQL budgets are
+    an hour each, so the clock time and the minutes left say it all; both are rounded up,
+    never promising the limit back before it is."""
+    if reset is None:
+        return "for now (GitHub did not say until when)"
+    back = datetime.fromtimestamp(math.ceil(reset / 60) * 60, UTC)
+    minutes = max(1, math.ceil((reset - now) / 60))
+    left = f"{minutes} min" if minutes <= 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"until {back:%H:%M} UTC (in {left})"
 
 
 class _Facts(dict[str, Any]):

@@ -76,7 +76,12 @@ import requests
 import requests.adapters
 from github import Auth, GithubException
 
-from commit_train.backends.github.answers import NETWORK_FIX, UNAVAILABLE_FIX, error_for
+from commit_train.backends.github.answers import (
+    NETWORK_FIX,
+    UNAVAILABLE_FIX,
+    error_for,
+    spent_until,
+)
 from commit_train.errors import (
     CommitTrainError,
     GitHubError,
@@ -238,10 +243,10 @@ class _Policy:
             return wait, "secondary limit", {"method": method, "path": path, "wait": wait}
         if remaining == "0" and headers.get("x-ratelimit-reset"):
             reset = float(headers["x-ratelimit-reset"])
-            wait = max(reset - self.clock(), 0.0) + 1.0
-            limit = headers.get("x-ratelimit-limit", "?")
+            now = self.clock()
+            wait = max(reset - now, 0.0) + 1.0
             at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            return wait, "primary limit", {"limit": limit, "at": at, "seconds": int(wait)}
+            return wait, "primary limit", {"until": spent_until(reset, now), "at": at}
         if (
             response.status_code == 429
             or message.startswith(_SECONDARY_MESSAGES[0])
@@ -573,15 +578,13 @@ class Transport:
             if first.get("type") != "RATE_LIMITED":
                 break
             reset = headers.get("x-ratelimit-reset")
-            wait = max(float(reset) - self._policy.clock(), 0.0) + 1.0 if reset else None
+            now = self._policy.clock()
+            wait = max(float(reset) - now, 0.0) + 1.0 if reset else None
             if wait is None or wait > self._policy.max_wait or attempt >= self._policy.max_attempts:
                 raise error_for(
                     "RATE_LIMITED",
                     delay=wait,
-                    at=datetime.fromtimestamp(float(reset), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                    if reset
-                    else "a time GitHub did not say",
-                    seconds=f", in {int(wait)} s" if wait is not None else "",
+                    until=spent_until(float(reset) if reset else None, now),
                 )
             at = datetime.fromtimestamp(float(str(reset)), UTC).strftime("%H:%M:%S")
             self._policy.pause(

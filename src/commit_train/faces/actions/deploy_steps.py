@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from commit_train.config import Config
 from commit_train.core.gate import CHECKS_PENDING, Decision
+from commit_train.core.text import plural
 from commit_train.errors import (
     KubeError,
     RefusedError,
@@ -209,13 +210,14 @@ def render_manifests(rt: Runtime) -> None:
         for m in rendered.apply_order()
     ]
     rt.summary(
-        f"### Rendered {len(rendered.objects)} object(s) for {environment} at `{sha[:7]}`\n\n"
+        f"### Rendered {plural(len(rendered.objects), 'object')} for {environment} "
+        f"at `{sha[:7]}`\n\n"
         + summary_row("kind", "namespace", "name", "template")
         + "\n| --- | --- | --- | --- |\n"
         + "\n".join(rows)
         + "\n"
     )
-    rt.log(f"rendered {len(rendered.objects)} object(s) for {environment} into {target}")
+    rt.log(f"rendered {plural(len(rendered.objects), 'object')} for {environment} into {target}")
 
 
 # ----------------------------------------------------------------------------- apply

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from commit_train.config import Config, parse_duration
+from commit_train.core.text import plural
 from commit_train.errors import (
     CommitTrainError,
     ConfigError,
@@ -284,7 +285,7 @@ def stale_commit_notifier(rt: Runtime) -> None:
     heading = f"### Commits waiting for {environment}"
     if found.quiet == "locked" and found.lock is not None:
         rt.summary(f"{heading}\n\nQuiet while locked: {describe_lock(found.lock)}.\n")
-        rt.log(f"{environment}: quiet while locked ({len(stale)} stale commit(s))")
+        rt.log(f"{environment}: quiet while locked ({plural(len(stale), 'stale commit')})")
         return
     if found.quiet == "never-deployed":
         rt.summary(f"{heading}\n\n{environment} has never been deployed: nothing to compare.\n")
@@ -297,7 +298,8 @@ def stale_commit_notifier(rt: Runtime) -> None:
     lines = [
         heading,
         "",
-        f"{len(stale)} commit(s) merged more than {after} ago are not live in "
+        f"{plural(len(stale), 'commit')} merged more than {after} ago "
+        f"{'is' if len(stale) == 1 else 'are'} not live in "
         f"{environment} (live: `{(found.live_sha or '')[:7]}`); "
         f"{len(reminded)} reminded by this run.",
         "",
@@ -317,13 +319,14 @@ def stale_commit_notifier(rt: Runtime) -> None:
     rt.summary("\n".join(lines) + "\n")
     if reminded:
         rt.warning(
-            f"{len(reminded)} commit(s) have waited more than {after} for {environment}",
+            f"{plural(len(reminded), 'commit')} {'has' if len(reminded) == 1 else 'have'} "
+            f"waited more than {after} for {environment}",
             title="commit-train: stale commits",
         )
     elif unsent:
-        rt.log(f"{environment}: {len(unsent)} stale commit(s) to remind, not sent")
+        rt.log(f"{environment}: {plural(len(unsent), 'stale commit')} to remind, not sent")
     else:
-        rt.log(f"{environment}: {len(stale)} stale commit(s), all reminded before")
+        rt.log(f"{environment}: {plural(len(stale), 'stale commit')}, all reminded before")
 
 
 def sweep_abandoned(rt: Runtime, train: Train, environment: str) -> list[Deployment]:

@@ -18,7 +18,8 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from commit_train import __version__
-from commit_train.core.text import printable
+from commit_train.core.text import plural, printable
 from commit_train.errors import CommitTrainError, UsageError
 from commit_train.faces.cli.completion import completion_command
 from commit_train.faces.cli.errors import (
@@ -40,6 +41,7 @@ from commit_train.faces.cli.sweep import sweep_command
 
 if TYPE_CHECKING:
     from commit_train.config import Config
+    from commit_train.faces.terminal import LiveLines
     from commit_train.faces.wiring import CliWiring
     from commit_train.gitrepo import GitRepo
     from commit_train.ports import CheckRecorder, OfflineJournal
@@ -85,6 +87,13 @@ class Options:
     @property
     def colour(self) -> bool:
         return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    @property
+    def columns(self) -> int | None:
+        """The width tables are cut to: the terminal's, or None for a pipe (``faces/terminal``)."""
+        from commit_train.faces.terminal import columns
+
+        return columns(sys.stdout)
 
     def git(self) -> GitRepo:
         from commit_train.gitrepo import GitRepo
@@ -317,6 +326,11 @@ def json_option(command: Any) -> Any:
     return _json_flag(json_refusals(command))
 
 
+yes_option = click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask, where the environment has confirm: true."
+)
+
+
 @cli.command()
 @click.option("--limit", default=5, show_default=True, type=int, help="How many commits (1 to 50).")
 @json_option
@@ -329,7 +343,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
     if as_json:
         _echo_json(status_json(snapshot))
     else:
-        click.echo(render_status(snapshot, colour=options.colour))
+        click.echo(render_status(snapshot, colour=options.colour, width=options.columns))
 
 
 @cli.command()
@@ -344,6 +358,7 @@ def status(options: Options, limit: int, as_json: bool) -> None:
 )
 @click.option("--reason", default=None, help="Why (recorded); --offline needs one.")
 @click.option("--again", is_flag=True, help="Deploy even if REF is already queued or live there.")
+@yes_option
 @json_option
 @pass_options
 def deploy(
@@ -354,6 +369,7 @@ def deploy(
     offline: bool,
     reason: str | None,
     again: bool,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Ship commit REF (a sha, a short sha or HEAD) to ENVIRONMENT.
@@ -370,6 +386,12 @@ def deploy(
     if reason is not None:
         raise UsageError("--reason goes with --offline", fix="add --offline, or drop --reason")
     try:
+        if not dry_run:
+            from commit_train.faces.cli.confirm import confirm_deploy
+
+            ref = confirm_deploy(
+                options.train(), environment, ref, yes=yes, as_json=as_json, again=again
+            )
         result = options.train().deploy(environment, ref, dry_run=dry_run, again=again)
     except RefusedError as refused:
         if refused.reason == ALREADY_DEPLOYED:
@@ -468,7 +490,8 @@ def sync_command(options: Options, as_json: bool) -> None:
         how = "created" if item.created else "already on GitHub"
         click.echo(
             f"local deployment {item.local_id} -> GitHub deployment {item.github_id}: "
-            f"{item.sha[:7]} to {item.environment} ({how}, {item.statuses_added} statuses added)"
+            f"{item.sha[:7]} to {item.environment} "
+            f"({how}, {plural(item.statuses_added, 'status', 'statuses')} added)"
         )
     click.echo(report.summary)
 
@@ -486,7 +509,7 @@ def history(options: Options, environment: str | None, limit: int, as_json: bool
     if as_json:
         _echo_json(history_json(found))
     else:
-        click.echo(render_history(found, colour=options.colour))
+        click.echo(render_history(found, colour=options.colour, width=options.columns))
 
 
 # -- operations: locks and stale commits -------------------------------------------------
@@ -580,6 +603,7 @@ def unlock_command(
     as_json: bool,
 ) -> None:
     """End your lock of ENVIRONMENT (or --all); --force --reason ends anyone's."""
+    from commit_train.models import possessive
     from commit_train.service.locks import lock_json, where
 
     scope = _scope(environment, every, "unlock")
@@ -606,7 +630,7 @@ def unlock_command(
         )
     elif done.forced:
         click.echo(
-            f"unlocked {where(lock.environment)}: broke {lock.holder}'s lock "
+            f"unlocked {where(lock.environment)}: broke {possessive(lock.holder)} lock "
             f"({lock.reason}): {done.reason}"
         )
     else:
@@ -627,7 +651,7 @@ def locks_command(options: Options, as_json: bool) -> None:
     if as_json:
         _echo_json(locks_json(found, now))
     else:
-        click.echo(render_locks(found, now=now, colour=options.colour))
+        click.echo(render_locks(found, now=now, colour=options.colour, width=options.columns))
 
 
 @cli.command("stale")
@@ -653,7 +677,9 @@ def stale_command(options: Options, environment: str | None, dry_run: bool, as_j
     if as_json:
         _echo_json(stale_json(report))
     else:
-        click.echo(render_stale(report, dry_run=dry_run, colour=options.colour))
+        click.echo(
+            render_stale(report, dry_run=dry_run, colour=options.colour, width=options.columns)
+        )
 
 
 @cli.command("stats")
@@ -793,7 +819,7 @@ def record_check(
 @pass_options
 def demo(options: Options, directory: Path | None) -> None:
     """Deploy a scratch repository with the local ledger: no GitHub, no cluster."""
-    from commit_train.faces.demo import DemoStep, hint, run_demo
+    from commit_train.faces.demo import HISTORY_LIMIT, DemoStep, hint, run_demo
     from commit_train.faces.tables import render_history, render_status
 
     colour = options.colour
@@ -808,7 +834,7 @@ def demo(options: Options, directory: Path | None) -> None:
     click.echo(_paint_step("commit-train status", colour))
     click.echo(render_status(result.status, colour=colour))
     click.echo()
-    click.echo(_paint_step("commit-train history", colour))
+    click.echo(_paint_step(f"commit-train history --limit {HISTORY_LIMIT}", colour))
     click.echo(render_history(result.history, colour=colour))
     click.echo()
     click.echo(hint(result.root))
@@ -869,6 +895,19 @@ def _seconds(timeout: str | None) -> float | None:
         ) from None
 
 
+@contextmanager
+def _live_lines(as_json: bool) -> Iterator[LiveLines]:
+    """A run's lines, on stdout (stderr under --json); on a terminal a rollout's progress
+    line is rewritten in place, and ended before anything else is printed."""
+    from commit_train.faces import terminal
+
+    live = terminal.LiveLines(sys.stderr if as_json else sys.stdout)
+    try:
+        yield live
+    finally:
+        live.close()
+
+
 def _show_run(result: Any, *, as_json: bool) -> None:
     """Print a pipeline result; a failed rollout ends as the error line (exit 1), printed
     once: its diagnosis goes to stdout, its summary only as the error."""
@@ -918,7 +957,7 @@ def render_command(
         _echo_json(rendered_json(rendered))
     elif out is not None:
         written = rendered.write_dir(out, redacted=True)
-        click.echo(f"wrote {len(written)} file(s) to {out}")
+        click.echo(f"wrote {plural(len(written), 'file')} to {out}")
     else:
         click.echo(rendered.stream(), nl=False)
 
@@ -929,6 +968,7 @@ def render_command(
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: show changes, record nothing.")
 @click.option("--force-conflicts", is_flag=True, help="Take fields other field managers own.")
 @_kube_options
+@yes_option
 @json_option
 @pass_options
 def apply_command(
@@ -940,23 +980,30 @@ def apply_command(
     kubeconfig: Path | None,
     context: str | None,
     timeout: str | None,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Deploy REF (default HEAD) to ENVIRONMENT from this machine and wait for the rollout.
 
     The gate first, then a recorded deployment, server-side apply, and success or failure.
     """
+    from commit_train.faces.cli.confirm import confirm_deploy
     from commit_train.faces.signals import stopping_on_signals
     from commit_train.service.pipeline import apply_ref
     from commit_train.service.run import RunOptions
 
-    how = RunOptions(
-        timeout=_seconds(timeout),
-        dry_run=dry_run,
-        force=force_conflicts,
-        on_line=lambda line: click.echo(line, err=as_json),
-    )
-    with stopping_on_signals():  # SIGTERM/SIGHUP: the deployment ends error, not in progress
+    wait_for = _seconds(timeout)  # a usage error before the question
+    if not dry_run:
+        ref = confirm_deploy(options.train(), environment, ref, yes=yes, as_json=as_json)
+    with stopping_on_signals(), _live_lines(as_json) as live:
+        # SIGTERM/SIGHUP: the deployment ends error, not in progress
+        how = RunOptions(
+            timeout=wait_for,
+            dry_run=dry_run,
+            force=force_conflicts,
+            on_line=live.line,
+            on_progress=live.progress,
+        )
         result = apply_ref(
             options.train(),
             options.git(),
@@ -973,6 +1020,7 @@ def apply_command(
 @click.option("--dry-run", is_flag=True, help="Name the commit it would restore; record nothing.")
 @click.option("--apply", "apply_now", is_flag=True, help="Carry it out from this machine.")
 @_kube_options
+@yes_option
 @json_option
 @pass_options
 def rollback_command(
@@ -983,6 +1031,7 @@ def rollback_command(
     kubeconfig: Path | None,
     context: str | None,
     timeout: str | None,
+    yes: bool,
     as_json: bool,
 ) -> None:
     """Deploy the previous successfully deployed commit of ENVIRONMENT again.
@@ -990,6 +1039,7 @@ def rollback_command(
     A new deployment whose payload names the commit it rolls back; with --apply it is
     carried out here like commit-train apply, otherwise by your deploy workflow.
     """
+    from commit_train.faces.cli.confirm import confirm_rollback
     from commit_train.faces.tables import deploy_json
     from commit_train.service.pipeline import carry_out, preflight
     from commit_train.service.rollback import request_rollback, rollback_target
@@ -997,6 +1047,8 @@ def rollback_command(
 
     wait_for = _seconds(timeout)  # a usage error before anything is recorded
     train = options.train()
+    if not dry_run:
+        confirm_rollback(train, environment, yes=yes, as_json=as_json)
     if apply_now and not dry_run:  # a kubeconfig or render mistake records nothing
         _, target = rollback_target(train, environment)
         preflight(
@@ -1019,7 +1071,7 @@ def rollback_command(
     from commit_train.faces.signals import stopping_on_signals
 
     click.echo(requested.action, err=as_json)
-    with stopping_on_signals():
+    with stopping_on_signals(), _live_lines(as_json) as lines:
         result = carry_out(
             train,
             options.git(),
@@ -1027,7 +1079,7 @@ def rollback_command(
             sha=requested.commit.sha,
             deployment=requested.deployment,
             make_client=_client_factory(kubeconfig, context),
-            how=RunOptions(timeout=wait_for, on_line=lambda line: click.echo(line, err=as_json)),
+            how=RunOptions(timeout=wait_for, on_line=lines.line, on_progress=lines.progress),
         )
     _show_run(result, as_json=as_json)
 

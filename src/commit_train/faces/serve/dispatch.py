@@ -23,6 +23,7 @@ from typing import Protocol
 
 from commit_train.config import Config, parse_duration
 from commit_train.core import gate
+from commit_train.core.text import plural
 from commit_train.errors import CommitTrainError, NotFoundError, RefusedError, UsageError
 from commit_train.faces.serve import replies
 from commit_train.faces.serve.commands import Command, parse
@@ -261,8 +262,9 @@ class Dispatcher:
         facts = train.gate_facts(environment, ref)
         ships = _ships(train, facts, environment)
         again = command.again
+        asks = config.environments[environment].confirm or self.settings.policy(environment).confirm
         try:
-            if self.settings.policy(environment).confirm and not confirmed:
+            if asks and not confirmed:
                 commit, decision = train.check(environment, ref, again=again, facts=facts)
                 if not decision.allowed:
                     raise RefusedError(decision.message, reason=decision.reason)
@@ -442,9 +444,10 @@ def what_ships(snapshot: Snapshot, environment: str, target: str | None) -> str:
             return replies.ships_line(titles, behind=None if titles else 0, first=False, beyond=0)
         return replies.ships_line((), behind=at - live_at, first=False, beyond=0)
     if at is not None:  # live is older than the window
-        return f"more than {len(shas) - at} commit(s) since the live {live.short_sha}"
+        return f"more than {plural(len(shas) - at, 'commit')} since the live {live.short_sha}"
     if live_at is not None:
         return (
-            f"rolls back more than {len(shas) - live_at} commit(s) from the live {live.short_sha}"
+            f"rolls back more than {plural(len(shas) - live_at, 'commit')} "
+            f"from the live {live.short_sha}"
         )
     return f"the live {live.short_sha} and this commit are not among the newest {len(shas)}"

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from commit_train.core.text import clip
+from commit_train.core.text import clip, plural
 from commit_train.faces.serve.commands import USAGE
 
 SECTION_LIMIT = 3000  # characters of a section's text (Slack docs: "Section block")
@@ -281,9 +281,9 @@ def ships_line(titles: Sequence[str], *, behind: int | None, first: bool, beyond
     if first:
         return "the first deploy here"
     if behind is not None:
-        return "already live" if behind == 0 else f"rolls back {behind} commit(s)"
+        return "already live" if behind == 0 else f"rolls back {plural(behind, 'commit')}"
     if not titles:
         return f"more than {beyond} commits" if beyond else "already live"
     shown = "; ".join(clip(t, 60) for t in titles[:5])
     more = f"; and {len(titles) - 5} more" if len(titles) > 5 else ""
-    return f"{len(titles)} commit(s): {shown}{more}"
+    return f"{plural(len(titles), 'commit')}: {shown}{more}"
