@@ -450,8 +450,8 @@ def test_a_deploy_costs_the_cli_s_three_requests_and_still_says_what_ships(world
 
     world.github.reset_requests()
     world.mention("U2", "deploy shop staging HEAD")
-    message = world.reply(containing="2 commit(s)")
-    assert "2 commit(s): Add checkout; Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in _everything(
+    message = world.reply(containing="2 commits")
+    assert "2 commits: Add checkout; Fix &lt;b&gt;prices&lt;/b&gt; &amp; taxes" in _everything(
         message
     )
     assert _counted(world) == _the_cli_s_three(world)
@@ -464,7 +464,7 @@ def test_a_deploy_of_an_older_commit_asks_once_more_to_say_what_it_rolls_back(
     world.github.reset_requests()
     world.mention("U2", f"deploy shop staging {world.commits[1][:7]}")
     message = world.reply(containing="rolls back")
-    assert "rolls back 2 commit(s)" in _everything(message)
+    assert "rolls back 2 commits" in _everything(message)
     # the live commit is not among the target's ancestors: the newest commits are read
     cli = _the_cli_s_three(world)
     assert _counted(world) == [cli[0], "POST graphql", *cli[1:]]

@@ -59,7 +59,7 @@ def test_a_forward_deploy_lists_the_commits_since_the_live_one() -> None:
         _deployment(1, _sha(30), DeployState.SUCCESS),
         _deployment(2, _sha(33), DeployState.FAILURE),  # not live: what ships is since c30
     ]
-    assert ships_from_facts(_facts(33, recent)) == "3 commit(s): Change 33; Change 32; Change 31"
+    assert ships_from_facts(_facts(33, recent)) == "3 commits: Change 33; Change 32; Change 31"
     assert ships_from_facts(_facts(30, recent)) == "already live"  # deploy ... again
 
 
@@ -79,5 +79,5 @@ def test_what_the_ancestors_cannot_tell_is_left_to_one_more_read() -> None:
     assert ships_from_facts(_facts(40, far)) is None  # 30 back; the window holds c40..c11
     edge = [_deployment(1, _sha(11), DeployState.SUCCESS)]
     assert ships_from_facts(_facts(40, edge)) == (
-        "29 commit(s): Change 40; Change 39; Change 38; Change 37; Change 36; and 24 more"
+        "29 commits: Change 40; Change 39; Change 38; Change 37; Change 36; and 24 more"
     )
