@@ -28,7 +28,7 @@ def sweep_command(
     rollout timeouts by default) ends error "abandoned: no progress since <time>".
     """
     from commit_train.core.text import printable
-    from commit_train.faces.cli.main import Options, _echo_json
+    from commit_train.faces.cli.common import Options, echo_json
     from commit_train.service.abandon import abandoned_line, sweep, sweep_json
 
     options = ctx.find_object(Options)
@@ -36,7 +36,7 @@ def sweep_command(
         raise click.UsageError("sweep runs only as a commit-train command")
     report = sweep(options.train(), environment, dry_run=dry_run)
     if as_json:
-        _echo_json(sweep_json(report))
+        echo_json(sweep_json(report))
         return
     verb = "would close" if dry_run else "closed"
     for dep in report.abandoned:
