@@ -4,6 +4,11 @@
 pipeline's progress (``set_status``). It asks the gate before every deploy and raises
 ``RefusedError`` with the gate's reason and message when the answer is no. It never prints
 and never imports click: the CLI renders what it returns.
+
+Why one module of ~650 lines: ``Train`` is the request side's one class, each method a use
+case a face calls (status, deploy and check, history, lock, unlock, stale, supersede,
+notices), and each is short; what grew large elsewhere already lives beside it (rollback,
+the run, locks, stale, stats, offline sync, abandoned deploys, results).
 """
 
 from __future__ import annotations

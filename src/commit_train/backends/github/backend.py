@@ -11,7 +11,7 @@ backend composes the package's parts and keeps only what each read or write asks
 - ``refs``: the git refs locks and stale-commit marks are made of;
 - ``deployments``: recording deploys and their statuses once, and reading them back.
 
-At about 650 lines this module is over the usual size on purpose: what is left is the
+Why one module of ~700 lines, over the usual size on purpose: what is left is the
 ``Backend`` port's reads (commits, checks, the gate's facts, the ``status`` screen, a
 stale scan's state), each the one query or two it costs and the fallbacks that keep that
 count honest; splitting them further would scatter the request budget over files.

@@ -1,5 +1,9 @@
 """The GitHub backend's HTTP: PyGithub's requester, counted, retried and made to write once.
 
+Why one module of ~660 lines: retrying, rate limits, counting and sending a write once are
+one policy wrapped around every request; split, the rules for when a request may be sent
+again (the thing a reader checks) would be spread over files.
+
 How requests are made
     PyGithub's ``Requester`` does the authentication, URL building and error bodies. Its
     high-level objects are used only where one call is one request and the answer is

@@ -12,6 +12,10 @@ finished keeps its state, so it still shows as unfinished). Each deployment reco
 
 In a plain repository nothing reports checks, so ``record_check`` stores them (the CLI's
 ``record-check``, a local CI script, or the demo).
+
+Why one module of ~610 lines: it is the whole ``Backend`` port over one journal, each method
+a few SQL statements; the journal's schema, its locks, marks and offline bookkeeping already
+live beside it (``journal``, ``locks``, ``marks``, ``offline``).
 """
 
 from __future__ import annotations
