@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.emulators.slack import Message
 from tests.test_serve_e2e import World, _deployments, _now, _world
 
-SHIPS = re.compile(r"the first deploy here|already live|rolls back \d+ commit\(s\)|\d+ commit\(s\)")
+SHIPS = re.compile(r"the first deploy here|already live|rolls back \d+ commits?|\d+ commits?")
 
 
 def _answer(world: World, user: str, text: str) -> Message:
