@@ -599,3 +599,58 @@ def test_a_hostile_commit_title_and_description_are_escaped_in_the_thread_s_text
         shown = revision.text + json.dumps(revision.blocks or [])
         for raw in ("<!channel>", "<!here>", "<https://evil.example|"):
             assert raw not in shown, (raw, revision.text)
+
+
+def test_someone_outside_people_is_recorded_as_the_github_login_of_their_public_email(
+    world: World,
+) -> None:
+    world.slack.add_user("U4", "dave", email="dave@acme.test")
+    world.github.add_user("dave-gh", name="Dave", email="dave@acme.test")
+    world.github.add_user("erin", email="erin@acme.test")
+    world.mention("U4", "help")  # no repository yet: nothing is looked up or remembered
+    world.reply(containing="deploy {repo} {env}")
+    world.mention("U2", "status shop")  # the App's token and the config's first read
+    world.reply(containing="SHA")
+    world.github.reset_requests()
+    world.mention("U4", "deploy shop staging HEAD")
+    world.slack.wait_for(lambda: len(_deployments(world)) == 1)
+    (deployment,) = _deployments(world)
+    assert deployment["payload"]["requested_by"] == "dave-gh"
+    assert deployment["creator"]["login"] == "commit-train[bot]"
+    # the lookup costs one request, on the search rate limit, beside the CLI's three
+    world.slack.wait_for(lambda: len(_counted(world)) >= 4)
+    assert _counted(world) == ["GET /api/v3/search/users", *_the_cli_s_three(world)]
+    (search,) = [r for r in world.github.requests if r.path.endswith("/search/users")]
+    assert search.query == {"q": "dave@acme.test in:email"}
+
+    world.github.reset_requests()
+    world.mention("U4", "history shop staging")
+    table = _everything(world.reply(containing="STARTED (UTC)"))
+    assert " dave-gh " in table
+    assert "commit-train[bot]" not in table
+    assert "GET /api/v3/search/users" not in _counted(world)  # remembered for U4
+
+
+def test_without_exactly_one_public_email_the_slack_name_is_recorded_and_teams_refuse(
+    world: World,
+) -> None:
+    world.github.add_user("carol", email="carol@acme.test")  # a team member of acme/sre ...
+    world.github.add_user("carol2", email="carol@acme.test")  # ... and one more account
+    world.mention("U3", "deploy shop staging HEAD")
+    world.slack.wait_for(lambda: len(_deployments(world)) == 1)
+    (deployment,) = _deployments(world)
+    assert deployment["payload"]["requested_by"] == "carol (Slack)"  # never the bot
+    world.mention("U3", "deploy shop production HEAD")
+    refused = world.reply(containing="<@U3> :no_entry:")
+    assert refused.text.count("\n") == 0
+    assert "only @deployers, acme/sre may deploy to production of acme/shop" in refused.text
+    assert "I know no GitHub login for you: add it under people: in serve.yml" in refused.text
+    assert len(_deployments(world)) == 1
+
+
+def test_nobody_with_the_public_email_records_the_slack_name(world: World) -> None:
+    world.github.add_user("carol", name="Carol")  # her email is private: search cannot see it
+    world.mention("U3", "deploy shop staging HEAD")
+    world.reply(containing="queued")
+    (deployment,) = _deployments(world)
+    assert deployment["payload"]["requested_by"] == "carol (Slack)"

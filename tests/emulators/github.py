@@ -35,8 +35,9 @@ The scripting API (everything else is the HTTP protocol):
   ``errors`` (the emulator's own bugs)
 
 State lives in ``github_model``; REST shapes and routes in ``github_rest`` (Apps,
-installations and teams in ``github_apps``); GraphQL in ``github_graphql`` (real execution
-with graphql-core against ``github_schema.graphql``); webhooks in ``github_hooks``.
+installations and teams in ``github_apps``; "Search users" in ``github_search``); GraphQL in
+``github_graphql`` (real execution with graphql-core against ``github_schema.graphql``);
+webhooks in ``github_hooks``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import github_apps, github_hooks, github_rest
+from . import github_apps, github_hooks, github_rest, github_search  # noqa: F401 (routes)
 from .github_hooks import Delivery, Webhook
 from .github_model import (
     ApiError,
@@ -92,6 +93,23 @@ SECONDARY_DOCS = (
 )
 USER_LIMIT = 5000
 ANONYMOUS_LIMIT = 60
+# "Search" has its own limit, per minute: 30 requests authenticated, 10 anonymous ("Rate
+# limits for the REST API"; "Search users"); answers say ``x-ratelimit-resource: search``
+SEARCH_LIMIT = 30
+ANONYMOUS_SEARCH_LIMIT = 10
+
+
+def _resource(path: str, is_graphql: bool) -> str:
+    """The rate limit a request spends: ``graphql``, ``search`` (``/search/...``) or ``core``."""
+    if is_graphql:
+        return "graphql"
+    return "search" if path.startswith(REST_PREFIX + "/search/") else "core"
+
+
+def _limit(login: str | None, resource: str) -> int:
+    if resource == "search":
+        return SEARCH_LIMIT if login else ANONYMOUS_SEARCH_LIMIT
+    return USER_LIMIT if login else ANONYMOUS_LIMIT
 
 
 @dataclass(frozen=True)
@@ -217,11 +235,21 @@ class GitHubEmulator:
 
     # -- identities and repositories -----------------------------------------------------------
 
-    def add_user(self, login: str, token: str, *, name: str | None = None) -> None:
-        """Another identity; requests with ``token`` act as ``login``."""
+    def add_user(
+        self,
+        login: str,
+        token: str | None = None,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        """Another identity; requests with ``token`` act as ``login``. ``email`` is the
+        profile's public email (what "Search users" finds with ``in:email``); an existing
+        user keeps their id and gains it."""
         with self._store.lock:
-            self._store.user(login, name=name)
-            self._store.tokens[token] = login
+            self._store.user(login, name=name, email=email)
+            if token is not None:
+                self._store.tokens[token] = login
 
     def create_repo(self, full_name: str, *, default_branch: str = "main") -> EmulatedRepo:
         owner_login, name = full_name.split("/", 1)
@@ -500,7 +528,8 @@ class GitHubEmulator:
         key = (login, resource)
         bucket = self._buckets.get(key)
         if bucket is None or now >= bucket.reset_at:
-            bucket = _Bucket(0, now + timedelta(hours=1))
+            window = timedelta(minutes=1) if resource == "search" else timedelta(hours=1)
+            bucket = _Bucket(0, now + window)
             self._buckets[key] = bucket
         return bucket
 
@@ -513,7 +542,7 @@ class GitHubEmulator:
         return True
 
     def _rate_headers(self, login: str | None, resource: str) -> dict[str, str]:
-        limit = USER_LIMIT if login else ANONYMOUS_LIMIT
+        limit = _limit(login, resource)
         bucket = self._bucket(login, resource)
         used, reset = bucket.used, bucket.reset_at
         if self._exhausted():
@@ -530,7 +559,11 @@ class GitHubEmulator:
     def rate_limit_overview(self, login: str | None) -> dict[str, Any]:
         limit = USER_LIMIT if login else ANONYMOUS_LIMIT
         resources = {}
-        for resource, res_limit in (("core", limit), ("search", 30), ("graphql", limit)):
+        for resource, res_limit in (
+            ("core", limit),
+            ("search", _limit(login, "search")),
+            ("graphql", limit),
+        ):
             headers = self._rate_headers(login, resource)
             used = int(headers["X-RateLimit-Used"])
             resources[resource] = github_rest.render_rate(
@@ -600,7 +633,7 @@ class GitHubEmulator:
                         send(err.status, err.body, {})
                         return
                     login = caller.login
-                resource = "graphql" if is_graphql else "core"
+                resource = _resource(path, is_graphql)
                 if rule is not None and _answers(rule):
                     if rule.applied:
                         try:
@@ -734,7 +767,7 @@ class GitHubEmulator:
         is_graphql: bool,
         h: _Handler,
     ) -> tuple[int, Any, dict[str, str]]:
-        resource = "graphql" if is_graphql else "core"
+        resource = _resource(path, is_graphql)
         login = caller.login
         user = self._store.users.get(login) if login else None
         if is_graphql:

@@ -109,6 +109,9 @@ class User:
     name: str
     type: str = "User"  # "User", "Bot" or "Organization"
     created_at: datetime = field(default_factory=utcnow)
+    # the profile's public email (None: kept private, GitHub's default); what "Search users"
+    # matches with ``in:email``; ``email`` below is the no-reply address commits carry
+    public_email: str | None = None
 
     @property
     def email(self) -> str:
@@ -831,7 +834,15 @@ class Store:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def user(self, login: str, *, name: str | None = None, type: str | None = None) -> User:
+    def user(
+        self,
+        login: str,
+        *,
+        name: str | None = None,
+        type: str | None = None,
+        email: str | None = None,
+    ) -> User:
+        """The user ``login``, made on first use; ``email`` sets their public email."""
         with self.lock:
             if login not in self.users:
                 kind = type or ("Bot" if login.endswith("[bot]") else "User")
@@ -842,6 +853,8 @@ class Store:
                     type=kind,
                     created_at=self.now(),
                 )
+            if email is not None:
+                self.users[login].public_email = email
             return self.users[login]
 
     def app(self, slug: str) -> App:

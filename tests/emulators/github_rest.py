@@ -130,7 +130,7 @@ def render_private_user(store: Store, user: User) -> dict[str, Any]:
             "company": None,
             "blog": "",
             "location": None,
-            "email": None,
+            "email": user.public_email,
             "hireable": None,
             "bio": None,
             "twitter_username": None,

@@ -260,10 +260,15 @@ class GitHubAccess:
         return isinstance(data, dict) and data.get("state") == "active"
 
     def login_for_email(self, email: str, *, repo: str) -> str | None:
-        """The GitHub login whose public email is ``email``, if exactly one is."""
+        """The GitHub login whose public email is ``email``, if exactly one is (None when
+        none or several are); a GitHubError when GitHub did not answer (e.g. the search
+        rate limit), so that the caller does not remember a failure as "nobody"."""
         query = urllib.parse.quote(f"{email} in:email")
         response = self._get(repo, f"/search/users?q={query}")
         if response.status_code != 200:
-            return None
+            raise GitHubError(
+                f"GitHub answered {response.status_code} to Search users",
+                status=response.status_code,
+            )
         items = (response.json() or {}).get("items") or []
         return str(items[0]["login"]) if len(items) == 1 else None

@@ -228,6 +228,7 @@ class Service:
         login = self.settings.people.get(user)
         name = ""
         email = None
+        final = True  # kept for USER_CACHE_SECONDS unless a lookup failed or could not be made
         try:
             profile = self.client.users_info(user=user).get("user") or {}
             name = str(
@@ -238,15 +239,19 @@ class Service:
             )
             email = (profile.get("profile") or {}).get("email")
         except SlackApiError as exc:
+            final = False
             log.warning("users.info %s: %s", user, exc.response.get("error"))
         full = self.settings.full_name(repo) if repo else None
         if login is None and email and full:
             try:
                 login = self.access.login_for_email(str(email), repo=full)
             except CommitTrainError as exc:
+                final = False
                 log.warning("no GitHub login for %s: %s", user, exc)
+        elif login is None and email:
+            final = False  # no repository to ask GitHub with yet (help, a bad command)
         who = Requester(user=user, login=login, name=name)
-        if login is not None or self.settings.people:
+        if final:
             with self._lock:
                 self._users[user] = (now, who)
         return who
