@@ -12,6 +12,7 @@ want: one line, or the help, and nothing done.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -654,3 +655,18 @@ def test_nobody_with_the_public_email_records_the_slack_name(world: World) -> No
     world.reply(containing="queued")
     (deployment,) = _deployments(world)
     assert deployment["payload"]["requested_by"] == "carol (Slack)"
+
+
+def test_a_github_retry_is_one_line_in_the_service_log(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot says every GitHub retry or wait in its log, as the CLI does on stderr, and the
+    answer still arrives."""
+    world.mention("U1", "status shop")
+    world.reply(containing="SHA")
+    world.github.inject(status=503, times=1, path="/api/graphql")
+    with caplog.at_level(logging.WARNING, logger="commit_train.serve"):
+        world.mention("U1", "status shop 3")
+        world.reply(containing="the 3 newest commits")
+    lines = [r.getMessage() for r in caplog.records if r.name == "commit_train.serve"]
+    assert any(line.startswith("GitHub answered 503; retrying in") for line in lines), lines

@@ -86,6 +86,9 @@ class GitHubAccess:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"commit-train/{__version__}"
         self.request_count = 0  # requests made here (the backends count their own)
+        # hears of every retry and rate-limit wait of the backends handed out (the service
+        # logs them, as the CLI writes them to stderr)
+        self.on_wait: Callable[[str], None] | None = None
         self._integration: GithubIntegration | None = None
         if not token and app_id and private_key:
             self._integration = GithubIntegration(
@@ -178,7 +181,9 @@ class GitHubAccess:
 
     def backend(self, repo: str) -> GitHubBackend:
         """A fresh backend for ``repo`` with a live token (one per command)."""
-        return GitHubBackend(repo, token=self.token_for(repo), base_url=self.api_url)
+        return GitHubBackend(
+            repo, token=self.token_for(repo), base_url=self.api_url, on_wait=self.on_wait
+        )
 
     # -- plain requests -------------------------------------------------------------------
 

@@ -120,6 +120,8 @@ class Service:
         self.settings: ServeConfig = settings.config
         self.warnings = settings.warnings
         self.access = access
+        if access.on_wait is None:  # every GitHub retry or rate-limit wait, one line in the log
+            access.on_wait = log.warning
         self.client = client
         self.webhook_secret = webhook_secret
         self.poll = poll or Poll()
