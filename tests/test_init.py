@@ -261,12 +261,17 @@ def test_it_never_overwrites_without_force_and_names_every_file(tmp_path: Path) 
             "accepts; use letters, digits, '.', '_' and '-'\n",
         ),
         (
+            ["--env", "stag ing"],  # a flag's name has no space (the prompt's answer may)
+            "error: --env 'stag ing': 'stag ing' is not an environment name .commit-train.yml "
+            "accepts; use letters, digits, '.', '_' and '-'\n",
+        ),
+        (
             ["--secret", "db-password"],
             "error: --secret 'db-password' is not a GitHub secret name; use letters, digits "
             "and '_', not starting with a digit or GITHUB_\n",
         ),
     ],
-    ids=["flag", "twice", "name", "secret"],
+    ids=["flag", "twice", "name", "space", "secret"],
 )
 def test_bad_flags_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:
     repo = github_clone(tmp_path)

@@ -50,15 +50,18 @@ class EnvironmentSpec:
     production: bool
 
 
-def parse_environments(specs: list[str] | tuple[str, ...]) -> list[EnvironmentSpec]:
+def parse_environments(
+    specs: list[str] | tuple[str, ...], *, spaces: bool = False
+) -> list[EnvironmentSpec]:
     """``NAME`` or ``NAME:production`` each (several may share one string, separated by
-    commas or spaces); a name given twice, or anything else after the colon, is a usage
+    commas, and by spaces too where ``spaces``: the prompt's answer); a name given twice, a
+    name with a space in an ``--env`` flag, or anything else after the colon, is a usage
     error."""
     from commit_train.config import CONFIG_FILE
 
     found: list[EnvironmentSpec] = []
     for spec in specs:
-        for item in re.split(r"[,\s]+", spec.strip()):
+        for item in re.split(r"[,\s]+" if spaces else r"\s*,\s*", spec.strip()):
             if not item:
                 continue
             name, colon, flag = item.partition(":")
@@ -359,7 +362,7 @@ class InitRefused(CommitTrainError):
 def _ask_environments() -> list[EnvironmentSpec]:
     def parse_answer(text: str) -> list[EnvironmentSpec]:
         try:
-            return parse_environments([text])
+            return parse_environments([text], spaces=True)
         except UsageError as exc:
             raise click.BadParameter(str(exc).replace("--env ", "")) from None
 
