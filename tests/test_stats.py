@@ -620,3 +620,20 @@ def test_a_deploy_whose_surroundings_broke_is_no_change_and_no_incident() -> Non
     assert (production.succeeded, production.failed) == (2, 1)
     assert production.change_failure_rate == 1 / 3
     assert (stats.recovery_time.incidents, stats.recovery_time.restored) == (1, 0)
+
+
+def test_one_commit_and_one_incident_read_in_the_singular() -> None:
+    import dataclasses
+
+    from commit_train.service.stats import LeadTime, RecoveryTime
+
+    stats = compute([], [], environments=ENVIRONMENTS, since=SINCE, until=UNTIL)
+    one = dataclasses.replace(
+        stats,
+        lead_time=LeadTime(commits=1, median_seconds=60.0, clamped=0),
+        recovery_time=RecoveryTime(incidents=1, restored=1, median_seconds=120.0, clamped=0),
+    )
+    assert render_table(one).splitlines()[-2:] == [
+        "lead time for changes, commit to live in production: median 1m 00s over 1 commit",
+        "failed deployment recovery time, production: median 2m 00s over 1 of 1 incident restored",
+    ]

@@ -394,11 +394,12 @@ def render_table(stats: Stats) -> str:
             "",
             f"deployment frequency, production: {_rate(frequency)} successful deploys a day",
             f"lead time for changes, commit to live in production: median "
-            f"{duration(lead.median_seconds)} over {lead.commits:,} commits"
-            + _clamp_note(lead.clamped),
+            f"{duration(lead.median_seconds)} over {lead.commits:,} "
+            f"commit{'' if lead.commits == 1 else 's'}" + _clamp_note(lead.clamped),
             f"failed deployment recovery time, production: median "
             f"{duration(recovery.median_seconds)} over {recovery.restored:,} of "
-            f"{recovery.incidents:,} incidents restored" + _clamp_note(recovery.clamped),
+            f"{recovery.incidents:,} incident{'' if recovery.incidents == 1 else 's'} restored"
+            + _clamp_note(recovery.clamped),
         ]
     if stats.people:
         lines.append("")
