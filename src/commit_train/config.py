@@ -267,11 +267,14 @@ def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]
     return []
 
 
-def _describe(error: Any, source: str) -> str:
+def describe_error(error: Any, source: str, model: type[BaseModel] | None = None) -> str:
+    """One pydantic error of a strict YAML file in the words of the YAML a person writes:
+    the file, the key path, what was wrong and the fix (``model``: the file's schema, the
+    config's by default; the deploy service's own config uses it too)."""
     loc = tuple(error["loc"])
     where = f"{source}: {_key_path(loc)}"
     if error["type"] == "extra_forbidden":
-        known = _known_keys(Config, loc)
+        known = _known_keys(model or Config, loc)
         guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
         fix = f"did you mean {guess[0]!r}?" if guess else f"allowed keys: {', '.join(known)}"
         return f"{where}: unknown key; {fix}"
@@ -332,7 +335,7 @@ def parse(text: str, *, source: str = CONFIG_FILE) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
-        first = _describe(errors[0], source)
+        first = describe_error(errors[0], source)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
     for name, env in config.environments.items():

@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from commit_train import safeyaml
-from commit_train.config import _EXPECTED, _key_path, _known_keys
+from commit_train.config import describe_error
 from commit_train.errors import ConfigError
 
 DEPLOY_STATES = ("queued", "pending", "in_progress", "success", "failure", "error", "inactive")
@@ -142,21 +141,7 @@ OPEN_WARNING = (
 
 
 def _describe(error: Any, source: str) -> str:
-    loc = tuple(error["loc"])
-    where = f"{source}: {_key_path(loc)}"
-    if error["type"] == "extra_forbidden":
-        known = _known_keys(ServeConfig, loc)
-        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        fix = f"did you mean {guess[0]!r}?" if guess else f"allowed keys: {', '.join(known)}"
-        return f"{where}: unknown key; {fix}"
-    expected = _EXPECTED.get(error["type"])
-    if expected is not None:
-        got = error.get("input")
-        shown = (
-            "nothing" if got is None else repr(got) if isinstance(got, str) else type(got).__name__
-        )
-        return f"{where}: expected {expected[0]}, got {shown}; {expected[1]}"
-    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
+    return describe_error(error, source, ServeConfig)
 
 
 def parse(text: str, *, source: str = "serve.yml") -> ServeConfig:
