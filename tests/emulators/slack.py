@@ -116,8 +116,10 @@ MAX_TEXT = 40_000
 ``msg_too_long``. The emulator refuses such text, so a test notices a message that would lose
 its end."""
 
-BOT_TOKEN = "xoxb-0000000001-0000000002-emulatedbottoken"
-APP_TOKEN = "xapp-1-A0EMULATED-0000000003-emulatedapptoken"
+# Plainly fake tokens: Slack's prefixes (the bot checks none), but not the shape of a real
+# token, so no secret scanner takes them for a leaked one.
+BOT_TOKEN = "xoxb-emulated-bot"
+APP_TOKEN = "xapp-emulated-app"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
