@@ -489,6 +489,25 @@ class GitHubBackend:
         )
         return checks_from_rest(sha, statuses, runs)
 
+    def _train_answer(
+        self, data: Mapping[str, Any], envs: Sequence[str]
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any], dict[str, list[Any]]]:
+        """The repository and default branch of a train query (``snapshot``'s or
+        ``branch_state``'s), the branch's name noted, and each environment's deployment nodes
+        (aliased ``env0``, ``env1``...)."""
+        repository = data["repository"]
+        branch = repository.get("defaultBranchRef")
+        if branch is None:
+            raise NotFoundError(
+                f"{self._repo} has no default branch yet", fix="push a first commit"
+            )
+        self._default_branch = str(branch["name"])
+        nodes_by_env = {
+            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
+            for i, env in enumerate(envs)
+        }
+        return repository, branch, nodes_by_env
+
     def snapshot(self, *, limit: int, environments: Sequence[str]) -> Snapshot:
         """The ``status`` screen in one GraphQL request (two in a rare case, below).
 
@@ -511,17 +530,7 @@ class GitHubBackend:
         data = self._http.graphql(
             snapshot_query(len(envs)), variables, action=f"read the train of {self._repo}"
         )
-        repository = data["repository"]
-        branch = repository.get("defaultBranchRef")
-        if branch is None:
-            raise NotFoundError(
-                f"{self._repo} has no default branch yet", fix="push a first commit"
-            )
-        self._default_branch = str(branch["name"])
-        nodes_by_env = {
-            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
-            for i, env in enumerate(envs)
-        }
+        repository, branch, nodes_by_env = self._train_answer(data, envs)
         # Environments whose window holds no success but has more deployments behind it:
         # look further back, a page at a time, up to the cap (``history.look_deeper``).
         looked_back = look_deeper(
@@ -545,7 +554,7 @@ class GitHubBackend:
         commits = train_commits(branch["target"]["history"]["nodes"], envs, live, in_flight)
         return Snapshot(
             repo=self._repo,
-            default_branch=self._default_branch,
+            default_branch=str(branch["name"]),
             commits=commits,
             live=live,
             looked_back=looked_back,
@@ -672,17 +681,7 @@ class GitHubBackend:
             action=f"read the train of {self._repo}",
         )
         self._viewer = str((data.get("viewer") or {}).get("login") or "") or self._viewer
-        repository = data["repository"]
-        branch = repository.get("defaultBranchRef")
-        if branch is None:
-            raise NotFoundError(
-                f"{self._repo} has no default branch yet", fix="push a first commit"
-            )
-        self._default_branch = str(branch["name"])
-        nodes_by_env = {
-            env: list((repository.get(f"env{i}") or {}).get("nodes") or [])
-            for i, env in enumerate(envs)
-        }
+        repository, branch, nodes_by_env = self._train_answer(data, envs)
         look_deeper(
             self._http,
             nodes_by_env,
@@ -699,7 +698,7 @@ class GitHubBackend:
                 live[env] = current
         commits = tuple(commit_from_graphql(node) for node in branch["target"]["history"]["nodes"])
         return BranchState(
-            default_branch=self._default_branch,
+            default_branch=str(branch["name"]),
             commits=commits,
             live=live,
             refs=ref_targets(repository, names),
